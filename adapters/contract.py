@@ -1,0 +1,89 @@
+"""The adapter contract: one interface, many suppliers.
+
+A front door never knows which supplier it talks to; it holds a
+``SupplierAdapter`` chosen by name from configuration (see ``registry``).
+Every adapter passes the shared contract suite in ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol, runtime_checkable
+
+from adapters.domain import (
+    Booking,
+    BookingRequest,
+    CallContext,
+    SlotQuery,
+    SlotSearchResult,
+)
+from pydantic import BaseModel, ConfigDict
+
+
+class Capability(enum.StrEnum):
+    """What an adapter can do; the CapabilityStatement is generated from these."""
+
+    SEARCH_SLOTS = "search-slots"
+    BOOK = "book"
+    READ = "read"
+    CANCEL = "cancel"
+    # Related resources a slot search can return (``_include`` support).
+    INCLUDE_SCHEDULE = "include-schedule"
+    INCLUDE_PRACTITIONER = "include-practitioner"
+    INCLUDE_PRACTITIONER_ROLE = "include-practitioner-role"
+    INCLUDE_SERVICE = "include-service"
+    INCLUDE_ORGANISATION = "include-organisation"
+    INCLUDE_LOCATION = "include-location"
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+@runtime_checkable
+class SupplierAdapter(Protocol):
+    """The seam between the booking service and one supplier system.
+
+    Contract (pinned by the shared suite):
+    - ``book`` is idempotent on ``ctx.request_id``: a retry with the same id
+      returns the booking the first call made and never books twice;
+    - a slot that is no longer free raises ``SlotUnavailable``;
+    - work stops by ``ctx.deadline`` with ``SupplierTimeout``;
+    - only ``adapters.errors.AdapterError`` subclasses escape;
+    - nothing identifying a patient is logged.
+    """
+
+    name: str
+    capabilities: frozenset[Capability]
+
+    async def search_slots(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
+        """Slots of ``query.service_id`` with every related resource."""
+        ...
+
+    async def book(self, request: BookingRequest, ctx: CallContext) -> Booking:
+        """Book ``request.slot_id`` for the patient; idempotent on ``ctx.request_id``."""
+        ...
+
+    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+        """The supplier's current view of one booking."""
+        ...
+
+    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+        """Cancel one booking and free its slot; returns the cancelled booking."""
+        ...
+
+    def serves(self, service_id: str) -> bool:
+        """Whether this adapter holds schedules for the national service id."""
+        ...
+
+    async def health(self) -> Health:
+        """A cheap ping of the supplier."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files; safe to call twice."""
+        ...

@@ -1,0 +1,269 @@
+"""The canonical booking model: the only language front doors and adapters share.
+
+Every message, whatever it arrived as (FHIR STU3, HL7 v2, ITK), becomes these
+few frozen values; every adapter takes and returns them. Nothing here knows of
+FHIR JSON, HL7 segments or HTTP. All instants are timezone-aware UTC
+(``fs_times.md``: receivers convert offsets back to UTC).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _to_utc(value: datetime) -> datetime:
+    # fs_times.md: a time with an offset is converted to UTC; a naive time is refused
+    # because its zone cannot be known here (adapters read local times in their own zone).
+    if value.tzinfo is None:
+        raise ValueError("instant has no UTC offset")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_to_utc)]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SlotStatus(enum.StrEnum):
+    FREE = "free"
+    BUSY = "busy"
+    BUSY_UNAVAILABLE = "busy-unavailable"
+    BUSY_TENTATIVE = "busy-tentative"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+class BookingStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+class DeliveryChannel(enum.StrEnum):
+    # fs_deliverychannel.md: in-person, telephone, video; absent means "not supplied".
+    IN_PERSON = "In-person"
+    TELEPHONE = "Telephone"
+    VIDEO = "Video"
+
+
+class Gender(enum.StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class Identifier(_Value):
+    system: str
+    value: str
+
+
+class Address(_Value):
+    lines: tuple[str, ...] = ()
+    city: str | None = None
+    district: str | None = None
+    postcode: str | None = None
+    text: str | None = None
+    use: str | None = None
+
+
+class ContactPoint(_Value):
+    system: str
+    value: str
+    use: str | None = None
+    rank: int | None = None
+
+
+class HumanName(_Value):
+    family: str | None = None
+    given: tuple[str, ...] = ()
+    prefix: tuple[str, ...] = ()
+    use: str | None = None
+
+
+class Organisation(_Value):
+    id: str
+    ods_code: str
+    name: str
+    telecom: tuple[ContactPoint, ...] = ()
+    address: Address | None = None
+
+
+class Location(_Value):
+    id: str
+    name: str
+    address: Address | None = None
+    managing_organisation_id: str | None = None
+
+
+class Practitioner(_Value):
+    id: str
+    name: HumanName
+    gender: Gender | None = None
+    identifiers: tuple[Identifier, ...] = ()
+
+
+class PractitionerRole(_Value):
+    id: str
+    practitioner_id: str | None = None
+    organisation_id: str | None = None
+    # SDS job role code (CareConnect-SDSJobRoleName-1), e.g. R0260.
+    role_code: str
+    role_display: str
+
+
+class HealthcareService(_Value):
+    # The national (DoS) service id: the key a consumer searches slots by.
+    id: str
+    name: str
+    organisation_id: str | None = None
+    location_id: str | None = None
+    local_identifier: Identifier | None = None
+
+
+class Schedule(_Value):
+    id: str
+    service_id: str
+    practitioner_id: str | None = None
+    practitioner_role_id: str | None = None
+    location_id: str | None = None
+    identifier: Identifier | None = None
+
+
+class Slot(_Value):
+    id: str
+    schedule_id: str
+    # The slot's UUID (CareConnect-Slot-1 identifier, system rfc4122).
+    identifier: str
+    status: SlotStatus
+    start: Instant
+    end: Instant
+    delivery_channel: DeliveryChannel | None = None
+
+
+class SlotQuery(_Value):
+    """A search for slots of one national service within a start window."""
+
+    service_id: str
+    statuses: frozenset[SlotStatus] = frozenset({SlotStatus.FREE})
+    start_from: Instant | None = None
+    start_to: Instant | None = None
+
+
+class SlotSearchResult(_Value):
+    """Slots and every resource they lead to, each keyed by id (never duplicated)."""
+
+    slots: tuple[Slot, ...] = ()
+    schedules: dict[str, Schedule] = Field(default_factory=dict)
+    services: dict[str, HealthcareService] = Field(default_factory=dict)
+    practitioners: dict[str, Practitioner] = Field(default_factory=dict)
+    roles: dict[str, PractitionerRole] = Field(default_factory=dict)
+    locations: dict[str, Location] = Field(default_factory=dict)
+    organisations: dict[str, Organisation] = Field(default_factory=dict)
+
+
+class Patient(_Value):
+    """The patient being booked; the NHS number is optional (fs_fhir_overrides.md)."""
+
+    nhs_number: str | None = None
+    # CareConnect-NHSNumberVerificationStatus-1 code, e.g. "01".
+    nhs_number_verification: str | None = None
+    local_identifier: Identifier | None = None
+    name: HumanName
+    gender: Gender
+    birth_date: date
+    address: Address
+    telecom: tuple[ContactPoint, ...] = ()
+
+
+class SupportingDocument(_Value):
+    """The document (e.g. a CDA POCD_MT200001GB02 report) that travels with a booking."""
+
+    identifier: str
+    type_system: str
+    type_code: str
+    type_display: str | None = None
+    content_type: str
+    language: str | None = None
+    indexed: Instant | None = None
+
+
+class BookingRequest(_Value):
+    slot_id: str
+    start: Instant
+    end: Instant
+    description: str
+    patient: Patient
+    document: SupportingDocument | None = None
+    # Optional identifier of a ReferralRequest (incomingReferral 0..1).
+    referral_reference: str | None = None
+
+
+class Booking(_Value):
+    """A booking as the supplier holds it (the gateway adds id, version, history)."""
+
+    # The supplier's own reference for this booking (opaque to the gateway).
+    supplier_ref: str
+    status: BookingStatus
+    slot: Slot
+    service_id: str
+    start: Instant
+    end: Instant
+    description: str
+    patient: Patient
+    document: SupportingDocument | None = None
+    referral_reference: str | None = None
+    created: Instant
+
+
+class RequestingOrganisation(_Value):
+    ods_code: str
+    name: str | None = None
+
+
+class RequestingDevice(_Value):
+    identifier: Identifier
+    model: str | None = None
+    version: str | None = None
+
+
+class RequestingPractitioner(_Value):
+    id: str
+    identifiers: tuple[Identifier, ...] = ()
+
+
+class CallContext(_Value):
+    """Who is asking, under which idempotency key, and until when.
+
+    ``request_id`` is the consumer's X-Request-ID (or a legacy MSH-10): it is the
+    idempotency key carried all the way out, so a retry is recognised everywhere.
+    ``deadline`` is a ``time.monotonic()`` value after which work must stop.
+    """
+
+    request_id: str
+    correlation_id: str | None = None
+    trace_id: str | None = None
+    deadline: float | None = None
+    consumer_asid: str | None = None
+    organisation: RequestingOrganisation | None = None
+    device: RequestingDevice | None = None
+    practitioner: RequestingPractitioner | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None if unbounded."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,57 @@
+"""Adapters chosen by name from configuration, imported lazily.
+
+Like kombu's transport aliases: a short name maps to ``module:factory``; the
+module is imported only when a configuration asks for it, and an unknown name
+gets a 'did you mean' hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from adapters.contract import SupplierAdapter
+
+#: Alias -> "module:factory". Adding a supplier adds one line here.
+ADAPTERS: dict[str, str] = {
+    "embedded": "adapters.embedded:create",
+}
+
+
+class UnknownAdapter(LookupError):
+    """Configuration names an adapter nobody registered."""
+
+
+class AdapterFactory(Protocol):
+    async def __call__(
+        self, name: str, options: Mapping[str, Any], base_dir: Path
+    ) -> SupplierAdapter: ...
+
+
+def suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"no adapter '{name}'{hint} (known: {', '.join(sorted(known))})"
+
+
+def resolve(kind: str, registry: Mapping[str, str] | None = None) -> AdapterFactory:
+    """The factory registered under ``kind``; raises ``UnknownAdapter`` with a hint."""
+    table = ADAPTERS if registry is None else registry
+    try:
+        target = table[kind]
+    except KeyError:
+        raise UnknownAdapter(suggest(kind, list(table))) from None
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return cast(AdapterFactory, getattr(module, attr))
+
+
+async def create(
+    kind: str, name: str, options: Mapping[str, Any], base_dir: Path
+) -> SupplierAdapter:
+    """Build the adapter ``kind`` as instance ``name`` from its options."""
+    factory = resolve(kind)
+    return await factory(name, options, base_dir)

@@ -1,0 +1,132 @@
+"""Every error the FHIR surface can return, from one table.
+
+Each ``ErrorKind`` maps to an HTTP status, an OperationOutcome issue severity and
+code, and a Spine-ErrorOrWarningCode (``er_errorhandling.md``,
+``er_overview.md``). Handlers raise ``ApiError(kind, diagnostics)``; typed
+adapter errors are translated by ``ADAPTER_ERRORS``. Nothing else decides a
+status code.
+
+Choices where the spec pages disagree (see docs/spec-choices.md):
+- a JWT that cannot be decoded at all is 400 (er_overview.md "JWT badly
+  constructed"); a JWT that decodes but fails validation, or no JWT, is 403
+  (search_slots.md, book_an_appointment.md, cancel_an_appointment.md);
+- a slot that is no longer free is 422 (book_an_appointment.md, "business
+  rule"), not 409 (er_overview.md), so that 409 on POST always means "this
+  X-Request-ID was used before" and a consumer can tell the two apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapters import errors as adapter_errors
+
+SPINE_CODES = "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    status: int
+    issue_code: str
+    spine_code: str
+    display: str
+    severity: str = "error"
+
+
+class ErrorKind(enum.Enum):
+    BAD_REQUEST = ErrorSpec(400, "invalid", "BAD_REQUEST", "Bad request")
+    INVALID_PARAMETER = ErrorSpec(400, "invalid", "INVALID_PARAMETER", "Invalid parameter")
+    INVALID_RESOURCE = ErrorSpec(400, "structure", "INVALID_RESOURCE", "Invalid resource")
+    JWT_MALFORMED = ErrorSpec(400, "security", "BAD_REQUEST", "JWT badly constructed")
+    ACCESS_DENIED = ErrorSpec(403, "forbidden", "ACCESS_DENIED", "Access denied")
+    JWT_INVALID = ErrorSpec(403, "security", "ACCESS_DENIED", "JWT failed validation")
+    SSP_HEADERS = ErrorSpec(403, "security", "ACCESS_DENIED", "Spine proxy headers invalid")
+    NOT_FOUND = ErrorSpec(404, "not-found", "NO_RECORD_FOUND", "No record found")
+    SERVICE_NOT_FOUND = ErrorSpec(404, "not-found", "NO_RECORD_FOUND", "Service not found")
+    METHOD_NOT_ALLOWED = ErrorSpec(405, "not-supported", "BAD_REQUEST", "Method not allowed")
+    NOT_ACCEPTABLE = ErrorSpec(406, "not-supported", "BAD_REQUEST", "Not acceptable")
+    DUPLICATE_REQUEST = ErrorSpec(
+        409, "duplicate", "DUPLICATE_REJECTED", "X-Request-ID used before"
+    )
+    REQUEST_IN_PROGRESS = ErrorSpec(
+        409, "conflict", "DUPLICATE_REJECTED", "Request with this X-Request-ID in progress"
+    )
+    VERSION_CONFLICT = ErrorSpec(409, "conflict", "CONFLICT", "Version conflict")
+    PRECONDITION_FAILED = ErrorSpec(
+        412, "conflict", "PRECONDITION_FAILED", "If-Match header required"
+    )
+    PAYLOAD_TOO_LARGE = ErrorSpec(413, "too-costly", "BAD_REQUEST", "Payload too large")
+    UNSUPPORTED_MEDIA_TYPE = ErrorSpec(
+        415, "not-supported", "UNSUPPORTED_MEDIA_TYPE", "Unsupported media type"
+    )
+    PROFILE_VIOLATION = ErrorSpec(
+        422, "processing", "INVALID_RESOURCE", "Resource does not meet its profile"
+    )
+    INVALID_NHS_NUMBER = ErrorSpec(422, "value", "INVALID_NHS_NUMBER", "Invalid NHS number")
+    SLOT_UNAVAILABLE = ErrorSpec(422, "conflict", "SLOT_NOT_FREE", "Slot no longer free")
+    REFERENCE_NOT_FOUND = ErrorSpec(
+        422, "not-found", "REFERENCE_NOT_FOUND", "Referenced resource not found"
+    )
+    BUSINESS_RULE = ErrorSpec(422, "business-rule", "INVALID_RESOURCE", "Business rule")
+    UPDATE_NOT_ALLOWED = ErrorSpec(
+        422, "business-rule", "INVALID_RESOURCE", "Only status may change to cancelled"
+    )
+    INTERNAL_ERROR = ErrorSpec(
+        500, "exception", "INTERNAL_SERVER_ERROR", "Internal server error", "fatal"
+    )
+    NOT_IMPLEMENTED = ErrorSpec(501, "not-supported", "NOT_IMPLEMENTED", "Not implemented")
+    SUPPLIER_UNAVAILABLE = ErrorSpec(
+        502, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
+    )
+    SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
+
+    @property
+    def spec(self) -> ErrorSpec:
+        value: ErrorSpec = self.value
+        return value
+
+
+class ApiError(Exception):
+    """An error answer: one ``ErrorKind`` plus what exactly went wrong."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        diagnostics: str,
+        *,
+        expression: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(diagnostics)
+        self.kind = kind
+        self.diagnostics = diagnostics
+        self.expression = expression
+        self.headers = dict(headers or {})
+
+
+#: Typed adapter errors -> the kind a consumer sees. Most specific first.
+ADAPTER_ERRORS: tuple[tuple[type[adapter_errors.AdapterError], ErrorKind], ...] = (
+    (adapter_errors.ServiceNotFound, ErrorKind.SERVICE_NOT_FOUND),
+    (adapter_errors.SlotNotFound, ErrorKind.REFERENCE_NOT_FOUND),
+    (adapter_errors.SlotUnavailable, ErrorKind.SLOT_UNAVAILABLE),
+    (adapter_errors.SlotMismatch, ErrorKind.BUSINESS_RULE),
+    (adapter_errors.BookingNotFound, ErrorKind.NOT_FOUND),
+    (adapter_errors.BookingNotCancellable, ErrorKind.BUSINESS_RULE),
+    (adapter_errors.BookingRejected, ErrorKind.BUSINESS_RULE),
+    (adapter_errors.MappingError, ErrorKind.BUSINESS_RULE),
+    (adapter_errors.CapabilityNotSupported, ErrorKind.NOT_IMPLEMENTED),
+    (adapter_errors.SupplierTimeout, ErrorKind.SUPPLIER_TIMEOUT),
+    (adapter_errors.OutcomeUnknown, ErrorKind.SUPPLIER_TIMEOUT),
+    (adapter_errors.SupplierUnavailable, ErrorKind.SUPPLIER_UNAVAILABLE),
+    (adapter_errors.SupplierProtocolError, ErrorKind.SUPPLIER_UNAVAILABLE),
+)
+
+
+def from_adapter_error(exc: adapter_errors.AdapterError) -> ApiError:
+    """Translate a typed adapter error; unknown subclasses become 502."""
+    for cls, kind in ADAPTER_ERRORS:
+        if isinstance(exc, cls):
+            return ApiError(kind, exc.message)
+    return ApiError(ErrorKind.SUPPLIER_UNAVAILABLE, exc.message)

@@ -1,0 +1,19 @@
+"""Persistent state behind one small interface (see ``base.Store``)."""
+
+from gateway.store.base import (
+    AppointmentVersion,
+    AuditEntry,
+    ClaimState,
+    LedgerClaim,
+    Store,
+    VersionConflict,
+)
+
+__all__ = [
+    "AppointmentVersion",
+    "AuditEntry",
+    "ClaimState",
+    "LedgerClaim",
+    "Store",
+    "VersionConflict",
+]
