@@ -1,0 +1,117 @@
+"""``uec-gateway``: serve, mint a test token, check a configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters import registry
+from gateway import config as config_module
+from gateway import logs
+from gateway.security import Scope, load_keys
+from gateway.security.tokens import mint_token
+
+DEFAULT_CONFIG = Path("config/demo.yaml")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = config_module.load(args.config)
+    logs.configure(settings.logging.format, settings.logging.level)
+    from gateway.app import create_app  # imported here: building the app reads key files
+
+    app = create_app(settings)
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    print(f"uec-gateway serving {settings.server.service_root} on http://{host}:{port}", file=sys.stderr)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    audience = args.audience
+    if audience is None:
+        audience = config_module.load(args.config).server.service_root
+    print(
+        mint_token(
+            scope=args.scope,
+            audience=audience,
+            organisation_ods=args.ods,
+            lifetime_s=args.lifetime,
+            key=os.environ.get(args.key_env) if args.key_env else None,
+            algorithm=args.algorithm,
+        )
+    )
+    return 0
+
+
+async def _check_adapters(settings: config_module.Settings) -> list[str]:
+    problems = []
+    for item in settings.adapters:
+        try:
+            adapter = await registry.create(item.kind, item.name, item.options, settings.base_dir)
+        except Exception as exc:  # report every problem, whatever raised it
+            problems.append(f"adapter '{item.name}': {exc}")
+        else:
+            await adapter.close()
+    return problems
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        settings = config_module.load(args.config)
+        load_keys(settings.security.jwt, settings.base_dir, os.environ)
+    except config_module.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    problems = asyncio.run(_check_adapters(settings))
+    for problem in problems:
+        print(f"{args.config}: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{args.config}: OK ({len(settings.adapters)} adapter(s), {len(settings.services)} route(s))")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="uec-gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser("token", help="print a standard-conformant test JWT (fs_authentication.md)")
+    token.add_argument("--scope", required=True, choices=[s.value for s in Scope])
+    token.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="audience = its service_root")
+    token.add_argument("--audience", help="overrides the configured service root")
+    token.add_argument("--ods", default="A1001", help="requesting organisation ODS code")
+    token.add_argument("--lifetime", type=int, default=300)
+    token.add_argument("--algorithm", default="none", help="none (unsigned, as the standard says) or HS256")
+    token.add_argument("--key-env", help="environment variable holding the HS256 secret")
+    token.set_defaults(func=_token)
+
+    check = sub.add_parser("check-config", help="validate a configuration and its data files")
+    check.add_argument("config", type=Path)
+    check.set_defaults(func=_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except config_module.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Search-set Bundles: slots with their ``_include`` chain, and a patient's appointments.
+
+search_slots.md: related resources are never duplicated; unsupported includes
+are silently left out; no slots means an empty searchset.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.domain import SlotSearchResult
+from gateway.fhir import render
+from gateway.fhir.render import Json
+from gateway.store import AppointmentVersion
+
+#: Include names this gateway understands (search_slots.md), lower-cased.
+SLOT_SCHEDULE = "slot:schedule"
+SCHEDULE_PRACTITIONER = "schedule:actor:practitioner"
+SCHEDULE_ROLE = "schedule:actor:practitionerrole"
+SCHEDULE_SERVICE = "schedule:actor:healthcareservice"
+SCHEDULE_LOCATION = "schedule:actor:location"
+SERVICE_ORGANISATION = "healthcareservice:organization"
+SERVICE_LOCATION = "healthcareservice:location"
+KNOWN_INCLUDES = frozenset(
+    {
+        SLOT_SCHEDULE,
+        SCHEDULE_PRACTITIONER,
+        SCHEDULE_ROLE,
+        SCHEDULE_SERVICE,
+        SCHEDULE_LOCATION,
+        SERVICE_ORGANISATION,
+        SERVICE_LOCATION,
+    }
+)
+
+
+def _entry(base: str, resource: Json, mode: str) -> Json:
+    return {
+        "fullUrl": f"{base}/{resource['resourceType']}/{resource['id']}",
+        "resource": resource,
+        "search": {"mode": mode},
+    }
+
+
+def _searchset(bundle_id: str | None, self_url: str, total: int, entries: list[Json], now: datetime) -> Json:
+    bundle: Json = {
+        "resourceType": "Bundle",
+        "id": bundle_id or str(uuid.uuid4()),
+        "meta": {"lastUpdated": render.instant(now)},
+        "type": "searchset",
+        "total": total,
+        "link": [{"relation": "self", "url": self_url}],
+    }
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+class _Includer:
+    """Collects included resources once each, in a stable order."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.entries: list[Json] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, kind: str, key: str | None, lookup: dict[str, Any], to_json: Callable[[Any], Json]) -> None:
+        if not key or (kind, key) in self._seen or key not in lookup:
+            return
+        self._seen.add((kind, key))
+        self.entries.append(_entry(self.base, to_json(lookup[key]), "include"))
+
+
+def slot_bundle(
+    result: SlotSearchResult,
+    includes: Iterable[str],
+    *,
+    base: str,
+    self_url: str,
+    now: datetime,
+) -> Json:
+    wanted = {i.lower() for i in includes}
+    entries = [_entry(base, render.slot(s), "match") for s in result.slots]
+    inc = _Includer(base)
+    schedules = [result.schedules[s.schedule_id] for s in result.slots if s.schedule_id in result.schedules]
+    for sched in schedules:
+        if SLOT_SCHEDULE in wanted:
+            inc.add("Schedule", sched.id, result.schedules, render.schedule)
+        if SCHEDULE_PRACTITIONER in wanted:
+            inc.add("Practitioner", sched.practitioner_id, result.practitioners, render.practitioner)
+        if SCHEDULE_ROLE in wanted:
+            inc.add("PractitionerRole", sched.practitioner_role_id, result.roles, render.practitioner_role)
+        if SCHEDULE_LOCATION in wanted:
+            inc.add("Location", sched.location_id, result.locations, render.location)
+        if SCHEDULE_SERVICE in wanted:
+            inc.add("HealthcareService", sched.service_id, result.services, render.healthcare_service)
+    for sched in schedules:
+        service = result.services.get(sched.service_id)
+        if service is None:
+            continue
+        if SERVICE_ORGANISATION in wanted:
+            inc.add("Organization", service.organisation_id, result.organisations, render.organisation)
+        if SERVICE_LOCATION in wanted:
+            inc.add("Location", service.location_id, result.locations, render.location)
+    return _searchset(None, self_url, len(entries), entries + inc.entries, now)
+
+
+def appointment_bundle(
+    versions: Sequence[AppointmentVersion], *, base: str, self_url: str, now: datetime
+) -> Json:
+    entries = []
+    for v in versions:
+        resource = render.appointment(
+            v.booking, appointment_id=v.appointment_id, version=v.version, last_modified=v.last_modified
+        )
+        entries.append(
+            {
+                # search_patient_appointments.md: the version-specific URL of the current version.
+                "fullUrl": f"{base}/Appointment/{v.appointment_id}/_history/{v.version}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+        )
+    return _searchset(None, self_url, len(entries), entries, now)

@@ -1,0 +1,164 @@
+"""Wire formats: content negotiation, JSON and XML in and out (implementation_api.md).
+
+- JSON is required and the default; XML is supported.
+- ``_format`` beats ``Accept``; with neither, a request's ``Content-Type`` decides.
+- A format we cannot produce or read is 415; charset must be UTF-8.
+- XML from outside is parsed with entities, DTDs and network access all off.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fhir.resources.STU3 import get_fhir_model_class
+from lxml import etree
+from pydantic import ValidationError
+
+from gateway.errors import ApiError, ErrorKind
+
+
+class WireFormat(enum.Enum):
+    JSON = "application/fhir+json"
+    XML = "application/fhir+xml"
+
+    @property
+    def content_type(self) -> str:
+        # implementation_api.md: charset explicit, no space after ';'.
+        return f"{self.value};charset=utf-8"
+
+
+_ALIASES: dict[str, WireFormat] = {
+    "json": WireFormat.JSON,
+    "application/json": WireFormat.JSON,
+    "application/fhir+json": WireFormat.JSON,
+    "application/json+fhir": WireFormat.JSON,
+    "xml": WireFormat.XML,
+    "text/xml": WireFormat.XML,
+    "application/xml": WireFormat.XML,
+    "application/fhir+xml": WireFormat.XML,
+    "application/xml+fhir": WireFormat.XML,
+}
+_WILDCARDS = {"*/*", "application/*"}
+
+
+def _media_type(value: str) -> tuple[str, dict[str, str]]:
+    kind, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for part in rest.split(";"):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            params[key.strip().lower()] = val.strip().strip('"').lower()
+    return kind.strip().lower(), params
+
+
+def _from_accept(accept: str) -> WireFormat | None:
+    """The preferred format in an Accept header; None if it allows nothing we make."""
+    choices: list[tuple[float, int, WireFormat]] = []
+    for index, item in enumerate(accept.split(",")):
+        kind, params = _media_type(item)
+        try:
+            quality = float(params.get("q", "1"))
+        except ValueError:
+            quality = 0.0
+        fmt = _ALIASES.get(kind) or (WireFormat.JSON if kind in _WILDCARDS else None)
+        if fmt is not None and quality > 0:
+            choices.append((-quality, index, fmt))
+    return min(choices)[2] if choices else None
+
+
+def response_format(query: Mapping[str, str], headers: Mapping[str, str]) -> WireFormat:
+    """Pick the response format, or raise 415 for one we cannot produce."""
+    requested = query.get("_format")
+    if requested is not None:
+        fmt = _ALIASES.get(_media_type(requested)[0])
+        if fmt is None:
+            raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"_format '{requested}' is not supported; use json or xml", expression="_format")
+        return fmt
+    accept = headers.get("Accept", "").strip()
+    if accept:
+        fmt = _from_accept(accept)
+        if fmt is None:
+            raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Accept '{accept}' allows no supported format ({WireFormat.JSON.value}, {WireFormat.XML.value})")
+        return fmt
+    content_type = headers.get("Content-Type")
+    if content_type:
+        fmt = _ALIASES.get(_media_type(content_type)[0])
+        if fmt is not None:
+            return fmt
+    return WireFormat.JSON
+
+
+def request_format(content_type: str | None) -> WireFormat:
+    """The format of a request body from its Content-Type, or 415."""
+    if not content_type:
+        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, "Content-Type is required for a request body")
+    kind, params = _media_type(content_type)
+    fmt = _ALIASES.get(kind)
+    if fmt is None:
+        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Content-Type '{kind}' is not supported; send {WireFormat.JSON.value} or {WireFormat.XML.value}")
+    charset = params.get("charset", "utf-8")
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"charset '{charset}' is not supported; FHIR bodies are UTF-8")
+    return fmt
+
+
+def dump(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
+    if fmt is WireFormat.JSON:
+        return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    model = get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
+    xml: bytes = model.model_dump_xml()
+    return xml
+
+
+def _hardened_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+    )
+
+
+def _xml_to_json(body: bytes) -> dict[str, Any]:
+    try:
+        root = etree.fromstring(body, parser=_hardened_parser())
+    except etree.XMLSyntaxError as exc:
+        raise ApiError(ErrorKind.BAD_REQUEST, f"body is not well-formed XML: {exc}") from exc
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise ApiError(ErrorKind.BAD_REQUEST, "XML with a DOCTYPE is not accepted")
+    tag = etree.QName(root)
+    if tag.namespace != "http://hl7.org/fhir":
+        raise ApiError(ErrorKind.BAD_REQUEST, "XML root must be a FHIR resource in the http://hl7.org/fhir namespace")
+    try:
+        model_class = get_fhir_model_class(tag.localname)
+    except KeyError as exc:
+        raise ApiError(ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'") from exc
+    try:
+        model = model_class.model_validate_xml(body, xmlparser=_hardened_parser())
+    except (ValidationError, ValueError) as exc:
+        raise ApiError(ErrorKind.INVALID_RESOURCE, f"XML resource is invalid: {exc}") from exc
+    data: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True))
+    return data
+
+
+def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
+    """Parse a request body into a JSON-shaped dict; 400 if it is not a resource at all."""
+    if not body.strip():
+        raise ApiError(ErrorKind.BAD_REQUEST, "request body is empty")
+    if fmt is WireFormat.XML:
+        return _xml_to_json(body)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiError(ErrorKind.BAD_REQUEST, "request body is not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ApiError(ErrorKind.BAD_REQUEST, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(ErrorKind.BAD_REQUEST, "body must be a JSON object (a FHIR resource)")
+    return data

@@ -1,0 +1,209 @@
+"""The FHIR STU3 provider surface: one handler per interaction of the NHS Booking API."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from adapters.domain import utcnow
+from gateway.errors import ApiError, ErrorKind
+from gateway.fhir import appointment as fhir_appointment
+from gateway.fhir import bundle, formats, render, search
+from gateway.fhir.capability import capability_statement
+from gateway.http.exchange import ADAPTERS, KEYS, SERVICE, SETTINGS, VERSION, Exchange, exchange
+from gateway.http.middleware import fhir_response
+from gateway.security import Interaction, apply_ssp_policy, verify_bearer
+from gateway.service import DuplicateRequest, Replay
+from gateway.store import AppointmentVersion
+
+log = structlog.get_logger("gateway.http")
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+
+
+def _authorise(request: web.Request, interaction: Interaction) -> Exchange:
+    """JWT (fs_authentication.md) and SSP headers (implementation_api.md) for one interaction."""
+    ex = exchange(request)
+    ex.interaction = interaction.name.lower()
+    settings = request.app[SETTINGS]
+    ex.claims = verify_bearer(
+        request.headers.get("Authorization"),
+        interaction=interaction,
+        settings=settings.security.jwt,
+        audiences={settings.server.service_root},
+        now=time.time(),
+        keys=request.app[KEYS],
+    )
+    problems = apply_ssp_policy(request.headers, interaction, settings.security.ssp)
+    if problems:
+        log.warning("ssp_headers_questionable", problems=problems)
+    return ex
+
+
+def _base(request: web.Request) -> str:
+    return request.app[SETTINGS].server.service_root
+
+
+def _self_url(request: web.Request) -> str:
+    return _base(request) + request.path_qs[len(request.app[SETTINGS].server.base_path):]
+
+
+def _timeout(request: web.Request) -> float:
+    return request.app[SETTINGS].server.request_timeout_s
+
+
+def _version_headers(request: web.Request, version: AppointmentVersion) -> dict[str, str]:
+    url = f"{_base(request)}/Appointment/{version.appointment_id}/_history/{version.version}"
+    return {
+        "Location": url,
+        "Content-Location": url,
+        "ETag": f'W/"{version.version}"',
+        "Last-Modified": version.last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+
+
+def _render(version: AppointmentVersion) -> dict[str, Any]:
+    return render.appointment(
+        version.booking,
+        appointment_id=version.appointment_id,
+        version=version.version,
+        last_modified=version.last_modified,
+    )
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    fmt = formats.request_format(request.headers.get("Content-Type"))
+    limit = request.app[SETTINGS].server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
+    return formats.load(raw, fmt)
+
+
+async def metadata(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.METADATA)
+    statement = capability_statement(
+        (a.capabilities for a in request.app[ADAPTERS].values()),
+        service_root=_base(request),
+        version=request.app[VERSION],
+        now=utcnow(),
+    )
+    return fhir_response(statement, ex)
+
+
+async def search_slots(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.SLOT_SEARCH)
+    now = utcnow()
+    wanted = search.slot_search(request.query, now)
+    result = await request.app[SERVICE].search(wanted.query, ex.context(_timeout(request)))
+    body = bundle.slot_bundle(result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now)
+    return fhir_response(body, ex)
+
+
+def _duplicate(request: web.Request, replay: Replay, client_id: str | None) -> ApiError:
+    url = f"{_base(request)}/Appointment/{replay.appointment_id}/_history/{replay.version}"
+    differs = "" if replay.same_body else " (this request's body differs from that one)"
+    return ApiError(
+        ErrorKind.DUPLICATE_REQUEST,
+        f"X-Request-ID '{client_id}' was used before{differs}; it led to Appointment/"
+        f"{replay.appointment_id}/_history/{replay.version} at {url}. No second booking was made.",
+        headers={"Content-Location": url},
+    )
+
+
+async def book(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.BOOK)
+    data = await _body(request)
+    wanted = fhir_appointment.booking_request(data)
+    try:
+        version = await request.app[SERVICE].book(
+            wanted,
+            ex.context(_timeout(request)),
+            scope=ex.scope,
+            client_request_id=ex.client_request_id,
+            schedule_id=fhir_appointment.slot_schedule_id(data),
+        )
+    except DuplicateRequest as dup:
+        ex.appointment_id = dup.replay.appointment_id
+        raise _duplicate(request, dup.replay, ex.client_request_id) from None
+    ex.appointment_id = version.appointment_id
+    ex.outcome = "booked"
+    return fhir_response(_render(version), ex, status=201, headers=_version_headers(request, version))
+
+
+async def read(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.READ)
+    vid = request.match_info.get("vid")
+    if vid is not None and not vid.isdigit():
+        raise ApiError(ErrorKind.NOT_FOUND, f"version '{vid}' does not exist")
+    ex.appointment_id = request.match_info["id"]
+    version = await request.app[SERVICE].read(ex.appointment_id, int(vid) if vid else None)
+    return fhir_response(_render(version), ex, headers=_version_headers(request, version))
+
+
+def _if_match(request: web.Request) -> int:
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        raise ApiError(ErrorKind.PRECONDITION_FAILED, 'an update needs If-Match: W/"<versionId>" from the latest read')
+    match = _ETAG.match(raw)
+    if match is None:
+        raise ApiError(ErrorKind.VERSION_CONFLICT, f"If-Match '{raw}' names no version of this appointment")
+    return int(match.group(1))
+
+
+def _cancel_check(data: dict[str, Any], appointment_id: str) -> Any:
+    if data.get("id") not in (None, appointment_id):
+        raise ApiError(ErrorKind.BAD_REQUEST, "the body's id does not match the URL", expression="Appointment.id")
+    if data.get("status") != "cancelled":
+        raise ApiError(ErrorKind.UPDATE_NOT_ALLOWED, "the only update allowed is status -> 'cancelled'", expression="Appointment.status")
+    incoming = fhir_appointment.comparable(data)
+
+    def check(current: AppointmentVersion) -> None:
+        # cancel_an_appointment.md: no other element may be changed.
+        if fhir_appointment.comparable(_render(current)) != incoming:
+            raise ApiError(ErrorKind.UPDATE_NOT_ALLOWED, "elements other than status differ from the current version; only status may change to 'cancelled'")
+
+    return check
+
+
+async def cancel(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.CANCEL)
+    ex.appointment_id = request.match_info["id"]
+    expected = _if_match(request)
+    check = _cancel_check(await _body(request), ex.appointment_id)
+    try:
+        version = await request.app[SERVICE].cancel(
+            ex.appointment_id,
+            expected,
+            ex.context(_timeout(request)),
+            check,
+            scope=ex.scope,
+            client_request_id=ex.client_request_id,
+        )
+    except DuplicateRequest as dup:
+        raise _duplicate(request, dup.replay, ex.client_request_id) from None
+    ex.outcome = "cancelled"
+    return fhir_response(_render(version), ex, headers=_version_headers(request, version))
+
+
+async def search_appointments(request: web.Request) -> web.Response:
+    ex = _authorise(request, Interaction.SEARCH_APPOINTMENTS)
+    nhs_number = search.patient_nhs_number(request.query)
+    found = await request.app[SERVICE].patient_appointments(nhs_number)
+    body = bundle.appointment_bundle(found, base=_base(request), self_url=_self_url(request), now=utcnow())
+    return fhir_response(body, ex)
+
+
+def add_routes(app: web.Application, base: str) -> None:
+    app.router.add_get(f"{base}/metadata", metadata)
+    app.router.add_get(f"{base}/Slot", search_slots)
+    app.router.add_post(f"{base}/Appointment", book)
+    app.router.add_get(f"{base}/Appointment", search_appointments)
+    app.router.add_get(f"{base}/Appointment/{{id}}", read)
+    app.router.add_put(f"{base}/Appointment/{{id}}", cancel)
+    app.router.add_get(f"{base}/Appointment/{{id}}/_history/{{vid}}", read)

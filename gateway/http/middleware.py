@@ -1,0 +1,135 @@
+"""The one middleware every request passes: ids, errors, headers, gzip, log line, audit.
+
+- fs_xti.md: the client's X-Request-ID is echoed as X-Correlation-ID and the
+  server adds its own X-Request-ID;
+- implementation_api.md: ``Cache-Control: no-store``; gzip when asked;
+- er_errorhandling.md: every 4xx/5xx is an OperationOutcome, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import ApiError, ErrorKind
+from gateway.fhir import formats
+from gateway.fhir.outcome import operation_outcome
+from gateway.http.exchange import SETTINGS, STORE, Exchange, exchange
+from gateway.store import AuditEntry
+from adapters.domain import utcnow
+
+log = structlog.get_logger("gateway.http")
+
+_HTTP_ERRORS: dict[int, ErrorKind] = {
+    404: ErrorKind.NOT_FOUND,
+    405: ErrorKind.METHOD_NOT_ALLOWED,
+    413: ErrorKind.PAYLOAD_TOO_LARGE,
+    415: ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def fhir_response(
+    resource: dict[str, object], ex: Exchange, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = formats.dump(resource, ex.fmt)
+    return web.Response(status=status, body=body, headers={"Content-Type": ex.fmt.content_type, **(headers or {})})
+
+
+def error_response(error: ApiError, ex: Exchange) -> web.Response:
+    outcome = operation_outcome(error, outcome_id=ex.server_request_id)
+    ex.outcome = error.kind.spec.spine_code
+    return fhir_response(outcome, ex, status=error.kind.spec.status, headers=error.headers)
+
+
+def _translate(exc: web.HTTPException, request: web.Request) -> ApiError:
+    kind = _HTTP_ERRORS.get(exc.status, ErrorKind.BAD_REQUEST)
+    if exc.status == 404:
+        message = f"no such resource or endpoint: {request.method} {request.path}"
+    elif exc.status == 405:
+        message = f"{request.method} is not supported on {request.path}"
+    else:
+        message = exc.reason
+    return ApiError(kind, message)
+
+
+async def _answer(request: web.Request, handler: Handler, ex: Exchange) -> web.StreamResponse:
+    try:
+        ex.fmt = formats.response_format(request.query, request.headers)
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error, ex)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_translate(exc, request), ex)
+    except Exception:
+        # A genuine fault: logged with its type and traceback (no payloads), answered
+        # with an OperationOutcome whose id finds this log line.
+        log.exception("request_failed")
+        return error_response(ApiError(ErrorKind.INTERNAL_ERROR, "internal error; quote the OperationOutcome id to support"), ex)
+
+
+def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) -> None:
+    response.headers["X-Request-ID"] = ex.server_request_id
+    if ex.client_request_id:
+        response.headers["X-Correlation-ID"] = ex.client_request_id
+    response.headers["Cache-Control"] = "no-store"
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower() and isinstance(response, web.Response):
+        response.enable_compression(web.ContentCoding.gzip)
+
+
+async def _audit(request: web.Request, status: int, ex: Exchange) -> None:
+    claims = ex.claims
+    entry = AuditEntry(
+        at=utcnow(),
+        interaction=ex.interaction,
+        method=request.method,
+        path=request.path,
+        status=status,
+        request_id=ex.server_request_id,
+        correlation_id=ex.client_request_id,
+        trace_id=ex.trace_id,
+        consumer_asid=ex.consumer_asid,
+        organisation_ods=claims.organisation.ods_code if claims else None,
+        organisation_name=claims.organisation.name if claims else None,
+        device_id=claims.device.identifier.value if claims else None,
+        practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
+        appointment_id=ex.appointment_id,
+        outcome=ex.outcome,
+    )
+    try:
+        await request.app[STORE].record_audit(entry)
+    except Exception:
+        log.exception("audit_write_failed")
+
+
+@web.middleware
+async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ex = exchange(request)
+    ex.client_request_id = request.headers.get("X-Request-ID") or None
+    ex.trace_id = request.headers.get("Ssp-TraceID") or None
+    ex.consumer_asid = request.headers.get("Ssp-From") or None
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id
+    )
+    response = await _answer(request, handler, ex)
+    _finish(request, response, ex)
+    if request.path.startswith(request.app[SETTINGS].server.base_path):
+        await _audit(request, response.status, ex)
+    log.info(
+        "request_handled",
+        method=request.method,
+        path=request.path,
+        interaction=ex.interaction,
+        status=response.status,
+        outcome=ex.outcome,
+        appointment_id=ex.appointment_id,
+        organisation=ex.claims.organisation.ods_code if ex.claims else None,
+        consumer_asid=ex.consumer_asid,
+        duration_ms=round((time.perf_counter() - ex.started) * 1000, 2),
+    )
+    return response

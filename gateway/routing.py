@@ -1,0 +1,87 @@
+"""Which adapter instance serves a national service id, and which holds a slot.
+
+Services are routed by configuration (``services:``) first, then by asking
+each adapter whether it serves the id. Slot searches teach the router which
+route and service each slot and schedule belongs to, so a booking (which only
+names a slot) reaches the adapter that offered it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapters.contract import SupplierAdapter
+from adapters.domain import SlotSearchResult
+from gateway.config import ServiceRoute
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    adapter: SupplierAdapter
+
+
+@dataclass(frozen=True, slots=True)
+class SlotHome:
+    route: Route
+    service_id: str | None
+
+
+class Router:
+    def __init__(
+        self,
+        adapters: Mapping[str, SupplierAdapter],
+        services: Mapping[str, ServiceRoute],
+        *,
+        memory: int = 100_000,
+    ) -> None:
+        self.routes = {name: Route(name, adapter) for name, adapter in adapters.items()}
+        self.services = dict(services)
+        self._memory = memory
+        self._homes: OrderedDict[str, SlotHome] = OrderedDict()
+
+    def for_service(self, service_id: str) -> Route | None:
+        configured = self.services.get(service_id)
+        if configured is not None:
+            return self.routes[configured.adapter]
+        for route in self.routes.values():
+            if route.adapter.serves(service_id):
+                return route
+        return None
+
+    def route(self, name: str) -> Route | None:
+        return self.routes.get(name)
+
+    def allowed(self, service_id: str | None, ods_code: str | None) -> bool:
+        """Whether a consumer may book/cancel at a service (its optional allow-list)."""
+        configured = self.services.get(service_id or "")
+        if configured is None or not configured.allowed_consumers:
+            return True
+        return ods_code in configured.allowed_consumers
+
+    def remember(self, result: SlotSearchResult, route: Route) -> None:
+        """Note where each slot and schedule in a search result lives."""
+        for schedule in result.schedules.values():
+            self._keep(f"schedule:{schedule.id}", SlotHome(route, schedule.service_id))
+        for slot in result.slots:
+            service = result.schedules.get(slot.schedule_id)
+            home = SlotHome(route, service.service_id if service else None)
+            self._keep(f"slot:{slot.identifier}", home)
+            self._keep(f"slot:{slot.id}", home)
+
+    def _keep(self, key: str, home: SlotHome) -> None:
+        self._homes[key] = home
+        self._homes.move_to_end(key)
+        while len(self._homes) > self._memory:
+            self._homes.popitem(last=False)
+
+    def for_slot(self, slot_key: str, schedule_id: str | None) -> SlotHome | None:
+        home = self._homes.get(f"slot:{slot_key}")
+        if home is None and schedule_id:
+            home = self._homes.get(f"schedule:{schedule_id}")
+        if home is None and len(self.routes) == 1:
+            # One back end: it is the only place the slot can be.
+            return SlotHome(next(iter(self.routes.values())), None)
+        return home

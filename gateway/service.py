@@ -1,0 +1,262 @@
+"""The booking service: routing, idempotency, versions, the appointment index.
+
+Front doors call this with domain values and a CallContext; it never sees FHIR
+JSON or HL7. Typed adapter errors become ``ApiError`` through one table
+(``gateway.errors``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+import structlog
+
+from adapters import errors as adapter_errors
+from adapters.domain import (
+    Booking,
+    BookingRequest,
+    BookingStatus,
+    CallContext,
+    Identifier,
+    SlotQuery,
+    SlotSearchResult,
+    utcnow,
+)
+from gateway.errors import ApiError, ErrorKind, from_adapter_error
+from gateway.routing import Route, Router
+from gateway.store import AppointmentVersion, ClaimState, Store, VersionConflict
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+#: Namespace for idempotency keys and provider-assigned patient identifiers.
+KEY_NAMESPACE = uuid.UUID("5f0b7d4e-3c1a-4b8e-9a51-7f2d2c6e9b10")
+
+
+def idempotency_key(scope: str, request_id: str) -> str:
+    """The key carried to adapters: stable per consumer and X-Request-ID."""
+    return str(uuid.uuid5(KEY_NAMESPACE, f"{scope}|{request_id}"))
+
+
+def body_hash(request: BookingRequest) -> str:
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Where a resent X-Request-ID already led (fs_xti.md)."""
+
+    appointment_id: str
+    version: int
+    same_body: bool
+
+
+class DuplicateRequest(Exception):
+    def __init__(self, replay: Replay) -> None:
+        super().__init__(replay.appointment_id)
+        self.replay = replay
+
+
+class BookingService:
+    def __init__(
+        self,
+        store: Store,
+        router: Router,
+        *,
+        local_patient_system: str,
+        clock: Callable[[], datetime] = utcnow,
+        stale_claim_s: float = 120.0,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.local_patient_system = local_patient_system
+        self.clock = clock
+        self.stale_claim_s = stale_claim_s
+        # One lock per appointment being changed; gone once nobody holds it.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
+        """Run one adapter call within the deadline, translating its typed errors."""
+        try:
+            async with asyncio.timeout(ctx.remaining()):
+                return await work
+        except TimeoutError:
+            log.warning("supplier_timed_out", route=route.name, op=op)
+            raise ApiError(ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time") from None
+        except adapter_errors.AdapterError as exc:
+            log.info("supplier_refused", route=route.name, op=op, error=type(exc).__name__)
+            raise from_adapter_error(exc) from exc
+
+    async def search(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
+        route = self.router.for_service(query.service_id)
+        if route is None:
+            raise ApiError(
+                ErrorKind.SERVICE_NOT_FOUND,
+                f"no schedules are held for service '{query.service_id}'",
+                expression="service",
+            )
+        result = await self._call(route, "search", ctx, route.adapter.search_slots(query, ctx))
+        self.router.remember(result, route)
+        return result
+
+    def _with_local_id(self, request: BookingRequest, ctx: CallContext) -> BookingRequest:
+        if request.patient.nhs_number or request.patient.local_identifier:
+            return request
+        # get_an_appointment.md: without an NHS number the provider assigns its own
+        # identifier; derived from the idempotency key so a retry gets the same one.
+        local = Identifier(
+            system=self.local_patient_system,
+            value=str(uuid.uuid5(KEY_NAMESPACE, f"patient|{ctx.request_id}")),
+        )
+        patient = request.patient.model_copy(update={"local_identifier": local})
+        return request.model_copy(update={"patient": patient})
+
+    async def book(
+        self,
+        request: BookingRequest,
+        ctx: CallContext,
+        *,
+        scope: str,
+        client_request_id: str | None,
+        schedule_id: str | None,
+    ) -> AppointmentVersion:
+        request = self._with_local_id(request, ctx)
+        home = self.router.for_slot(request.slot_id, schedule_id)
+        if home is None:
+            raise ApiError(
+                ErrorKind.REFERENCE_NOT_FOUND,
+                "the slot is not one this gateway offered; search for slots again",
+                expression="Appointment.contained.Slot",
+            )
+        ods = ctx.organisation.ods_code if ctx.organisation else None
+        if home.service_id and not self.router.allowed(home.service_id, ods):
+            raise ApiError(ErrorKind.ACCESS_DENIED, f"organisation '{ods}' may not book at service '{home.service_id}'")
+        async with self._claim(scope, client_request_id, body_hash(request)):
+            booking = await self._call(home.route, "book", ctx, home.route.adapter.book(request, ctx))
+            if not self.router.allowed(booking.service_id, ods):
+                await self._call(home.route, "cancel", ctx, home.route.adapter.cancel(booking.supplier_ref, ctx))
+                raise ApiError(ErrorKind.ACCESS_DENIED, f"organisation '{ods}' may not book at service '{booking.service_id}'")
+            version = await self._first_version(booking, home.route, ods)
+            if client_request_id:
+                await self.store.complete_request(scope, client_request_id, version.appointment_id, version.version)
+            log.info("appointment_booked", appointment_id=version.appointment_id, route=home.route.name)
+            return version
+
+    async def _first_version(self, booking: Booking, route: Route, ods: str | None) -> AppointmentVersion:
+        existing = await self.store.find_by_supplier_ref(route.name, booking.supplier_ref)
+        if existing is not None:
+            # The adapter recognised a retry (same idempotency key): same appointment.
+            return existing
+        version = AppointmentVersion(
+            appointment_id=str(uuid.uuid4()),
+            version=1,
+            booking=booking,
+            route=route.name,
+            last_modified=self.clock(),
+            booked_by=ods,
+        )
+        await self.store.add_version(version)
+        return version
+
+    @asynccontextmanager
+    async def _claim(self, scope: str, request_id: str | None, digest: str) -> AsyncIterator[None]:
+        """Hold the idempotency ledger entry for (scope, X-Request-ID) while booking."""
+        if not request_id:
+            yield
+            return
+        claim = await self.store.claim_request(scope, request_id, digest, self.clock(), self.stale_claim_s)
+        if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
+            raise DuplicateRequest(Replay(claim.appointment_id, claim.version, claim.body_hash == digest))
+        if claim.state is ClaimState.PENDING:
+            raise ApiError(
+                ErrorKind.REQUEST_IN_PROGRESS,
+                f"a request with X-Request-ID '{request_id}' is still being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            yield
+        except BaseException:
+            # fs_xti.md only forbids a second *successful* booking: a failed attempt
+            # may be retried with the same id (the adapter dedupes on the key).
+            await self.store.release_request(scope, request_id)
+            raise
+
+    async def read(self, appointment_id: str, version: int | None = None) -> AppointmentVersion:
+        found = await self.store.get(appointment_id, version)
+        if found is None:
+            what = f"Appointment/{appointment_id}" + (f"/_history/{version}" if version else "")
+            raise ApiError(ErrorKind.NOT_FOUND, f"{what} does not exist")
+        return found
+
+    async def cancel(
+        self,
+        appointment_id: str,
+        expected_version: int,
+        ctx: CallContext,
+        check: Callable[[AppointmentVersion], None],
+        *,
+        scope: str,
+        client_request_id: str | None,
+    ) -> AppointmentVersion:
+        lock = self._locks.get(appointment_id)
+        if lock is None:
+            lock = self._locks[appointment_id] = asyncio.Lock()
+        async with lock, self._claim(scope, client_request_id, f"cancel|{appointment_id}"):
+            current = await self.read(appointment_id)
+            self._check_cancellable(current, expected_version, ctx)
+            check(current)
+            route = self.router.route(current.route)
+            if route is None:
+                raise ApiError(ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured")
+            cancelled = await self._call(route, "cancel", ctx, route.adapter.cancel(current.booking.supplier_ref, ctx))
+            version = await self._next_version(current, cancelled)
+            if client_request_id:
+                await self.store.complete_request(scope, client_request_id, appointment_id, version.version)
+        log.info("appointment_cancelled", appointment_id=appointment_id, version=version.version)
+        return version
+
+    def _check_cancellable(self, current: AppointmentVersion, expected: int, ctx: CallContext) -> None:
+        if current.version != expected:
+            raise ApiError(
+                ErrorKind.VERSION_CONFLICT,
+                f"If-Match names version {expected} but the current version is "
+                f"{current.version}; read the appointment again",
+            )
+        ods = ctx.organisation.ods_code if ctx.organisation else None
+        if not self.router.allowed(current.booking.service_id, ods):
+            raise ApiError(
+                ErrorKind.ACCESS_DENIED,
+                f"organisation '{ods}' may not cancel at service '{current.booking.service_id}'",
+            )
+        if current.booking.status is not BookingStatus.BOOKED:
+            raise ApiError(ErrorKind.BUSINESS_RULE, f"the appointment is {current.booking.status.value}, not booked")
+
+    async def _next_version(self, current: AppointmentVersion, supplier_view: Booking) -> AppointmentVersion:
+        booking = current.booking.model_copy(
+            update={"status": BookingStatus.CANCELLED, "slot": supplier_view.slot}
+        )
+        version = AppointmentVersion(
+            appointment_id=current.appointment_id,
+            version=current.version + 1,
+            booking=booking,
+            route=current.route,
+            last_modified=self.clock(),
+            booked_by=current.booked_by,
+        )
+        try:
+            await self.store.add_version(version)
+        except VersionConflict as exc:
+            raise ApiError(ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again") from exc
+        return version
+
+    async def patient_appointments(self, nhs_number: str) -> list[AppointmentVersion]:
+        # search_patient_appointments.md: appointments in the past are not returned.
+        return await self.store.find_by_nhs_number(nhs_number, self.clock())

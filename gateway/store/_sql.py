@@ -1,0 +1,178 @@
+"""Schema, migrations and value conversions for the SQLite store.
+
+Kept apart from ``sqlite.py`` so the store reads as behaviour and this file as
+data. Every instant is stored as fixed-width ISO-8601 UTC text
+(``2024-05-01T09:30:00.000000+00:00``), so text order is time order and range
+filters such as ``end_at >= ?`` can use an index.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from adapters.domain import Booking
+from gateway.store.base import AppointmentVersion, AuditEntry
+
+#: One tuple of statements per schema version: MIGRATIONS[n] takes version n to n+1.
+#: Append only; never edit a migration that has shipped.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE appointment_versions (
+            appointment_id TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            route TEXT NOT NULL,
+            supplier_ref TEXT NOT NULL,
+            status TEXT NOT NULL,
+            nhs_number TEXT,
+            start_at TEXT NOT NULL,
+            end_at TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            booked_by TEXT,
+            booking_json TEXT NOT NULL,
+            PRIMARY KEY (appointment_id, version)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX ix_versions_nhs_end ON appointment_versions (nhs_number, end_at)",
+        "CREATE INDEX ix_versions_end ON appointment_versions (end_at)",
+        "CREATE INDEX ix_versions_supplier_ref ON appointment_versions (route, supplier_ref)",
+        """
+        CREATE TABLE idempotency_ledger (
+            scope TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            body_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+            appointment_id TEXT,
+            version INTEGER,
+            claimed_at TEXT NOT NULL,
+            PRIMARY KEY (scope, request_id)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            interaction TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            request_id TEXT,
+            correlation_id TEXT,
+            trace_id TEXT,
+            consumer_asid TEXT,
+            organisation_ods TEXT,
+            organisation_name TEXT,
+            device_id TEXT,
+            practitioner_id TEXT,
+            appointment_id TEXT,
+            outcome TEXT
+        )
+        """,
+        "CREATE INDEX ix_audit_at ON audit (at)",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+CREATE_SCHEMA_VERSION = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+
+VERSION_COLUMNS = (
+    "appointment_id",
+    "version",
+    "route",
+    "supplier_ref",
+    "status",
+    "nhs_number",
+    "start_at",
+    "end_at",
+    "last_modified",
+    "booked_by",
+    "booking_json",
+)
+
+AUDIT_FIELDS = (
+    "at",
+    "interaction",
+    "method",
+    "path",
+    "status",
+    "request_id",
+    "correlation_id",
+    "trace_id",
+    "consumer_asid",
+    "organisation_ods",
+    "organisation_name",
+    "device_id",
+    "practitioner_id",
+    "appointment_id",
+    "outcome",
+)
+
+SELECT_VERSIONS = (
+    f"SELECT {', '.join(f'v.{name}' for name in VERSION_COLUMNS)} FROM appointment_versions v"
+)
+
+INSERT_VERSION = (
+    f"INSERT INTO appointment_versions ({', '.join(VERSION_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(VERSION_COLUMNS))})"
+)
+
+INSERT_AUDIT = (
+    f"INSERT INTO audit ({', '.join(AUDIT_FIELDS)}) VALUES ({', '.join('?' * len(AUDIT_FIELDS))})"
+)
+
+# The current version is the highest one; the primary key makes this a single seek.
+IS_CURRENT = (
+    "v.version = (SELECT MAX(m.version) FROM appointment_versions m"
+    " WHERE m.appointment_id = v.appointment_id)"
+)
+
+
+def to_text(value: datetime) -> str:
+    """Fixed-width ISO-8601 UTC text; naive datetimes are refused (their zone is unknown)."""
+    if value.tzinfo is None:
+        raise ValueError("datetime has no UTC offset")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_text(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def version_params(version: AppointmentVersion) -> tuple[object, ...]:
+    booking = version.booking
+    return (
+        version.appointment_id,
+        version.version,
+        version.route,
+        booking.supplier_ref,
+        booking.status.value,
+        booking.patient.nhs_number,
+        to_text(booking.start),
+        to_text(booking.end),
+        to_text(version.last_modified),
+        version.booked_by,
+        booking.model_dump_json(),
+    )
+
+
+def version_from_row(row: sqlite3.Row) -> AppointmentVersion:
+    return AppointmentVersion(
+        appointment_id=row["appointment_id"],
+        version=row["version"],
+        booking=Booking.model_validate_json(row["booking_json"]),
+        route=row["route"],
+        last_modified=from_text(row["last_modified"]),
+        booked_by=row["booked_by"],
+    )
+
+
+def audit_params(entry: AuditEntry) -> tuple[object, ...]:
+    return (to_text(entry.at), *(getattr(entry, name) for name in AUDIT_FIELDS[1:]))
+
+
+def audit_from_row(row: sqlite3.Row) -> AuditEntry:
+    values = {name: row[name] for name in AUDIT_FIELDS}
+    values["at"] = from_text(row["at"])
+    return AuditEntry(**values)

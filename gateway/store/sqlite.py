@@ -1,0 +1,260 @@
+"""The embedded store: versions, idempotency ledger and audit in one SQLite file.
+
+One aiosqlite connection serves the whole process. Every call, read or write,
+holds ``self._lock`` for its duration: a shared connection has one transaction
+at a time, so a read interleaved with another task's open transaction would see
+uncommitted rows. Multi-statement operations run in ``BEGIN IMMEDIATE``, which
+takes the write lock up front, so another *process* on the same file waits
+(``busy_timeout``) instead of failing half-way. Errors are not translated (the
+store is gateway-internal) but never leave a transaction open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from gateway.store import _sql
+from gateway.store.base import (
+    AppointmentVersion,
+    AuditEntry,
+    ClaimState,
+    LedgerClaim,
+    VersionConflict,
+)
+
+__all__ = ["SqliteStore"]
+
+_BUSY_TIMEOUT_MS = 5000
+_MEMORY = ":memory:"
+
+
+class SqliteStore:
+    """``Store`` on SQLite; ``path`` is a file (parents created) or ``":memory:"``."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path: Path | str = path if path == _MEMORY else Path(path)
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Connect, set pragmas and bring the schema up to date (idempotent)."""
+        async with self._lock:
+            if self._db is not None:
+                return
+            if isinstance(self._path, Path):
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: sqlite3 must not open transactions behind our back.
+            db = await aiosqlite.connect(self._path, isolation_level=None)
+            try:
+                db.row_factory = sqlite3.Row
+                await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                await db.execute("PRAGMA journal_mode = WAL")
+                await db.execute("PRAGMA foreign_keys = ON")
+                await _migrate(db)
+            except BaseException:
+                await db.close()
+                raise
+            self._db = db
+
+    async def close(self) -> None:
+        async with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                await db.close()
+
+    # -- versions ------------------------------------------------------------
+
+    async def add_version(self, version: AppointmentVersion) -> None:
+        params = _sql.version_params(version)  # validate before taking the lock
+        async with self._transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT MAX(version) FROM appointment_versions WHERE appointment_id = ?",
+                (version.appointment_id,),
+            )
+            current: int = next(iter(rows))[0] or 0
+            if version.version != current + 1:
+                raise VersionConflict(
+                    f"appointment {version.appointment_id!r} is at version {current},"
+                    f" not {version.version - 1}"
+                )
+            await db.execute(_sql.INSERT_VERSION, params)
+
+    async def get(
+        self, appointment_id: str, version: int | None = None
+    ) -> AppointmentVersion | None:
+        if version is None:
+            sql = "WHERE v.appointment_id = ? ORDER BY v.version DESC LIMIT 1"
+            found = await self._select_versions(sql, (appointment_id,))
+        else:
+            sql = "WHERE v.appointment_id = ? AND v.version = ?"
+            found = await self._select_versions(sql, (appointment_id, version))
+        return found[0] if found else None
+
+    async def versions(self, appointment_id: str) -> list[AppointmentVersion]:
+        return await self._select_versions(
+            "WHERE v.appointment_id = ? ORDER BY v.version", (appointment_id,)
+        )
+
+    async def find_by_nhs_number(
+        self, nhs_number: str, not_before: datetime
+    ) -> list[AppointmentVersion]:
+        # The NHS number is tested on the current version only: an appointment whose
+        # latest version names another patient is no longer this patient's.
+        return await self._select_versions(
+            f"WHERE v.nhs_number = ? AND v.end_at >= ? AND {_sql.IS_CURRENT}"
+            " ORDER BY v.start_at, v.appointment_id",
+            (nhs_number, _sql.to_text(not_before)),
+        )
+
+    async def find_by_supplier_ref(
+        self, route: str, supplier_ref: str
+    ) -> AppointmentVersion | None:
+        """The current version of the appointment whose current version has this ref.
+
+        Should a ref ever be reused on one route, the most recently modified wins.
+        """
+        found = await self._select_versions(
+            f"WHERE v.route = ? AND v.supplier_ref = ? AND {_sql.IS_CURRENT}"
+            " ORDER BY v.last_modified DESC LIMIT 1",
+            (route, supplier_ref),
+        )
+        return found[0] if found else None
+
+    # -- idempotency ledger --------------------------------------------------
+
+    async def claim_request(
+        self, scope: str, request_id: str, body_hash: str, now: datetime, stale_after_s: float
+    ) -> LedgerClaim:
+        now_text = _sql.to_text(now)
+        key = (scope, request_id)
+        async with self._transaction() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT body_hash, state, appointment_id, version, claimed_at"
+                    " FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
+                    key,
+                )
+            )
+            if not rows:
+                await db.execute(
+                    "INSERT INTO idempotency_ledger"
+                    " (scope, request_id, body_hash, state, claimed_at)"
+                    " VALUES (?, ?, ?, 'pending', ?)",
+                    (*key, body_hash, now_text),
+                )
+                return LedgerClaim(ClaimState.NEW, body_hash)
+            row = rows[0]
+            if row["state"] == "done":
+                return LedgerClaim(
+                    ClaimState.DONE, row["body_hash"], row["appointment_id"], row["version"]
+                )
+            age_s = (now - _sql.from_text(row["claimed_at"])).total_seconds()
+            if age_s <= stale_after_s:
+                return LedgerClaim(ClaimState.PENDING, row["body_hash"])
+            # The holder of a claim this old has most likely died: it must not block the key.
+            await db.execute(
+                "UPDATE idempotency_ledger SET claimed_at = ?, body_hash = ?"
+                " WHERE scope = ? AND request_id = ?",
+                (now_text, body_hash, *key),
+            )
+            return LedgerClaim(ClaimState.NEW, body_hash)
+
+    async def complete_request(
+        self, scope: str, request_id: str, appointment_id: str, version: int
+    ) -> None:
+        """Mark the claim done; a claim already released is left absent."""
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?"
+                " WHERE scope = ? AND request_id = ?",
+                (appointment_id, version, scope, request_id),
+            )
+
+    async def release_request(self, scope: str, request_id: str) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
+                (scope, request_id),
+            )
+
+    # -- audit ---------------------------------------------------------------
+
+    async def record_audit(self, entry: AuditEntry) -> None:
+        params = _sql.audit_params(entry)
+        async with self._transaction() as db:
+            await db.execute(_sql.INSERT_AUDIT, params)
+
+    async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                f"SELECT {', '.join(_sql.AUDIT_FIELDS)} FROM audit"
+                " ORDER BY at DESC, id DESC LIMIT ?",
+                (limit,),
+            )
+        return [_sql.audit_from_row(row) for row in rows]
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _require(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("SqliteStore is not open")
+        return self._db
+
+    async def _select_versions(
+        self, where: str, params: tuple[object, ...]
+    ) -> list[AppointmentVersion]:
+        """Run ``SELECT ... FROM appointment_versions v <where>``."""
+        async with self._lock:
+            rows = await self._require().execute_fetchall(f"{_sql.SELECT_VERSIONS} {where}", params)
+        return [_sql.version_from_row(row) for row in rows]
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self._require()
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                yield db
+                await db.execute("COMMIT")
+            except BaseException:
+                # Also on cancellation: aiosqlite runs calls in order on its thread,
+                # so this ROLLBACK follows whatever BEGIN/COMMIT is still queued.
+                await _rollback(db)
+                raise
+
+
+async def _rollback(db: aiosqlite.Connection) -> None:
+    # "no transaction is active" when BEGIN itself failed or COMMIT already ran.
+    with contextlib.suppress(sqlite3.OperationalError):
+        await db.execute("ROLLBACK")
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Apply every migration above the stored schema version, in one transaction."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        await db.execute(_sql.CREATE_SCHEMA_VERSION)
+        rows = list(await db.execute_fetchall("SELECT MAX(version) FROM schema_version"))
+        current: int = rows[0][0] or 0
+        if current > _sql.SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this gateway"
+                f" ({_sql.SCHEMA_VERSION})"
+            )
+        for statements in _sql.MIGRATIONS[current:]:
+            for statement in statements:
+                await db.execute(statement)
+        if current < _sql.SCHEMA_VERSION:
+            await db.execute("DELETE FROM schema_version")
+            await db.execute("INSERT INTO schema_version VALUES (?)", (_sql.SCHEMA_VERSION,))
+        await db.execute("COMMIT")
+    except BaseException:
+        await _rollback(db)
+        raise

@@ -1,0 +1,143 @@
+"""GET /metadata and GET /Slot over real HTTP (search_slots.md, capabilitystatement.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fhir.resources.STU3.bundle import Bundle
+from fhir.resources.STU3.capabilitystatement import CapabilityStatement
+
+from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer
+
+ALL_INCLUDES = (
+    "&_include:iterate=Schedule:actor:Practitioner"
+    "&_include:iterate=Schedule:actor:PractitionerRole"
+    "&_include:iterate=Schedule:actor:HealthcareService"
+    "&_include:iterate=HealthcareService:Organization"
+    "&_include:iterate=HealthcareService:Location"
+)
+
+
+async def test_metadata_is_a_valid_capability_statement_with_update(consumer: Consumer) -> None:
+    """The CapabilityStatement validates as STU3 and declares create, read, vread and update."""
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/metadata", headers=consumer.headers(READ_SLOTS, "read:metadata")
+    )
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/fhir+json;charset=utf-8"
+    body = await resp.json(content_type=None)
+    CapabilityStatement.model_validate(body)
+    appointment = next(r for r in body["rest"][0]["resource"] if r["type"] == "Appointment")
+    codes = {i["code"] for i in appointment["interaction"]}
+    assert {"create", "read", "vread", "update", "search-type"} <= codes
+    slot = next(r for r in body["rest"][0]["resource"] if r["type"] == "Slot")
+    assert "Slot:schedule" in slot["searchInclude"]
+
+
+async def test_slot_search_returns_free_slots_with_every_include_once(consumer: Consumer) -> None:
+    """A search with the full _include chain returns each related resource exactly once."""
+    resp = await consumer.search(ALL_INCLUDES)
+    assert resp.status == 200
+    body = await resp.json(content_type=None)
+    Bundle.model_validate(body)
+    assert body["type"] == "searchset"
+    kinds = [e["resource"]["resourceType"] for e in body["entry"]]
+    assert kinds.count("Slot") == body["total"] > 0
+    for kind in ("Schedule", "Practitioner", "PractitionerRole", "HealthcareService", "Organization", "Location"):
+        assert kind in kinds, kind
+    urls = [e["fullUrl"] for e in body["entry"]]
+    assert len(urls) == len(set(urls)), "included resources must not be duplicated"
+    assert all(e["resource"]["status"] == "free" for e in body["entry"] if e["resource"]["resourceType"] == "Slot")
+    assert all(u.startswith(consumer.root + "/") for u in urls)
+
+
+async def test_slot_search_without_includes_returns_only_slots(consumer: Consumer) -> None:
+    """Related resources come only when asked for with _include."""
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service=918999198999", headers=consumer.headers(READ_SLOTS, "read:slot")
+    )
+    body = await resp.json(content_type=None)
+    assert {e["resource"]["resourceType"] for e in body["entry"]} == {"Slot"}
+
+
+async def test_long_form_service_parameter_and_unknown_params(consumer: Consumer) -> None:
+    """schedule.actor:healthcareservice works like service; unknown parameters are ignored."""
+    headers = consumer.headers(READ_SLOTS, "read:slot")
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?schedule.actor:healthcareservice=918999198999&colour=blue&_count=5",
+        headers=headers,
+    )
+    assert resp.status == 200
+    assert (await resp.json(content_type=None))["total"] > 0
+
+
+async def test_window_limits_slots_and_offsets_are_normalised(consumer: Consumer) -> None:
+    """start=ge/le bounds (with a +01:00 offset) limit slots to the window, returned in UTC."""
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    lower = tomorrow.strftime("%Y-%m-%dT%H:%M:%S") + "%2B00:00"
+    upper_dt = tomorrow + timedelta(hours=1)
+    upper = (upper_dt + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") + "%2B01:00"
+    resp = await consumer.search(f"&start=ge{lower}&start=le{upper}")
+    assert resp.status == 200
+    body = await resp.json(content_type=None)
+    starts = [
+        datetime.fromisoformat(e["resource"]["start"])
+        for e in body.get("entry", [])
+        if e["resource"]["resourceType"] == "Slot"
+    ]
+    assert starts, "the demo diary has slots every day at noon"
+    assert all(tomorrow <= s <= upper_dt for s in starts)
+    assert all(s.utcoffset() == timedelta(0) for s in starts)
+
+
+async def test_no_slots_in_window_is_an_empty_searchset(consumer: Consumer) -> None:
+    """A window with no slots answers 200 with an empty searchset, not an error."""
+    far = (datetime.now(UTC) + timedelta(days=300)).strftime("%Y-%m-%d")
+    resp = await consumer.search(f"&start=ge{far}&start=le{far}")
+    assert resp.status == 200
+    body = await resp.json(content_type=None)
+    assert body["total"] == 0 and "entry" not in body
+
+
+async def test_status_comma_list(consumer: Consumer) -> None:
+    """status=free,busy returns both free and busy slots; busy alone none of the free ones."""
+    resp = await consumer.search("&status=busy")
+    body = await resp.json(content_type=None)
+    assert all(e["resource"]["status"] == "busy" for e in body.get("entry", []) if e["resource"]["resourceType"] == "Slot")
+    resp = await consumer.search("&status=free,busy")
+    assert (await resp.json(content_type=None))["total"] > 0
+
+
+async def test_unknown_service_is_404(consumer: Consumer) -> None:
+    """A service id the gateway holds no schedules for answers 404 with an OperationOutcome."""
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service=000000000", headers=consumer.headers(READ_SLOTS, "read:slot")
+    )
+    assert resp.status == 404
+    body = await resp.json(content_type=None)
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["details"]["coding"][0]["code"] == "NO_RECORD_FOUND"
+
+
+async def test_bad_parameters_are_400(consumer: Consumer) -> None:
+    """Missing service, a bad status, a bad date or a window wholly in the past are 400."""
+    past = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d")
+    for query in (
+        "",
+        "?service=918999198999&status=maybe",
+        "?service=918999198999&start=geYesterday",
+        f"?service=918999198999&start=ge{past}&start=le{past}",
+    ):
+        resp = await consumer.client.get(
+            f"{SERVICE_ROOT_PATH}/Slot{query}", headers=consumer.headers(READ_SLOTS, "read:slot")
+        )
+        assert resp.status == 400, query
+        body = await resp.json(content_type=None)
+        assert body["issue"][0]["diagnostics"]
+
+
+async def test_past_window_start_alone_is_fine(consumer: Consumer) -> None:
+    """er_overview.md: a window starting in the past but ending in the future is accepted."""
+    past = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d")
+    resp = await consumer.search(f"&start=ge{past}")
+    assert resp.status == 200

@@ -1,0 +1,1 @@
+"""The shared adapter contract suite: subclass ``AdapterContract`` per adapter."""

@@ -1,0 +1,146 @@
+"""SqliteStore: the shared Store contract, plus what only a file-backed SQLite store shows."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from gateway.store.base import ClaimState, Store, VersionConflict
+from gateway.store.sqlite import SqliteStore
+from tests.store.contract import NHS_A, T0, StoreContract, make_version
+
+
+@pytest.fixture(params=["file", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    path = tmp_path / "gateway.db" if request.param == "file" else ":memory:"
+    opened = SqliteStore(path)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class TestSqliteStoreContract(StoreContract):
+    """The shared contract, run on a file database and on ``:memory:``."""
+
+
+def test_sqlite_store_satisfies_the_protocol() -> None:
+    """SqliteStore is usable wherever a Store is expected (checked by mypy, too)."""
+    store: Store = SqliteStore(":memory:")
+    assert isinstance(store, SqliteStore)
+
+
+async def test_history_survives_close_and_reopen(tmp_path: Path) -> None:
+    """Versions, ledger and audit written before close() are read back after reopening."""
+    path = tmp_path / "nested" / "dir" / "gateway.db"  # parents are created
+    first = SqliteStore(path)
+    await first.open()
+    v1, v2 = make_version(version=1), make_version(version=2)
+    await first.add_version(v1)
+    await first.add_version(v2)
+    await first.claim_request("asid", "r1", "h1", T0, 60)
+    await first.complete_request("asid", "r1", "appt-1", 2)
+    await first.close()
+    await first.close()  # close() is idempotent
+
+    second = SqliteStore(str(path))
+    await second.open()
+    try:
+        assert await second.versions("appt-1") == [v1, v2]
+        assert await second.find_by_nhs_number(NHS_A, T0) == [v2]
+        claim = await second.claim_request("asid", "r1", "h1", T0, 60)
+        assert (claim.state, claim.appointment_id, claim.version) == (ClaimState.DONE, "appt-1", 2)
+        with pytest.raises(VersionConflict):
+            await second.add_version(make_version(version=2))
+    finally:
+        await second.close()
+
+
+async def test_open_is_idempotent_and_records_schema_version(tmp_path: Path) -> None:
+    """Opening twice, and reopening a file, keeps one schema_version row and WAL mode."""
+    path = tmp_path / "gateway.db"
+    for _ in range(2):
+        store = SqliteStore(path)
+        await store.open()
+        await store.open()
+        await store.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    raw.close()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database written by a newer gateway (higher schema version) is not opened."""
+    path = tmp_path / "gateway.db"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE schema_version SET version = 99")
+    raw.close()
+
+    with pytest.raises(RuntimeError, match="newer"):
+        await SqliteStore(path).open()
+
+
+async def test_use_before_open_fails_clearly() -> None:
+    """Calling a closed store raises RuntimeError rather than an obscure attribute error."""
+    with pytest.raises(RuntimeError, match="not open"):
+        await SqliteStore(":memory:").get("appt-1")
+
+
+async def test_failed_write_leaves_no_transaction_open(store: SqliteStore) -> None:
+    """Errors inside and before a transaction leave the connection out of any transaction."""
+    await store.add_version(make_version())
+    with pytest.raises(VersionConflict):
+        await store.add_version(make_version())
+    with pytest.raises(ValueError, match="offset"):
+        await store.claim_request("asid", "r1", "h", T0.replace(tzinfo=None), 60)
+
+    assert store._db is not None and not store._db.in_transaction
+    await store.add_version(make_version(version=2))
+
+
+@pytest.mark.parametrize("waits_before_cancel", range(8))
+async def test_cancelled_write_leaves_store_consistent(
+    store: SqliteStore, waits_before_cancel: int
+) -> None:
+    """A writer cancelled at any point either wrote its version or nothing; no txn is left open."""
+    # Short real waits let the worker thread get through BEGIN, SELECT, INSERT or COMMIT
+    # before the cancel lands; the outcome varies by machine, the invariant must not.
+    task = asyncio.create_task(store.add_version(make_version()))
+    for _ in range(waits_before_cancel):
+        await asyncio.sleep(0.0001)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    current = await store.get("appt-1")
+    assert store._db is not None and not store._db.in_transaction
+    next_version = 1 if current is None else current.version + 1
+    await store.add_version(make_version(version=next_version))
+
+
+async def test_two_connections_to_one_file_still_allow_one_winner(tmp_path: Path) -> None:
+    """Writers on two separate connections to one file: exactly one makes version 2."""
+    path = tmp_path / "gateway.db"
+    stores = [SqliteStore(path), SqliteStore(path)]
+    for s in stores:
+        await s.open()
+    try:
+        await stores[0].add_version(make_version(version=1))
+        results = await asyncio.gather(
+            *(stores[n % 2].add_version(make_version(version=2)) for n in range(20)),
+            return_exceptions=True,
+        )
+        assert results.count(None) == 1
+        assert all(isinstance(r, VersionConflict) for r in results if r is not None)
+    finally:
+        for s in stores:
+            await s.close()
