@@ -64,6 +64,19 @@ _BOOKING_COLUMNS = (
 )
 
 
+class Redacted(tuple[Any, ...]):
+    """Statement parameters whose repr hides their values.
+
+    aiosqlite logs each queued call, arguments included, at DEBUG; a booking's
+    parameters hold the patient, which must never reach a log (STYLE.md).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} redacted parameters>"
+
+
 def stamp(instant: datetime) -> str:
     """Fixed-width UTC text (seconds precision) that sorts like the instant."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -158,20 +171,22 @@ async def insert_booking(
         "INSERT INTO bookings (supplier_ref, request_id, slot_id, service_id, status, start, "
         '"end", description, patient, document, referral_reference, created, updated) '
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            supplier_ref,
-            request_id,
-            slot_id,
-            service_id,
-            BookingStatus.BOOKED.value,
-            precise(request.start),
-            precise(request.end),
-            request.description,
-            request.patient.model_dump_json(),
-            document,
-            request.referral_reference,
-            precise(created),
-            precise(created),
+        Redacted(
+            (
+                supplier_ref,
+                request_id,
+                slot_id,
+                service_id,
+                BookingStatus.BOOKED.value,
+                precise(request.start),
+                precise(request.end),
+                request.description,
+                request.patient.model_dump_json(),
+                document,
+                request.referral_reference,
+                precise(created),
+                precise(created),
+            )
         ),
     )
 

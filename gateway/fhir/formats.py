@@ -69,6 +69,11 @@ def _from_accept(accept: str) -> WireFormat | None:
     return min(choices)[2] if choices else None
 
 
+def _only_wildcards(accept: str) -> bool:
+    # "Accept: */*" states no preference: the request's Content-Type then decides.
+    return all(_media_type(item)[0] in _WILDCARDS for item in accept.split(","))
+
+
 def response_format(query: Mapping[str, str], headers: Mapping[str, str]) -> WireFormat:
     """Pick the response format, or raise 415 for one we cannot produce."""
     requested = query.get("_format")
@@ -78,7 +83,7 @@ def response_format(query: Mapping[str, str], headers: Mapping[str, str]) -> Wir
             raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"_format '{requested}' is not supported; use json or xml", expression="_format")
         return fmt
     accept = headers.get("Accept", "").strip()
-    if accept:
+    if accept and not _only_wildcards(accept):
         fmt = _from_accept(accept)
         if fmt is None:
             raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Accept '{accept}' allows no supported format ({WireFormat.JSON.value}, {WireFormat.XML.value})")

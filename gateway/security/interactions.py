@@ -114,10 +114,15 @@ class Interaction(enum.Enum):
 _APPOINTMENT_READS = frozenset({Interaction.READ, Interaction.SEARCH_APPOINTMENTS})
 
 #: What each scope permits (see the module docstring for the rule and its source).
+# capabilitystatement.md: a provider should always be able to return its
+# CapabilityStatement, so every booking scope may read /metadata (the scope
+# table names slot.read for it; a consumer holding only an appointment token
+# must still be able to discover the server).
 SCOPE_PERMITS: Mapping[Scope, frozenset[Interaction]] = {
     Scope.SLOT_READ: frozenset({Interaction.METADATA, Interaction.SLOT_SEARCH}),
-    Scope.APPOINTMENT_READ: _APPOINTMENT_READS,
-    Scope.APPOINTMENT_WRITE: _APPOINTMENT_READS | {Interaction.BOOK, Interaction.CANCEL},
+    Scope.APPOINTMENT_READ: _APPOINTMENT_READS | {Interaction.METADATA},
+    Scope.APPOINTMENT_WRITE: _APPOINTMENT_READS
+    | {Interaction.METADATA, Interaction.BOOK, Interaction.CANCEL},
 }
 
 

@@ -50,7 +50,9 @@ def nhs_number_is_valid(value: str) -> bool:
     """The NHS number modulus 11 check (a check digit of 10 is invalid)."""
     if len(value) != 10 or not value.isdigit():
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(value[:9], range(10, 1, -1)))
+    total = sum(
+        int(digit) * weight for digit, weight in zip(value[:9], range(10, 1, -1), strict=True)
+    )
     check = 11 - total % 11
     check = 0 if check == 11 else check
     return check != 10 and check == int(value[9])
@@ -100,9 +102,7 @@ def booking_request(
     )
 
 
-def call_context(
-    request_id: str | None = None, *, deadline_in: float | None = None
-) -> CallContext:
+def call_context(request_id: str | None = None, *, deadline_in: float | None = None) -> CallContext:
     """A call context with a fresh UUID request id and an optional deadline in seconds."""
     return CallContext(
         request_id=request_id or str(uuid.uuid4()),

@@ -48,11 +48,16 @@ def test_resolve_verb_and_path(method: str, path: str, expected: Interaction | N
     assert resolve(method, path) is expected
 
 
-def test_write_scope_includes_appointment_reads_only() -> None:
-    """appointment.write permits the appointment reads, not slot search or metadata."""
+def test_write_scope_includes_appointment_reads_not_slot_search() -> None:
+    """appointment.write permits the appointment reads and metadata, not slot search."""
     assert scopes_permitting(Interaction.READ) == (Scope.APPOINTMENT_READ, Scope.APPOINTMENT_WRITE)
     assert scopes_permitting(Interaction.SLOT_SEARCH) == (Scope.SLOT_READ,)
-    assert not permits("patient/appointment.write", Interaction.METADATA)
+    assert not permits("patient/appointment.write", Interaction.SLOT_SEARCH)
+
+
+def test_every_scope_may_read_metadata() -> None:
+    """capabilitystatement.md: any booking scope can discover the server's capabilities."""
+    assert set(scopes_permitting(Interaction.METADATA)) == set(Scope)
 
 
 def test_space_separated_scopes_and_unknown_scopes() -> None:

@@ -1,0 +1,1 @@
+"""Tests of the embedded (SQLite diary) adapter."""
