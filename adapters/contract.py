@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from typing import Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -17,7 +19,6 @@ from adapters.domain import (
     SlotQuery,
     SlotSearchResult,
 )
-from pydantic import BaseModel, ConfigDict
 
 
 class Capability(enum.StrEnum):

@@ -47,12 +47,16 @@ async def _adapters_ctx(app: web.Application) -> AsyncIterator[None]:
     built: dict[str, SupplierAdapter] = {}
     try:
         for item in settings.adapters:
-            built[item.name] = await registry.create(item.kind, item.name, item.options, settings.base_dir)
+            built[item.name] = await registry.create(
+                item.kind, item.name, item.options, settings.base_dir
+            )
             log.info("adapter_started", adapter=item.name, kind=item.kind)
         app[ADAPTERS] = built
         router = Router(built, {s.id: s for s in settings.services})
         app[SERVICE] = BookingService(
-            app[STORE], router, local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier"
+            app[STORE],
+            router,
+            local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
         )
         yield
     finally:
@@ -64,12 +68,17 @@ async def health(request: web.Request) -> web.Response:
     """Liveness plus one ping per adapter (no authentication, no patient data)."""
     checks = {name: await adapter.health() for name, adapter in request.app[ADAPTERS].items()}
     ok = all(c.ok for c in checks.values())
-    body = {"status": "pass" if ok else "fail", "checks": {n: c.model_dump() for n, c in checks.items()}}
+    body = {
+        "status": "pass" if ok else "fail",
+        "checks": {n: c.model_dump() for n, c in checks.items()},
+    }
     return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes)
+    app = web.Application(
+        middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[VERSION] = _version()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)

@@ -28,7 +28,10 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    print(f"uec-gateway serving {settings.server.service_root} on http://{host}:{port}", file=sys.stderr)
+    print(
+        f"uec-gateway serving {settings.server.service_root} on http://{host}:{port}",
+        file=sys.stderr,
+    )
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
 
@@ -73,7 +76,10 @@ def _check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"{args.config}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{args.config}: OK ({len(settings.adapters)} adapter(s), {len(settings.services)} route(s))")
+        print(
+            f"{args.config}: OK ({len(settings.adapters)} adapter(s), "
+            f"{len(settings.services)} route(s))"
+        )
     return 1 if problems else 0
 
 
@@ -87,13 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=_serve)
 
-    token = sub.add_parser("token", help="print a standard-conformant test JWT (fs_authentication.md)")
+    token = sub.add_parser(
+        "token", help="print a standard-conformant test JWT (fs_authentication.md)"
+    )
     token.add_argument("--scope", required=True, choices=[s.value for s in Scope])
-    token.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="audience = its service_root")
+    token.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="audience = its service_root"
+    )
     token.add_argument("--audience", help="overrides the configured service root")
     token.add_argument("--ods", default="A1001", help="requesting organisation ODS code")
     token.add_argument("--lifetime", type=int, default=300)
-    token.add_argument("--algorithm", default="none", help="none (unsigned, as the standard says) or HS256")
+    token.add_argument(
+        "--algorithm", default="none", help="none (unsigned, as the standard says) or HS256"
+    )
     token.add_argument("--key-env", help="environment variable holding the HS256 secret")
     token.set_defaults(func=_token)
 

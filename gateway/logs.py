@@ -52,7 +52,9 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return _mask(value)
     if isinstance(value, Mapping):
-        return {k: REDACTED if str(k).lower() in SENSITIVE_KEYS else _clean(v) for k, v in value.items()}
+        return {
+            k: REDACTED if str(k).lower() in SENSITIVE_KEYS else _clean(v) for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value

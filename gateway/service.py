@@ -90,7 +90,9 @@ class BookingService:
                 return await work
         except TimeoutError:
             log.warning("supplier_timed_out", route=route.name, op=op)
-            raise ApiError(ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time") from None
+            raise ApiError(
+                ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time"
+            ) from None
         except adapter_errors.AdapterError as exc:
             log.info("supplier_refused", route=route.name, op=op, error=type(exc).__name__)
             raise from_adapter_error(exc) from exc
@@ -138,19 +140,35 @@ class BookingService:
             )
         ods = ctx.organisation.ods_code if ctx.organisation else None
         if home.service_id and not self.router.allowed(home.service_id, ods):
-            raise ApiError(ErrorKind.ACCESS_DENIED, f"organisation '{ods}' may not book at service '{home.service_id}'")
+            raise ApiError(
+                ErrorKind.ACCESS_DENIED,
+                f"organisation '{ods}' may not book at service '{home.service_id}'",
+            )
         async with self._claim(scope, client_request_id, body_hash(request)):
-            booking = await self._call(home.route, "book", ctx, home.route.adapter.book(request, ctx))
+            booking = await self._call(
+                home.route, "book", ctx, home.route.adapter.book(request, ctx)
+            )
             if not self.router.allowed(booking.service_id, ods):
-                await self._call(home.route, "cancel", ctx, home.route.adapter.cancel(booking.supplier_ref, ctx))
-                raise ApiError(ErrorKind.ACCESS_DENIED, f"organisation '{ods}' may not book at service '{booking.service_id}'")
+                await self._call(
+                    home.route, "cancel", ctx, home.route.adapter.cancel(booking.supplier_ref, ctx)
+                )
+                raise ApiError(
+                    ErrorKind.ACCESS_DENIED,
+                    f"organisation '{ods}' may not book at service '{booking.service_id}'",
+                )
             version = await self._first_version(booking, home.route, ods)
             if client_request_id:
-                await self.store.complete_request(scope, client_request_id, version.appointment_id, version.version)
-            log.info("appointment_booked", appointment_id=version.appointment_id, route=home.route.name)
+                await self.store.complete_request(
+                    scope, client_request_id, version.appointment_id, version.version
+                )
+            log.info(
+                "appointment_booked", appointment_id=version.appointment_id, route=home.route.name
+            )
             return version
 
-    async def _first_version(self, booking: Booking, route: Route, ods: str | None) -> AppointmentVersion:
+    async def _first_version(
+        self, booking: Booking, route: Route, ods: str | None
+    ) -> AppointmentVersion:
         existing = await self.store.find_by_supplier_ref(route.name, booking.supplier_ref)
         if existing is not None:
             # The adapter recognised a retry (same idempotency key): same appointment.
@@ -172,13 +190,18 @@ class BookingService:
         if not request_id:
             yield
             return
-        claim = await self.store.claim_request(scope, request_id, digest, self.clock(), self.stale_claim_s)
+        claim = await self.store.claim_request(
+            scope, request_id, digest, self.clock(), self.stale_claim_s
+        )
         if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
-            raise DuplicateRequest(Replay(claim.appointment_id, claim.version, claim.body_hash == digest))
+            raise DuplicateRequest(
+                Replay(claim.appointment_id, claim.version, claim.body_hash == digest)
+            )
         if claim.state is ClaimState.PENDING:
             raise ApiError(
                 ErrorKind.REQUEST_IN_PROGRESS,
-                f"a request with X-Request-ID '{request_id}' is still being processed; retry shortly",
+                f"a request with X-Request-ID '{request_id}' is still being processed; "
+                "retry shortly",
                 headers={"Retry-After": "1"},
             )
         try:
@@ -215,15 +238,23 @@ class BookingService:
             check(current)
             route = self.router.route(current.route)
             if route is None:
-                raise ApiError(ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured")
-            cancelled = await self._call(route, "cancel", ctx, route.adapter.cancel(current.booking.supplier_ref, ctx))
+                raise ApiError(
+                    ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured"
+                )
+            cancelled = await self._call(
+                route, "cancel", ctx, route.adapter.cancel(current.booking.supplier_ref, ctx)
+            )
             version = await self._next_version(current, cancelled)
             if client_request_id:
-                await self.store.complete_request(scope, client_request_id, appointment_id, version.version)
+                await self.store.complete_request(
+                    scope, client_request_id, appointment_id, version.version
+                )
         log.info("appointment_cancelled", appointment_id=appointment_id, version=version.version)
         return version
 
-    def _check_cancellable(self, current: AppointmentVersion, expected: int, ctx: CallContext) -> None:
+    def _check_cancellable(
+        self, current: AppointmentVersion, expected: int, ctx: CallContext
+    ) -> None:
         if current.version != expected:
             raise ApiError(
                 ErrorKind.VERSION_CONFLICT,
@@ -237,9 +268,14 @@ class BookingService:
                 f"organisation '{ods}' may not cancel at service '{current.booking.service_id}'",
             )
         if current.booking.status is not BookingStatus.BOOKED:
-            raise ApiError(ErrorKind.BUSINESS_RULE, f"the appointment is {current.booking.status.value}, not booked")
+            raise ApiError(
+                ErrorKind.BUSINESS_RULE,
+                f"the appointment is {current.booking.status.value}, not booked",
+            )
 
-    async def _next_version(self, current: AppointmentVersion, supplier_view: Booking) -> AppointmentVersion:
+    async def _next_version(
+        self, current: AppointmentVersion, supplier_view: Booking
+    ) -> AppointmentVersion:
         booking = current.booking.model_copy(
             update={"status": BookingStatus.CANCELLED, "slot": supplier_view.slot}
         )
@@ -254,7 +290,9 @@ class BookingService:
         try:
             await self.store.add_version(version)
         except VersionConflict as exc:
-            raise ApiError(ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again") from exc
+            raise ApiError(
+                ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again"
+            ) from exc
         return version
 
     async def patient_appointments(self, nhs_number: str) -> list[AppointmentVersion]:

@@ -95,14 +95,18 @@ def _contained(data: Json) -> dict[str, Json]:
         by_type[str(kind)] = item
     for kind in ("DocumentReference", "Patient", "Slot"):
         if kind not in by_type:
-            raise _violation("Appointment.contained", f"a contained {kind} is required (fs_fhir_overrides.md)")
+            raise _violation(
+                "Appointment.contained", f"a contained {kind} is required (fs_fhir_overrides.md)"
+            )
     return by_type
 
 
 def _local_ref(ref: Json | None, target: Json, expression: str) -> None:
     wanted = f"#{target['id']}"
     if not ref or ref.get("reference") != wanted:
-        raise _violation(expression, f"{expression} must reference the contained resource '{wanted}'")
+        raise _violation(
+            expression, f"{expression} must reference the contained resource '{wanted}'"
+        )
 
 
 def _instant(value: str | None, expression: str) -> datetime:
@@ -110,7 +114,9 @@ def _instant(value: str | None, expression: str) -> datetime:
         raise _violation(expression, f"{expression} is required")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        raise _violation(expression, f"{expression} must be an instant with a UTC offset (fs_times.md)")
+        raise _violation(
+            expression, f"{expression} must be an instant with a UTC offset (fs_times.md)"
+        )
     return parsed
 
 
@@ -123,7 +129,9 @@ def _nhs_identifier(patient: Json) -> tuple[str | None, str | None]:
     ident = identifiers[0]
     where = "Appointment.contained.Patient.identifier"
     if ident.get("system") != NHS_NUMBER_SYSTEM:
-        raise _violation(f"{where}.system", f"the patient identifier system must be {NHS_NUMBER_SYSTEM}")
+        raise _violation(
+            f"{where}.system", f"the patient identifier system must be {NHS_NUMBER_SYSTEM}"
+        )
     value = str(ident.get("value") or "")
     if not is_valid_nhs_number(value):
         raise ApiError(
@@ -137,14 +145,18 @@ def _nhs_identifier(patient: Json) -> tuple[str | None, str | None]:
             codings = (ext.get("valueCodeableConcept") or {}).get("coding") or [{}]
             verification = codings[0].get("code")
     if verification is None:
-        raise _violation(f"{where}.extension", "the NHS number verification status extension is required")
+        raise _violation(
+            f"{where}.extension", "the NHS number verification status extension is required"
+        )
     return value, str(verification)
 
 
 def _name(patient: Json) -> HumanName:
     name = _single(patient, "name", "Appointment.contained.Patient.name")
     if not name.get("family") and not name.get("given") and not name.get("text"):
-        raise _violation("Appointment.contained.Patient.name", "the patient name needs a family or given name")
+        raise _violation(
+            "Appointment.contained.Patient.name", "the patient name needs a family or given name"
+        )
     return HumanName(
         family=name.get("family") or name.get("text"),
         given=tuple(name.get("given") or ()),
@@ -169,8 +181,18 @@ def _telecom(patient: Json) -> tuple[ContactPoint, ...]:
     points = []
     for index, item in enumerate(patient.get("telecom") or []):
         if item.get("rank") is None:
-            raise _violation(f"Appointment.contained.Patient.telecom[{index}].rank", "telecom.rank is required when telecom is populated")
-        points.append(ContactPoint(system=item.get("system", "phone"), value=str(item.get("value", "")), use=item.get("use"), rank=int(item["rank"])))
+            raise _violation(
+                f"Appointment.contained.Patient.telecom[{index}].rank",
+                "telecom.rank is required when telecom is populated",
+            )
+        points.append(
+            ContactPoint(
+                system=item.get("system", "phone"),
+                value=str(item.get("value", "")),
+                use=item.get("use"),
+                rank=int(item["rank"]),
+            )
+        )
     return tuple(points)
 
 
@@ -200,7 +222,9 @@ def _document(doc: Json) -> SupportingDocument:
     content = doc.get("content") or []
     attachment = content[0].get("attachment", {}) if content else {}
     if not attachment.get("contentType"):
-        raise _violation(f"{where}.content", "DocumentReference.content.attachment.contentType is required")
+        raise _violation(
+            f"{where}.content", "DocumentReference.content.attachment.contentType is required"
+        )
     indexed = doc.get("indexed")
     return SupportingDocument(
         identifier=str(ident.get("value") or ""),
@@ -217,7 +241,9 @@ def _slot_key(slot: Json) -> str:
     ident = _single(slot, "identifier", "Appointment.contained.Slot.identifier")
     value = ident.get("value")
     if not value:
-        raise _violation("Appointment.contained.Slot.identifier.value", "the slot identifier value is required")
+        raise _violation(
+            "Appointment.contained.Slot.identifier.value", "the slot identifier value is required"
+        )
     return str(value)
 
 
@@ -225,15 +251,25 @@ def booking_request(data: Json) -> BookingRequest:
     """Check a POSTed Appointment against the profile and build the request."""
     structural(data)
     if "id" in data:
-        raise _violation("Appointment.id", "Appointment.id must not be sent: the provider assigns it (appointment.md)")
+        raise _violation(
+            "Appointment.id",
+            "Appointment.id must not be sent: the provider assigns it (appointment.md)",
+        )
     if data.get("status") != "booked":
         raise _violation("Appointment.status", "a new Appointment must have status 'booked'")
     contained = _contained(data)
-    _local_ref(_single(data, "supportingInformation", "Appointment.supportingInformation"), contained["DocumentReference"], "Appointment.supportingInformation")
+    _local_ref(
+        _single(data, "supportingInformation", "Appointment.supportingInformation"),
+        contained["DocumentReference"],
+        "Appointment.supportingInformation",
+    )
     _local_ref(_single(data, "slot", "Appointment.slot"), contained["Slot"], "Appointment.slot")
     refs = [(p.get("actor") or {}).get("reference") for p in data.get("participant") or []]
     if refs.count(f"#{contained['Patient']['id']}") != 1:
-        raise _violation("Appointment.participant", "exactly one participant must reference the contained Patient")
+        raise _violation(
+            "Appointment.participant",
+            "exactly one participant must reference the contained Patient",
+        )
     description = str(data.get("description") or "").strip()
     if not description:
         raise _violation("Appointment.description", "Appointment.description is required")

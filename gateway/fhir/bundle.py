@@ -45,7 +45,9 @@ def _entry(base: str, resource: Json, mode: str) -> Json:
     }
 
 
-def _searchset(bundle_id: str | None, self_url: str, total: int, entries: list[Json], now: datetime) -> Json:
+def _searchset(
+    bundle_id: str | None, self_url: str, total: int, entries: list[Json], now: datetime
+) -> Json:
     bundle: Json = {
         "resourceType": "Bundle",
         "id": bundle_id or str(uuid.uuid4()),
@@ -67,7 +69,9 @@ class _Includer:
         self.entries: list[Json] = []
         self._seen: set[tuple[str, str]] = set()
 
-    def add(self, kind: str, key: str | None, lookup: dict[str, Any], to_json: Callable[[Any], Json]) -> None:
+    def add(
+        self, kind: str, key: str | None, lookup: dict[str, Any], to_json: Callable[[Any], Json]
+    ) -> None:
         if not key or (kind, key) in self._seen or key not in lookup:
             return
         self._seen.add((kind, key))
@@ -85,24 +89,37 @@ def slot_bundle(
     wanted = {i.lower() for i in includes}
     entries = [_entry(base, render.slot(s), "match") for s in result.slots]
     inc = _Includer(base)
-    schedules = [result.schedules[s.schedule_id] for s in result.slots if s.schedule_id in result.schedules]
+    schedules = [
+        result.schedules[s.schedule_id] for s in result.slots if s.schedule_id in result.schedules
+    ]
     for sched in schedules:
         if SLOT_SCHEDULE in wanted:
             inc.add("Schedule", sched.id, result.schedules, render.schedule)
         if SCHEDULE_PRACTITIONER in wanted:
-            inc.add("Practitioner", sched.practitioner_id, result.practitioners, render.practitioner)
+            inc.add(
+                "Practitioner", sched.practitioner_id, result.practitioners, render.practitioner
+            )
         if SCHEDULE_ROLE in wanted:
-            inc.add("PractitionerRole", sched.practitioner_role_id, result.roles, render.practitioner_role)
+            inc.add(
+                "PractitionerRole",
+                sched.practitioner_role_id,
+                result.roles,
+                render.practitioner_role,
+            )
         if SCHEDULE_LOCATION in wanted:
             inc.add("Location", sched.location_id, result.locations, render.location)
         if SCHEDULE_SERVICE in wanted:
-            inc.add("HealthcareService", sched.service_id, result.services, render.healthcare_service)
+            inc.add(
+                "HealthcareService", sched.service_id, result.services, render.healthcare_service
+            )
     for sched in schedules:
         service = result.services.get(sched.service_id)
         if service is None:
             continue
         if SERVICE_ORGANISATION in wanted:
-            inc.add("Organization", service.organisation_id, result.organisations, render.organisation)
+            inc.add(
+                "Organization", service.organisation_id, result.organisations, render.organisation
+            )
         if SERVICE_LOCATION in wanted:
             inc.add("Location", service.location_id, result.locations, render.location)
     return _searchset(None, self_url, len(entries), entries + inc.entries, now)
@@ -114,7 +131,10 @@ def appointment_bundle(
     entries = []
     for v in versions:
         resource = render.appointment(
-            v.booking, appointment_id=v.appointment_id, version=v.version, last_modified=v.last_modified
+            v.booking,
+            appointment_id=v.appointment_id,
+            version=v.version,
+            last_modified=v.last_modified,
         )
         entries.append(
             {

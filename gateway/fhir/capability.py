@@ -35,8 +35,16 @@ _INCLUDES: tuple[tuple[Capability, str, str], ...] = (
 )
 
 _PROFILES = (
-    "Slot-1", "HealthcareService-1", "Schedule-1", "Appointment-1", "Patient-1",
-    "DocumentReference-1", "Practitioner-1", "PractitionerRole-1", "Organization-1", "Location-1",
+    "Slot-1",
+    "HealthcareService-1",
+    "Schedule-1",
+    "Appointment-1",
+    "Patient-1",
+    "DocumentReference-1",
+    "Practitioner-1",
+    "PractitionerRole-1",
+    "Organization-1",
+    "Location-1",
 )
 
 
@@ -47,9 +55,21 @@ def _slot_resource(caps: set[Capability]) -> dict[str, Any]:
         "interaction": [{"code": "search-type"}],
         "searchInclude": [name for cap, _, name in _INCLUDES if cap in caps],
         "searchParam": [
-            {"name": "service", "type": "token", "documentation": "National (DoS) service id; also schedule.actor:healthcareservice"},
-            {"name": "status", "type": "token", "documentation": "Comma list of slot statuses; free when absent"},
-            {"name": "start", "type": "date", "documentation": "start=geX&start=leY: window in which slots start"},
+            {
+                "name": "service",
+                "type": "token",
+                "documentation": "National (DoS) service id; also schedule.actor:healthcareservice",
+            },
+            {
+                "name": "status",
+                "type": "token",
+                "documentation": "Comma list of slot statuses; free when absent",
+            },
+            {
+                "name": "start",
+                "type": "date",
+                "documentation": "start=geX&start=leY: window in which slots start",
+            },
         ],
     }
 
@@ -60,7 +80,12 @@ def _appointment_resource(caps: set[Capability]) -> dict[str, Any]:
         interactions.append({"code": "create"})
     if Capability.CANCEL in caps:
         # cancel_an_appointment.md: cancel is a version-aware update (PUT with If-Match).
-        interactions.append({"code": "update", "documentation": "Cancel only: status -> cancelled, If-Match required"})
+        interactions.append(
+            {
+                "code": "update",
+                "documentation": "Cancel only: status -> cancelled, If-Match required",
+            }
+        )
     return {
         "type": "Appointment",
         "profile": {"reference": CC + "Appointment-1"},
@@ -71,7 +96,12 @@ def _appointment_resource(caps: set[Capability]) -> dict[str, Any]:
         "conditionalCreate": False,
         "conditionalUpdate": False,
         "searchParam": [
-            {"name": "patient:identifier", "type": "token", "documentation": "https://fhir.nhs.uk/Id/nhs-number|<NHS number>; current appointments, no paging"},
+            {
+                "name": "patient:identifier",
+                "type": "token",
+                "documentation": "https://fhir.nhs.uk/Id/nhs-number|<NHS number>; "
+                "current appointments, no paging",
+            },
         ],
     }
 
@@ -93,7 +123,8 @@ def capability_statement(
         "status": "active",
         "date": now.date().isoformat(),
         "publisher": "uec-gateway",
-        "description": "Care Connect UEC Appointment API (NHS Booking API, FHIR STU3) served by uec-gateway",
+        "description": "Care Connect UEC Appointment API (NHS Booking API, FHIR STU3) "
+        "served by uec-gateway",
         "kind": "instance",
         "software": {"name": SOFTWARE, "version": version},
         "implementation": {"description": "uec-gateway", "url": service_root},
@@ -104,7 +135,10 @@ def capability_statement(
         "rest": [
             {
                 "mode": "server",
-                "security": {"cors": False, "description": "JWT bearer token per fs_authentication.md; SSP headers"},
+                "security": {
+                    "cors": False,
+                    "description": "JWT bearer token per fs_authentication.md; SSP headers",
+                },
                 "resource": resources,
             }
         ],

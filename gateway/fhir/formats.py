@@ -80,13 +80,21 @@ def response_format(query: Mapping[str, str], headers: Mapping[str, str]) -> Wir
     if requested is not None:
         fmt = _ALIASES.get(_media_type(requested)[0])
         if fmt is None:
-            raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"_format '{requested}' is not supported; use json or xml", expression="_format")
+            raise ApiError(
+                ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+                f"_format '{requested}' is not supported; use json or xml",
+                expression="_format",
+            )
         return fmt
     accept = headers.get("Accept", "").strip()
     if accept and not _only_wildcards(accept):
         fmt = _from_accept(accept)
         if fmt is None:
-            raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Accept '{accept}' allows no supported format ({WireFormat.JSON.value}, {WireFormat.XML.value})")
+            raise ApiError(
+                ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+                f"Accept '{accept}' allows no supported format "
+                f"({WireFormat.JSON.value}, {WireFormat.XML.value})",
+            )
         return fmt
     content_type = headers.get("Content-Type")
     if content_type:
@@ -99,14 +107,23 @@ def response_format(query: Mapping[str, str], headers: Mapping[str, str]) -> Wir
 def request_format(content_type: str | None) -> WireFormat:
     """The format of a request body from its Content-Type, or 415."""
     if not content_type:
-        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, "Content-Type is required for a request body")
+        raise ApiError(
+            ErrorKind.UNSUPPORTED_MEDIA_TYPE, "Content-Type is required for a request body"
+        )
     kind, params = _media_type(content_type)
     fmt = _ALIASES.get(kind)
     if fmt is None:
-        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Content-Type '{kind}' is not supported; send {WireFormat.JSON.value} or {WireFormat.XML.value}")
+        raise ApiError(
+            ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Type '{kind}' is not supported; "
+            f"send {WireFormat.JSON.value} or {WireFormat.XML.value}",
+        )
     charset = params.get("charset", "utf-8")
     if charset not in ("utf-8", "utf8"):
-        raise ApiError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"charset '{charset}' is not supported; FHIR bodies are UTF-8")
+        raise ApiError(
+            ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+            f"charset '{charset}' is not supported; FHIR bodies are UTF-8",
+        )
     return fmt
 
 
@@ -114,8 +131,8 @@ def dump(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
     if fmt is WireFormat.JSON:
         return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     model = get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
-    xml: bytes = model.model_dump_xml()
-    return xml
+    xml = model.model_dump_xml()
+    return xml if isinstance(xml, bytes) else str(xml).encode("utf-8")
 
 
 def _hardened_parser() -> etree.XMLParser:
@@ -134,16 +151,21 @@ def _xml_to_json(body: bytes) -> dict[str, Any]:
         root = etree.fromstring(body, parser=_hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise ApiError(ErrorKind.BAD_REQUEST, f"body is not well-formed XML: {exc}") from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise ApiError(ErrorKind.BAD_REQUEST, "XML with a DOCTYPE is not accepted")
     tag = etree.QName(root)
     if tag.namespace != "http://hl7.org/fhir":
-        raise ApiError(ErrorKind.BAD_REQUEST, "XML root must be a FHIR resource in the http://hl7.org/fhir namespace")
+        raise ApiError(
+            ErrorKind.BAD_REQUEST,
+            "XML root must be a FHIR resource in the http://hl7.org/fhir namespace",
+        )
     try:
         model_class = get_fhir_model_class(tag.localname)
     except KeyError as exc:
-        raise ApiError(ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'") from exc
+        raise ApiError(
+            ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'"
+        ) from exc
     try:
         model = model_class.model_validate_xml(body, xmlparser=_hardened_parser())
     except (ValidationError, ValueError) as exc:
@@ -163,7 +185,10 @@ def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ApiError(ErrorKind.BAD_REQUEST, "request body is not UTF-8") from exc
     except json.JSONDecodeError as exc:
-        raise ApiError(ErrorKind.BAD_REQUEST, f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ApiError(
+            ErrorKind.BAD_REQUEST,
+            f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from exc
     if not isinstance(data, dict):
         raise ApiError(ErrorKind.BAD_REQUEST, "body must be a JSON object (a FHIR resource)")
     return data

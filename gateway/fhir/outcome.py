@@ -7,9 +7,7 @@ from typing import Any
 
 from gateway.errors import SPINE_CODES, ApiError
 
-OUTCOME_PROFILE = (
-    "https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"
-)
+OUTCOME_PROFILE = "https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"
 
 
 def operation_outcome(error: ApiError, *, outcome_id: str | None = None) -> dict[str, Any]:

@@ -41,7 +41,9 @@ NHS_VERIFICATION_EXT = (
 NHS_VERIFICATION_SYSTEM = (
     "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1"
 )
-DELIVERY_CHANNEL_EXT = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-NHS-DeliveryChannel-2"
+DELIVERY_CHANNEL_EXT = (
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-NHS-DeliveryChannel-2"
+)
 
 # Contained-resource ids used in every Appointment this gateway renders.
 CONTAINED_DOCUMENT = "doc1"
@@ -68,7 +70,12 @@ def identifier(value: Identifier) -> Json:
 
 def human_name(name: HumanName) -> Json:
     return _prune(
-        {"use": name.use, "family": name.family, "given": list(name.given), "prefix": list(name.prefix)}
+        {
+            "use": name.use,
+            "family": name.family,
+            "given": list(name.given),
+            "prefix": list(name.prefix),
+        }
     )
 
 
@@ -86,7 +93,9 @@ def address(value: Address) -> Json:
 
 
 def contact_point(value: ContactPoint) -> Json:
-    return _prune({"system": value.system, "value": value.value, "use": value.use, "rank": value.rank})
+    return _prune(
+        {"system": value.system, "value": value.value, "use": value.use, "rank": value.rank}
+    )
 
 
 def slot(value: Slot, *, contained_id: str | None = None) -> Json:
@@ -143,7 +152,9 @@ def healthcare_service(value: HealthcareService) -> Json:
                 if value.organisation_id
                 else None
             ),
-            "location": [{"reference": f"Location/{value.location_id}"}] if value.location_id else None,
+            "location": [{"reference": f"Location/{value.location_id}"}]
+            if value.location_id
+            else None,
             "name": value.name,
         }
     )
@@ -200,7 +211,9 @@ def practitioner_role(value: PractitionerRole) -> Json:
             "id": value.id,
             "meta": _meta("PractitionerRole-1"),
             "practitioner": (
-                {"reference": f"Practitioner/{value.practitioner_id}"} if value.practitioner_id else None
+                {"reference": f"Practitioner/{value.practitioner_id}"}
+                if value.practitioner_id
+                else None
             ),
             "organization": (
                 {"reference": f"Organization/{value.organisation_id}"}
@@ -210,7 +223,11 @@ def practitioner_role(value: PractitionerRole) -> Json:
             "code": [
                 {
                     "coding": [
-                        {"system": SDS_JOB_ROLE, "code": value.role_code, "display": value.role_display}
+                        {
+                            "system": SDS_JOB_ROLE,
+                            "code": value.role_code,
+                            "display": value.role_display,
+                        }
                     ]
                 }
             ],

@@ -95,7 +95,9 @@ def _window(params: MultiMapping[str], now: datetime) -> tuple[datetime | None, 
             lower = _parse_when(value, upper=False)
             upper = _parse_when(value, upper=True)
         except ValueError:
-            raise _bad("start", f"'start={raw}' is not a valid date or dateTime with offset") from None
+            raise _bad(
+                "start", f"'start={raw}' is not a valid date or dateTime with offset"
+            ) from None
         if prefix in ("ge", "gt", "eq"):
             start_from = lower if prefix != "gt" else lower + timedelta(microseconds=1)
         if prefix in ("le", "lt", "eq"):
@@ -131,11 +133,17 @@ def patient_nhs_number(params: MultiMapping[str]) -> str:
         if found:
             break
     if not found:
-        raise _bad("patient:identifier", f"search by 'patient:identifier={NHS_NUMBER_SYSTEM}|<NHS number>'")
+        raise _bad(
+            "patient:identifier", f"search by 'patient:identifier={NHS_NUMBER_SYSTEM}|<NHS number>'"
+        )
     system, sep, value = found[0].rpartition("|")
     if sep and system and system != NHS_NUMBER_SYSTEM:
         raise _bad(name, f"identifier system must be {NHS_NUMBER_SYSTEM}")
     value = value.rstrip("/").rpartition("/")[2]
     if not is_valid_nhs_number(value):
-        raise ApiError(ErrorKind.INVALID_PARAMETER, "the NHS number is not ten digits with a valid check digit", expression=name)
+        raise ApiError(
+            ErrorKind.INVALID_PARAMETER,
+            "the NHS number is not ten digits with a valid check digit",
+            expression=name,
+        )
     return value

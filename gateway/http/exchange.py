@@ -18,7 +18,7 @@ from gateway.service import BookingService, idempotency_key
 from gateway.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
-STORE = web.AppKey("store", Store)  # type: ignore[type-abstract]
+STORE = web.AppKey("store", Store)
 SERVICE = web.AppKey("service", BookingService)
 KEYS = web.AppKey("keys", KeyRing)
 ADAPTERS = web.AppKey("adapters", dict[str, SupplierAdapter])

@@ -48,7 +48,7 @@ def _base(request: web.Request) -> str:
 
 
 def _self_url(request: web.Request) -> str:
-    return _base(request) + request.path_qs[len(request.app[SETTINGS].server.base_path):]
+    return _base(request) + request.path_qs[len(request.app[SETTINGS].server.base_path) :]
 
 
 def _timeout(request: web.Request) -> float:
@@ -101,7 +101,9 @@ async def search_slots(request: web.Request) -> web.Response:
     now = utcnow()
     wanted = search.slot_search(request.query, now)
     result = await request.app[SERVICE].search(wanted.query, ex.context(_timeout(request)))
-    body = bundle.slot_bundle(result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now)
+    body = bundle.slot_bundle(
+        result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
+    )
     return fhir_response(body, ex)
 
 
@@ -133,7 +135,9 @@ async def book(request: web.Request) -> web.Response:
         raise _duplicate(request, dup.replay, ex.client_request_id) from None
     ex.appointment_id = version.appointment_id
     ex.outcome = "booked"
-    return fhir_response(_render(version), ex, status=201, headers=_version_headers(request, version))
+    return fhir_response(
+        _render(version), ex, status=201, headers=_version_headers(request, version)
+    )
 
 
 async def read(request: web.Request) -> web.Response:
@@ -149,24 +153,41 @@ async def read(request: web.Request) -> web.Response:
 def _if_match(request: web.Request) -> int:
     raw = request.headers.get("If-Match")
     if raw is None:
-        raise ApiError(ErrorKind.PRECONDITION_FAILED, 'an update needs If-Match: W/"<versionId>" from the latest read')
+        raise ApiError(
+            ErrorKind.PRECONDITION_FAILED,
+            'an update needs If-Match: W/"<versionId>" from the latest read',
+        )
     match = _ETAG.match(raw)
     if match is None:
-        raise ApiError(ErrorKind.VERSION_CONFLICT, f"If-Match '{raw}' names no version of this appointment")
+        raise ApiError(
+            ErrorKind.VERSION_CONFLICT, f"If-Match '{raw}' names no version of this appointment"
+        )
     return int(match.group(1))
 
 
 def _cancel_check(data: dict[str, Any], appointment_id: str) -> Any:
     if data.get("id") not in (None, appointment_id):
-        raise ApiError(ErrorKind.BAD_REQUEST, "the body's id does not match the URL", expression="Appointment.id")
+        raise ApiError(
+            ErrorKind.BAD_REQUEST,
+            "the body's id does not match the URL",
+            expression="Appointment.id",
+        )
     if data.get("status") != "cancelled":
-        raise ApiError(ErrorKind.UPDATE_NOT_ALLOWED, "the only update allowed is status -> 'cancelled'", expression="Appointment.status")
+        raise ApiError(
+            ErrorKind.UPDATE_NOT_ALLOWED,
+            "the only update allowed is status -> 'cancelled'",
+            expression="Appointment.status",
+        )
     incoming = fhir_appointment.comparable(data)
 
     def check(current: AppointmentVersion) -> None:
         # cancel_an_appointment.md: no other element may be changed.
         if fhir_appointment.comparable(_render(current)) != incoming:
-            raise ApiError(ErrorKind.UPDATE_NOT_ALLOWED, "elements other than status differ from the current version; only status may change to 'cancelled'")
+            raise ApiError(
+                ErrorKind.UPDATE_NOT_ALLOWED,
+                "elements other than status differ from the current version; "
+                "only status may change to 'cancelled'",
+            )
 
     return check
 
@@ -195,7 +216,9 @@ async def search_appointments(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SEARCH_APPOINTMENTS)
     nhs_number = search.patient_nhs_number(request.query)
     found = await request.app[SERVICE].patient_appointments(nhs_number)
-    body = bundle.appointment_bundle(found, base=_base(request), self_url=_self_url(request), now=utcnow())
+    body = bundle.appointment_bundle(
+        found, base=_base(request), self_url=_self_url(request), now=utcnow()
+    )
     return fhir_response(body, ex)
 
 

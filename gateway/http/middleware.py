@@ -14,12 +14,12 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from adapters.domain import utcnow
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
 from gateway.http.exchange import SETTINGS, STORE, Exchange, exchange
 from gateway.store import AuditEntry
-from adapters.domain import utcnow
 
 log = structlog.get_logger("gateway.http")
 
@@ -32,10 +32,16 @@ _HTTP_ERRORS: dict[int, ErrorKind] = {
 
 
 def fhir_response(
-    resource: dict[str, object], ex: Exchange, *, status: int = 200, headers: dict[str, str] | None = None
+    resource: dict[str, object],
+    ex: Exchange,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     body = formats.dump(resource, ex.fmt)
-    return web.Response(status=status, body=body, headers={"Content-Type": ex.fmt.content_type, **(headers or {})})
+    return web.Response(
+        status=status, body=body, headers={"Content-Type": ex.fmt.content_type, **(headers or {})}
+    )
 
 
 def error_response(error: ApiError, ex: Exchange) -> web.Response:
@@ -69,7 +75,12 @@ async def _answer(request: web.Request, handler: Handler, ex: Exchange) -> web.S
         # A genuine fault: logged with its type and traceback (no payloads), answered
         # with an OperationOutcome whose id finds this log line.
         log.exception("request_failed")
-        return error_response(ApiError(ErrorKind.INTERNAL_ERROR, "internal error; quote the OperationOutcome id to support"), ex)
+        return error_response(
+            ApiError(
+                ErrorKind.INTERNAL_ERROR, "internal error; quote the OperationOutcome id to support"
+            ),
+            ex,
+        )
 
 
 def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) -> None:
@@ -77,7 +88,9 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
     if ex.client_request_id:
         response.headers["X-Correlation-ID"] = ex.client_request_id
     response.headers["Cache-Control"] = "no-store"
-    if "gzip" in request.headers.get("Accept-Encoding", "").lower() and isinstance(response, web.Response):
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower() and isinstance(
+        response, web.Response
+    ):
         response.enable_compression(web.ContentCoding.gzip)
 
 

@@ -81,7 +81,9 @@ class Store(Protocol):
         """
         ...
 
-    async def get(self, appointment_id: str, version: int | None = None) -> AppointmentVersion | None:
+    async def get(
+        self, appointment_id: str, version: int | None = None
+    ) -> AppointmentVersion | None:
         """The current version, or the one asked for; None if unknown."""
         ...
 
@@ -89,11 +91,15 @@ class Store(Protocol):
         """Every version, oldest first."""
         ...
 
-    async def find_by_nhs_number(self, nhs_number: str, not_before: datetime) -> list[AppointmentVersion]:
+    async def find_by_nhs_number(
+        self, nhs_number: str, not_before: datetime
+    ) -> list[AppointmentVersion]:
         """Current versions of appointments for this patient ending at or after ``not_before``."""
         ...
 
-    async def find_by_supplier_ref(self, route: str, supplier_ref: str) -> AppointmentVersion | None:
+    async def find_by_supplier_ref(
+        self, route: str, supplier_ref: str
+    ) -> AppointmentVersion | None:
         """The current version of the appointment a supplier knows as ``supplier_ref``."""
         ...
 

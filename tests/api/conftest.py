@@ -63,7 +63,9 @@ services:
 class Consumer:
     """A national booking consumer: mints JWTs and sends SSP headers like 111 would."""
 
-    def __init__(self, client: TestClient[web.Request, web.Application], settings: Settings) -> None:
+    def __init__(
+        self, client: TestClient[web.Request, web.Application], settings: Settings
+    ) -> None:
         self.client = client
         self.settings = settings
         self.ods = "A1001"
@@ -87,14 +89,19 @@ class Consumer:
     async def search(self, query: str = "", **headers: str) -> ClientResponse:
         params = f"service={SERVICE_ID}&_include=Slot:schedule{query}"
         return await self.client.get(
-            f"{SERVICE_ROOT_PATH}/Slot?{params}", headers={**self.headers(READ_SLOTS, "read:slot"), **headers}
+            f"{SERVICE_ROOT_PATH}/Slot?{params}",
+            headers={**self.headers(READ_SLOTS, "read:slot"), **headers},
         )
 
     async def free_slots(self, count: int = 1) -> list[dict[str, Any]]:
         resp = await self.search()
         assert resp.status == 200
         bundle = await resp.json(content_type=None)
-        slots = [e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Slot"]
+        slots = [
+            e["resource"]
+            for e in bundle.get("entry", [])
+            if e["resource"]["resourceType"] == "Slot"
+        ]
         assert len(slots) >= count, "the demo diary should offer free slots"
         return slots[:count]
 
@@ -109,17 +116,22 @@ class Consumer:
 
     async def read(self, path: str, **headers: str) -> ClientResponse:
         return await self.client.get(
-            f"{SERVICE_ROOT_PATH}/{path}", headers={**self.headers(READ_APPTS, "read:appointment"), **headers}
+            f"{SERVICE_ROOT_PATH}/{path}",
+            headers={**self.headers(READ_APPTS, "read:appointment"), **headers},
         )
 
-    async def cancel(self, appointment_id: str, body: dict[str, Any], **headers: str) -> ClientResponse:
+    async def cancel(
+        self, appointment_id: str, body: dict[str, Any], **headers: str
+    ) -> ClientResponse:
         hdrs = {
             **self.headers(WRITE_APPTS, "update:appointment"),
             "Content-Type": "application/fhir+json",
             **headers,
         }
         return await self.client.put(
-            f"{SERVICE_ROOT_PATH}/Appointment/{appointment_id}", data=json.dumps(body).encode(), headers=hdrs
+            f"{SERVICE_ROOT_PATH}/Appointment/{appointment_id}",
+            data=json.dumps(body).encode(),
+            headers=hdrs,
         )
 
 
@@ -132,7 +144,14 @@ def booking_body(slot: dict[str, Any], nhs_number: str | None = NHS_NUMBER) -> d
         "telecom": [{"system": "phone", "value": "01234 567 890", "use": "home", "rank": 1}],
         "gender": "male",
         "birthDate": "1974-12-25",
-        "address": [{"use": "home", "line": ["123 High Street", "Leeds"], "city": "Leeds", "postalCode": "LS1 4HR"}],
+        "address": [
+            {
+                "use": "home",
+                "line": ["123 High Street", "Leeds"],
+                "city": "Leeds",
+                "postalCode": "LS1 4HR",
+            }
+        ],
     }
     if nhs_number is not None:
         patient["identifier"] = [
@@ -158,12 +177,18 @@ def booking_body(slot: dict[str, Any], nhs_number: str | None = NHS_NUMBER) -> d
         ]
     return {
         "resourceType": "Appointment",
-        "meta": {"profile": ["https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1"]},
+        "meta": {
+            "profile": [
+                "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1"
+            ]
+        },
         "contained": [
             {
                 "resourceType": "DocumentReference",
                 "id": "123",
-                "identifier": [{"system": "https://tools.ietf.org/html/rfc4122", "value": str(uuid.uuid4())}],
+                "identifier": [
+                    {"system": "https://tools.ietf.org/html/rfc4122", "value": str(uuid.uuid4())}
+                ],
                 "status": "current",
                 "type": {
                     "coding": [
@@ -175,7 +200,9 @@ def booking_body(slot: dict[str, Any], nhs_number: str | None = NHS_NUMBER) -> d
                     ]
                 },
                 "indexed": "2018-12-20T09:43:41+11:00",
-                "content": [{"attachment": {"contentType": "application/hl7-v3+xml", "language": "en-GB"}}],
+                "content": [
+                    {"attachment": {"contentType": "application/hl7-v3+xml", "language": "en-GB"}}
+                ],
             },
             patient,
             {
@@ -203,11 +230,15 @@ Gateway = Callable[..., Awaitable[Consumer]]
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Gateway]:
+async def gateway(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> AsyncIterator[Gateway]:
     """Start gateways (real sockets on 127.0.0.1); all are closed at the end."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def start(extra_services: str = "", ssp: str = "warn", folder: Path | None = None) -> Consumer:
+    async def start(
+        extra_services: str = "", ssp: str = "warn", folder: Path | None = None
+    ) -> Consumer:
         port = unused_tcp_port_factory()
         where = folder or tmp_path
         settings = load_config(write_config(where, port, extra_services, ssp))

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
+from pathlib import Path
 
+import pytest
 from fhir.resources.STU3.appointment import Appointment
 
 from tests.api.conftest import NHS_NUMBER, SERVICE_ROOT_PATH, Consumer, booking_body
 
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+
 
 async def test_booking_answers_201_with_location_etag_and_body(consumer: Consumer) -> None:
-    """A valid booking is 201 with Location [base]/Appointment/id/_history/1, ETag and Last-Modified."""
+    """A valid booking is 201 with a version Location, ETag and Last-Modified."""
     (slot,) = await consumer.free_slots()
     resp = await consumer.book(booking_body(slot))
     assert resp.status == 201, await resp.text()
@@ -27,7 +31,9 @@ async def test_booking_answers_201_with_location_etag_and_body(consumer: Consume
     assert contained["Slot"]["status"] == "busy"
 
 
-async def test_booked_slot_leaves_the_free_search_and_a_second_booking_is_422(consumer: Consumer) -> None:
+async def test_booked_slot_leaves_the_free_search_and_a_second_booking_is_422(
+    consumer: Consumer,
+) -> None:
     """Once booked the slot is no longer offered, and booking it again is 422 (slot not free)."""
     (slot,) = await consumer.free_slots()
     assert (await consumer.book(booking_body(slot))).status == 201
@@ -48,7 +54,11 @@ async def test_read_and_vread_and_unknown(consumer: Consumer) -> None:
         assert resp.status == 200
         assert resp.headers["ETag"] == 'W/"1"'
         assert (await resp.json(content_type=None))["id"] == booked["id"]
-    for path in ("Appointment/nope", f"Appointment/{booked['id']}/_history/9", f"Appointment/{booked['id']}/_history/x"):
+    for path in (
+        "Appointment/nope",
+        f"Appointment/{booked['id']}/_history/9",
+        f"Appointment/{booked['id']}/_history/x",
+    ):
         resp = await consumer.read(path)
         assert resp.status == 404, path
         assert (await resp.json(content_type=None))["resourceType"] == "OperationOutcome"
@@ -64,7 +74,7 @@ async def test_twenty_concurrent_bookings_of_one_slot_give_one_201(consumer: Con
 
 
 async def test_resent_request_id_is_409_pointing_at_the_original(consumer: Consumer) -> None:
-    """fs_xti.md: a booking re-sent with the same X-Request-ID is 409 with Content-Location of the first."""
+    """fs_xti.md: a re-sent X-Request-ID is 409 with the first booking as Content-Location."""
     (slot,) = await consumer.free_slots()
     request_id = str(uuid.uuid4())
     first = await consumer.book(booking_body(slot), **{"X-Request-ID": request_id})
@@ -79,7 +89,9 @@ async def test_resent_request_id_is_409_pointing_at_the_original(consumer: Consu
     outcome = await again.json(content_type=None)
     assert outcome["issue"][0]["details"]["coding"][0]["code"] == "DUPLICATE_REJECTED"
     assert location in outcome["issue"][0]["diagnostics"]
-    listing = await consumer.read(f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}")
+    listing = await consumer.read(
+        f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
+    )
     ids = [e["resource"]["id"] for e in (await listing.json(content_type=None)).get("entry", [])]
     assert ids.count(original["id"]) == 1 and len(ids) == 1
 
@@ -88,14 +100,16 @@ async def test_concurrent_resends_of_one_request_id_book_once(consumer: Consumer
     """Ten copies of one booking with one X-Request-ID in flight together make one appointment."""
     (slot,) = await consumer.free_slots()
     request_id = str(uuid.uuid4())
-    answers = await asyncio.gather(*(consumer.book(booking_body(slot), **{"X-Request-ID": request_id}) for _ in range(10)))
+    answers = await asyncio.gather(
+        *(consumer.book(booking_body(slot), **{"X-Request-ID": request_id}) for _ in range(10))
+    )
     statuses = [r.status for r in answers]
     assert statuses.count(201) == 1
     assert set(statuses) <= {201, 409}
 
 
 async def test_patient_without_nhs_number_gets_a_provider_identifier(consumer: Consumer) -> None:
-    """get_an_appointment.md: no NHS number is accepted and the provider fills its own identifier."""
+    """get_an_appointment.md: no NHS number is accepted; the provider adds its own id."""
     (slot,) = await consumer.free_slots()
     resp = await consumer.book(booking_body(slot, nhs_number=None))
     assert resp.status == 201
@@ -134,7 +148,10 @@ async def test_profile_violations_are_422(consumer: Consumer) -> None:
     cases = {
         "description": without("description"),
         "start": without("start"),
-        "participant": {**good, "participant": [{"actor": {"reference": "#someone-else"}, "status": "accepted"}]},
+        "participant": {
+            **good,
+            "participant": [{"actor": {"reference": "#someone-else"}, "status": "accepted"}],
+        },
         "DocumentReference": without("contained:DocumentReference"),
         "Slot": without("contained:Slot"),
         "birthDate": without("patient.birthDate"),
@@ -162,16 +179,20 @@ async def test_malformed_bodies_are_400_never_500(consumer: Consumer) -> None:
         assert "Traceback" not in outcome["issue"][0]["diagnostics"]
 
 
-async def test_spec_example_real_world_sample_is_rejected_clearly(consumer: Consumer) -> None:
-    """A shared real-world Appointment with STU3 type errors gets a 400 naming the first bad element."""
-    from pathlib import Path
-
-    sample = Path(__file__).resolve().parents[3] / "shared" / "samples" / "fhir-stu3" / "booking-api-audit-example-Appointment.json"
+@pytest.fixture
+def audit_sample() -> bytes:
+    """The shared CareConnect Appointment sample, read from ../shared at test time."""
+    sample = SAMPLES / "fhir-stu3" / "booking-api-audit-example-Appointment.json"
     if not sample.exists():
-        import pytest
-
         pytest.skip("../shared/samples is not beside this checkout")
-    resp = await consumer.book(sample.read_bytes())
+    return sample.read_bytes()
+
+
+async def test_real_world_sample_is_rejected_clearly(
+    consumer: Consumer, audit_sample: bytes
+) -> None:
+    """A real-world Appointment with STU3 type errors is 400 naming the first bad element."""
+    resp = await consumer.book(audit_sample)
     assert resp.status == 400
     outcome = await resp.json(content_type=None)
     assert outcome["issue"][0]["expression"][0].startswith("Appointment.")
@@ -182,20 +203,32 @@ async def test_patient_appointment_search_both_spellings(consumer: Consumer) -> 
     (slot,) = await consumer.free_slots()
     booked = await (await consumer.book(booking_body(slot))).json(content_type=None)
     for param in ("patient:identifier", "Appointment.participant.actor:Patient.identifier"):
-        resp = await consumer.read(f"Appointment?{param}=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}")
+        resp = await consumer.read(
+            f"Appointment?{param}=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
+        )
         assert resp.status == 200
         body = await resp.json(content_type=None)
         assert [e["resource"]["id"] for e in body["entry"]] == [booked["id"]]
         assert body["entry"][0]["fullUrl"].endswith(f"/Appointment/{booked['id']}/_history/1")
-    resp = await consumer.read("Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|1234567890")
+    resp = await consumer.read(
+        "Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|1234567890"
+    )
     assert resp.status == 400
-    resp = await consumer.read("Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|4010232137")
+    resp = await consumer.read(
+        "Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|4010232137"
+    )
     assert resp.status == 200 and (await resp.json(content_type=None))["total"] == 0
 
 
 async def test_unknown_path_and_method_are_operation_outcomes(consumer: Consumer) -> None:
     """Unknown endpoints are 404 and unsupported verbs 405, both as OperationOutcomes."""
     resp = await consumer.client.get(f"{SERVICE_ROOT_PATH}/Nope")
-    assert resp.status == 404 and (await resp.json(content_type=None))["resourceType"] == "OperationOutcome"
+    assert (
+        resp.status == 404
+        and (await resp.json(content_type=None))["resourceType"] == "OperationOutcome"
+    )
     resp = await consumer.client.delete(f"{SERVICE_ROOT_PATH}/Appointment/x")
-    assert resp.status == 405 and (await resp.json(content_type=None))["resourceType"] == "OperationOutcome"
+    assert (
+        resp.status == 405
+        and (await resp.json(content_type=None))["resourceType"] == "OperationOutcome"
+    )

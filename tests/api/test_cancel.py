@@ -23,8 +23,10 @@ def _cancelled(appointment: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-async def test_cancel_makes_version_2_keeps_version_1_and_frees_the_slot(consumer: Consumer) -> None:
-    """A cancel with the right If-Match is 200, version 2 cancelled, version 1 still readable, slot free."""
+async def test_cancel_makes_version_2_keeps_version_1_and_frees_the_slot(
+    consumer: Consumer,
+) -> None:
+    """A cancel with the right If-Match makes v2 cancelled, keeps v1 and frees the slot."""
     slot, booked = await _booked(consumer)
     resp = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
     assert resp.status == 200, await resp.text()
@@ -32,13 +34,16 @@ async def test_cancel_makes_version_2_keeps_version_1_and_frees_the_slot(consume
     assert body["status"] == "cancelled" and body["meta"]["versionId"] == "2"
     assert resp.headers["ETag"] == 'W/"2"'
     assert resp.headers["Location"].endswith(f"/Appointment/{booked['id']}/_history/2")
-    v1 = await (await consumer.read(f"Appointment/{booked['id']}/_history/1")).json(content_type=None)
+    v1 = await (await consumer.read(f"Appointment/{booked['id']}/_history/1")).json(
+        content_type=None
+    )
     assert v1["status"] == "booked"
     current = await (await consumer.read(f"Appointment/{booked['id']}")).json(content_type=None)
     assert current["status"] == "cancelled"
-    assert slot["id"] in {s["id"] for s in await consumer.free_slots(1)} or (
-        await consumer.book(booking_body(slot))
-    ).status == 201
+    assert (
+        slot["id"] in {s["id"] for s in await consumer.free_slots(1)}
+        or (await consumer.book(booking_body(slot))).status == 201
+    )
 
 
 async def test_cancel_without_if_match_is_412(consumer: Consumer) -> None:
@@ -57,16 +62,20 @@ async def test_cancel_with_stale_if_match_is_409(consumer: Consumer) -> None:
     assert first.status == 200
     again = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
     assert again.status == 409
-    assert (await again.json(content_type=None))["issue"][0]["details"]["coding"][0]["code"] == "CONFLICT"
+    assert (await again.json(content_type=None))["issue"][0]["details"]["coding"][0][
+        "code"
+    ] == "CONFLICT"
 
 
 async def test_changing_anything_but_status_is_422(consumer: Consumer) -> None:
-    """Changing description, times or the patient alongside the cancel is 422; status other than cancelled too."""
+    """Changing anything beside status, or a status other than cancelled, is 422."""
     _, booked = await _booked(consumer)
     changed_description = _cancelled(booked)
     changed_description["description"] = "something else"
     changed_patient = _cancelled(booked)
-    next(c for c in changed_patient["contained"] if c["resourceType"] == "Patient")["birthDate"] = "1980-01-01"
+    next(c for c in changed_patient["contained"] if c["resourceType"] == "Patient")["birthDate"] = (
+        "1980-01-01"
+    )
     not_cancelled = copy.deepcopy(booked)
     not_cancelled["status"] = "entered-in-error"
     for body in (changed_description, changed_patient, not_cancelled):
@@ -88,20 +97,29 @@ async def test_cancel_accepts_the_same_instants_with_other_offsets(consumer: Con
     assert resp.status == 200, await resp.text()
 
 
-async def test_cancelled_appointments_show_in_patient_search_as_cancelled(consumer: Consumer) -> None:
+async def test_cancelled_appointments_show_in_patient_search_as_cancelled(
+    consumer: Consumer,
+) -> None:
     """The patient index shows the current version only: the cancelled one, not the booked v1."""
     _, booked = await _booked(consumer)
     await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
-    resp = await consumer.read(f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}")
+    resp = await consumer.read(
+        f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
+    )
     entries = (await resp.json(content_type=None))["entry"]
-    assert [(e["resource"]["id"], e["resource"]["status"]) for e in entries] == [(booked["id"], "cancelled")]
+    assert [(e["resource"]["id"], e["resource"]["status"]) for e in entries] == [
+        (booked["id"], "cancelled")
+    ]
 
 
 async def test_concurrent_cancels_make_one_new_version(consumer: Consumer) -> None:
     """Five racing cancels of version 1: one 200, the others 409, and exactly two versions exist."""
     _, booked = await _booked(consumer)
     answers = await asyncio.gather(
-        *(consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'}) for _ in range(5))
+        *(
+            consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
+            for _ in range(5)
+        )
     )
     assert sorted(r.status for r in answers) == [200, 409, 409, 409, 409]
     assert (await consumer.read(f"Appointment/{booked['id']}/_history/3")).status == 404
@@ -111,8 +129,12 @@ async def test_resent_cancel_request_id_is_409(consumer: Consumer) -> None:
     """er_overview.md: a cancel re-sent with a used X-Request-ID is 409 pointing at the result."""
     _, booked = await _booked(consumer)
     request_id = str(uuid.uuid4())
-    first = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"', "X-Request-ID": request_id})
+    first = await consumer.cancel(
+        booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"', "X-Request-ID": request_id}
+    )
     assert first.status == 200
-    again = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"2"', "X-Request-ID": request_id})
+    again = await consumer.cancel(
+        booked["id"], _cancelled(booked), **{"If-Match": 'W/"2"', "X-Request-ID": request_id}
+    )
     assert again.status == 409
     assert again.headers["Content-Location"].endswith(f"/Appointment/{booked['id']}/_history/2")

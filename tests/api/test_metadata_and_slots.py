@@ -43,18 +43,30 @@ async def test_slot_search_returns_free_slots_with_every_include_once(consumer: 
     assert body["type"] == "searchset"
     kinds = [e["resource"]["resourceType"] for e in body["entry"]]
     assert kinds.count("Slot") == body["total"] > 0
-    for kind in ("Schedule", "Practitioner", "PractitionerRole", "HealthcareService", "Organization", "Location"):
+    for kind in (
+        "Schedule",
+        "Practitioner",
+        "PractitionerRole",
+        "HealthcareService",
+        "Organization",
+        "Location",
+    ):
         assert kind in kinds, kind
     urls = [e["fullUrl"] for e in body["entry"]]
     assert len(urls) == len(set(urls)), "included resources must not be duplicated"
-    assert all(e["resource"]["status"] == "free" for e in body["entry"] if e["resource"]["resourceType"] == "Slot")
+    assert all(
+        e["resource"]["status"] == "free"
+        for e in body["entry"]
+        if e["resource"]["resourceType"] == "Slot"
+    )
     assert all(u.startswith(consumer.root + "/") for u in urls)
 
 
 async def test_slot_search_without_includes_returns_only_slots(consumer: Consumer) -> None:
     """Related resources come only when asked for with _include."""
     resp = await consumer.client.get(
-        f"{SERVICE_ROOT_PATH}/Slot?service=918999198999", headers=consumer.headers(READ_SLOTS, "read:slot")
+        f"{SERVICE_ROOT_PATH}/Slot?service=918999198999",
+        headers=consumer.headers(READ_SLOTS, "read:slot"),
     )
     body = await resp.json(content_type=None)
     assert {e["resource"]["resourceType"] for e in body["entry"]} == {"Slot"}
@@ -73,7 +85,9 @@ async def test_long_form_service_parameter_and_unknown_params(consumer: Consumer
 
 async def test_window_limits_slots_and_offsets_are_normalised(consumer: Consumer) -> None:
     """start=ge/le bounds (with a +01:00 offset) limit slots to the window, returned in UTC."""
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
     lower = tomorrow.strftime("%Y-%m-%dT%H:%M:%S") + "%2B00:00"
     upper_dt = tomorrow + timedelta(hours=1)
     upper = (upper_dt + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S") + "%2B01:00"
@@ -103,7 +117,11 @@ async def test_status_comma_list(consumer: Consumer) -> None:
     """status=free,busy returns both free and busy slots; busy alone none of the free ones."""
     resp = await consumer.search("&status=busy")
     body = await resp.json(content_type=None)
-    assert all(e["resource"]["status"] == "busy" for e in body.get("entry", []) if e["resource"]["resourceType"] == "Slot")
+    assert all(
+        e["resource"]["status"] == "busy"
+        for e in body.get("entry", [])
+        if e["resource"]["resourceType"] == "Slot"
+    )
     resp = await consumer.search("&status=free,busy")
     assert (await resp.json(content_type=None))["total"] > 0
 
@@ -111,7 +129,8 @@ async def test_status_comma_list(consumer: Consumer) -> None:
 async def test_unknown_service_is_404(consumer: Consumer) -> None:
     """A service id the gateway holds no schedules for answers 404 with an OperationOutcome."""
     resp = await consumer.client.get(
-        f"{SERVICE_ROOT_PATH}/Slot?service=000000000", headers=consumer.headers(READ_SLOTS, "read:slot")
+        f"{SERVICE_ROOT_PATH}/Slot?service=000000000",
+        headers=consumer.headers(READ_SLOTS, "read:slot"),
     )
     assert resp.status == 404
     body = await resp.json(content_type=None)

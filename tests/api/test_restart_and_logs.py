@@ -10,7 +10,7 @@ from tests.api.conftest import NHS_NUMBER, Gateway, booking_body
 
 
 async def test_versions_survive_a_restart(gateway: Gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Both versions of a cancelled appointment are readable from a new gateway on the same store."""
+    """Both versions of a cancelled appointment are readable after a restart."""
     first = await gateway(folder=tmp_path)
     (slot,) = await first.free_slots()
     booked = await (await first.book(booking_body(slot))).json(content_type=None)
@@ -29,10 +29,12 @@ async def test_versions_survive_a_restart(gateway: Gateway, tmp_path) -> None:  
 
 
 async def test_request_id_ledger_survives_a_restart(gateway: Gateway, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A booking resent after a restart with the same X-Request-ID is still 409, never a second booking."""
+    """A booking resent after a restart with the same X-Request-ID is still 409."""
     first = await gateway(folder=tmp_path)
     (slot,) = await first.free_slots()
-    assert (await first.book(booking_body(slot), **{"X-Request-ID": "lost-response-1"})).status == 201
+    assert (
+        await first.book(booking_body(slot), **{"X-Request-ID": "lost-response-1"})
+    ).status == 201
     await first.client.close()
     second = await gateway(folder=tmp_path)
     again = await second.book(booking_body(slot), **{"X-Request-ID": "lost-response-1"})
@@ -40,12 +42,14 @@ async def test_request_id_ledger_survives_a_restart(gateway: Gateway, tmp_path) 
 
 
 async def test_no_patient_data_in_logs(consumer) -> None:  # type: ignore[no-untyped-def]
-    """Booking, reading and searching by NHS number log ids only: no NHS number, name or birth date."""
+    """Booking, reading and patient search log ids only: no NHS number, name or DOB."""
     (slot,) = await consumer.free_slots()
     with capture_logs() as events:
         booked = await (await consumer.book(booking_body(slot))).json(content_type=None)
         await consumer.read(f"Appointment/{booked['id']}")
-        await consumer.read(f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}")
+        await consumer.read(
+            f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
+        )
         await consumer.book(booking_body(slot, nhs_number="9434765918"))
     text = repr(events)
     assert events, "the requests were logged"
@@ -57,8 +61,16 @@ def test_redaction_processor_masks_nhs_numbers_and_names() -> None:
     """The backstop processor masks NHS numbers in any string and drops patient-ish keys."""
     from gateway.logs import redact_patient_data
 
-    event = {"event": "x", "note": "patient 943 476 5919 called", "family": "Chalmers", "other": {"name": "Peter"}, "n": "1234567890"}
+    event = {
+        "event": "x",
+        "note": "patient 943 476 5919 called",
+        "family": "Chalmers",
+        "other": {"name": "Peter"},
+        "n": "1234567890",
+    }
     cleaned = redact_patient_data(None, "info", event)
     assert "943 476 5919" not in cleaned["note"] and "[nhs-number]" in cleaned["note"]
     assert cleaned["family"] == "[redacted]" and cleaned["other"] == {"name": "[redacted]"}
-    assert cleaned["n"] == "1234567890", "a ten-digit number failing the check digit is not an NHS number"
+    assert cleaned["n"] == "1234567890", (
+        "a ten-digit number failing the check digit is not an NHS number"
+    )

@@ -5,16 +5,28 @@ from __future__ import annotations
 import time
 
 from gateway.security.tokens import mint_token
-from tests.api.conftest import READ_SLOTS, SERVICE_ID, SERVICE_ROOT_PATH, WRITE_APPTS, Consumer, Gateway, booking_body
+from tests.api.conftest import (
+    READ_SLOTS,
+    SERVICE_ID,
+    SERVICE_ROOT_PATH,
+    WRITE_APPTS,
+    Consumer,
+    Gateway,
+    booking_body,
+)
 
 
-async def _slots_with(consumer: Consumer, authorization: str | None) -> tuple[int, dict[str, object]]:
+async def _slots_with(
+    consumer: Consumer, authorization: str | None
+) -> tuple[int, dict[str, object]]:
     headers = consumer.headers(READ_SLOTS, "read:slot")
     if authorization is None:
         del headers["Authorization"]
     else:
         headers["Authorization"] = authorization
-    resp = await consumer.client.get(f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers)
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers
+    )
     return resp.status, await resp.json(content_type=None)
 
 
@@ -62,7 +74,9 @@ async def test_ssp_headers_enforced_when_configured(gateway: Gateway) -> None:
     """With SSP enforcement on, a wrong Ssp-InteractionID is 403; the right one passes."""
     consumer = await gateway(ssp="enforce")
     headers = consumer.headers(READ_SLOTS, "read:metadata")
-    resp = await consumer.client.get(f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers)
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers
+    )
     assert resp.status == 403
     assert "Ssp-InteractionID" in (await resp.text())
     assert (await consumer.search()).status == 200
@@ -71,15 +85,20 @@ async def test_ssp_headers_enforced_when_configured(gateway: Gateway) -> None:
 async def test_ssp_headers_only_warned_by_default(consumer: Consumer) -> None:
     """In the default warn mode a request without SSP headers is still served."""
     headers = {"Authorization": consumer.headers(READ_SLOTS, "read:slot")["Authorization"]}
-    resp = await consumer.client.get(f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers)
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service={SERVICE_ID}", headers=headers
+    )
     assert resp.status == 200
 
 
 async def test_allow_list_refuses_other_organisations(gateway: Gateway) -> None:
     """A service allowing only ODS X26 refuses to book for A1001 (403) and books for X26."""
-    consumer = await gateway(extra_services='  - id: "918999198888"\n    adapter: diary\n    allowed_consumers: ["X26"]')
+    consumer = await gateway(
+        extra_services='  - id: "918999198888"\n    adapter: diary\n    allowed_consumers: ["X26"]'
+    )
     resp = await consumer.client.get(
-        f"{SERVICE_ROOT_PATH}/Slot?service=918999198888", headers=consumer.headers(READ_SLOTS, "read:slot")
+        f"{SERVICE_ROOT_PATH}/Slot?service=918999198888",
+        headers=consumer.headers(READ_SLOTS, "read:slot"),
     )
     assert resp.status == 200
     slot = next(e["resource"] for e in (await resp.json(content_type=None))["entry"])
@@ -111,5 +130,7 @@ async def test_write_token_books(consumer: Consumer) -> None:
     (slot,) = await consumer.free_slots()
     booked = await (await consumer.book(booking_body(slot))).json(content_type=None)
     headers = consumer.headers(WRITE_APPTS, "read:appointment")
-    resp = await consumer.client.get(f"{SERVICE_ROOT_PATH}/Appointment/{booked['id']}", headers=headers)
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Appointment/{booked['id']}", headers=headers
+    )
     assert resp.status == 200

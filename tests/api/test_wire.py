@@ -14,7 +14,9 @@ from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer, booking_
 FHIR = "{http://hl7.org/fhir}"
 
 
-async def _metadata(consumer: Consumer, query: str = "", **headers: str) -> tuple[int, dict[str, str], bytes]:
+async def _metadata(
+    consumer: Consumer, query: str = "", **headers: str
+) -> tuple[int, dict[str, str], bytes]:
     resp = await consumer.client.get(
         f"{SERVICE_ROOT_PATH}/metadata{query}",
         headers={**consumer.headers(READ_SLOTS, "read:metadata"), **headers},
@@ -33,7 +35,9 @@ async def test_json_is_the_default_with_utf8_and_no_store(consumer: Consumer) ->
 
 async def test_format_parameter_beats_accept(consumer: Consumer) -> None:
     """_format=xml wins over Accept: application/fhir+json, and the reverse."""
-    status, headers, body = await _metadata(consumer, "?_format=xml", Accept="application/fhir+json")
+    status, headers, body = await _metadata(
+        consumer, "?_format=xml", Accept="application/fhir+json"
+    )
     assert status == 200 and headers["Content-Type"].startswith("application/fhir+xml")
     assert etree.fromstring(body).tag == f"{FHIR}CapabilityStatement"
     status, headers, _ = await _metadata(consumer, "?_format=json", Accept="application/fhir+xml")
@@ -50,15 +54,20 @@ async def test_accept_xml_gives_a_valid_xml_bundle(consumer: Consumer) -> None:
 
 
 async def test_unsupported_formats_are_415(consumer: Consumer) -> None:
-    """_format=text/csv, Accept: text/html only, or a text/plain body are all 415 OperationOutcomes."""
+    """_format=text/csv, Accept: text/html or a text/plain body are all 415."""
     status, _, body = await _metadata(consumer, "?_format=text/csv")
     assert status == 415 and json.loads(body)["resourceType"] == "OperationOutcome"
     status, _, _ = await _metadata(consumer, Accept="text/html")
     assert status == 415
     (slot,) = await consumer.free_slots()
-    resp = await consumer.book(json.dumps(booking_body(slot)).encode(), **{"Content-Type": "text/plain"})
+    resp = await consumer.book(
+        json.dumps(booking_body(slot)).encode(), **{"Content-Type": "text/plain"}
+    )
     assert resp.status == 415
-    resp = await consumer.book(json.dumps(booking_body(slot)).encode(), **{"Content-Type": "application/fhir+json;charset=iso-8859-1"})
+    resp = await consumer.book(
+        json.dumps(booking_body(slot)).encode(),
+        **{"Content-Type": "application/fhir+json;charset=iso-8859-1"},
+    )
     assert resp.status == 415
 
 
@@ -118,7 +127,7 @@ async def test_no_gzip_unless_asked(consumer: Consumer) -> None:
 
 
 async def test_request_ids_are_echoed_and_added(consumer: Consumer) -> None:
-    """fs_xti.md: the client's X-Request-ID comes back as X-Correlation-ID beside a new X-Request-ID."""
+    """fs_xti.md: the client's X-Request-ID returns as X-Correlation-ID beside a new one."""
     resp = await consumer.client.get(
         f"{SERVICE_ROOT_PATH}/metadata",
         headers={**consumer.headers(READ_SLOTS, "read:metadata"), "X-Request-ID": "abc-123"},
