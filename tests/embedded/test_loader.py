@@ -171,7 +171,7 @@ async def test_create_refuses_bad_data_with_a_value_error(data_dir: Path, tmp_pa
     """create() raises the loader's ValueError subclass for a broken data folder."""
     _edit(data_dir, "services.csv", "(telephone),org-rx1", "(telephone),org-nope")
     options = {"database": ":memory:", "data_dir": "data"}
-    with pytest.raises(ValueError, match="services.csv line 3: column organisation_id"):
+    with pytest.raises(ValueError, match=r"services\.csv line 3: column organisation_id"):
         await create("broken", options, tmp_path)
 
 

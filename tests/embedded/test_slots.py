@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ def _z(text: str) -> datetime:
 def _assert_back_to_back(slots: list[GeneratedSlot], minutes: int) -> None:
     for slot in slots:
         assert slot.end - slot.start == timedelta(minutes=minutes)
-    for before, after in zip(slots, slots[1:], strict=False):
+    for before, after in pairwise(slots):
         assert before.end <= after.start, "slots overlap"
 
 
