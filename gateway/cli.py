@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from adapters import registry
 from gateway import config as config_module
-from gateway import logs
+from gateway import examples, logs
 from gateway.security import Scope, load_keys
 from gateway.security.tokens import mint_token
 
@@ -83,6 +84,17 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _example_booking(args: argparse.Namespace) -> int:
+    try:
+        searchset = json.load(sys.stdin)
+        slot = examples.first_free_slot(searchset)
+    except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+        print(f"expected a Slot search Bundle on stdin: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(examples.booking_body(slot, nhs_number=args.nhs_number or None), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uec-gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--key-env", help="environment variable holding the HS256 secret")
     token.set_defaults(func=_token)
+
+    example = sub.add_parser(
+        "example-booking",
+        help="read a Slot search Bundle on stdin; print a booking for its first free slot",
+    )
+    example.add_argument("--nhs-number", default=examples.EXAMPLE_NHS_NUMBER, help="'' for none")
+    example.set_defaults(func=_example_booking)
 
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)

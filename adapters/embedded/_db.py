@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -88,6 +89,22 @@ def precise(instant: datetime) -> str:
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+async def connect(database: str) -> aiosqlite.Connection:
+    """Open the diary file (creating its folder) with transactions left to the caller."""
+    if database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the driver's.
+    conn = await aiosqlite.connect(database, isolation_level=None, timeout=5.0)
+    try:
+        if database != ":memory:":
+            await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
 
 
 async def create_schema(conn: aiosqlite.Connection) -> None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from adapters.domain import CallContext
 from adapters.errors import (
     AdapterError,
+    BookingRejected,
     OutcomeUnknown,
     SupplierProtocolError,
     SupplierTimeout,
@@ -32,7 +33,8 @@ _TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
     (ValidationError, SupplierProtocolError, "a stored record could not be read"),
     (sqlite3.Error, SupplierUnavailable, "the diary database failed"),
     (OSError, SupplierUnavailable, "the diary database file could not be used"),
-    (UnicodeError, SupplierProtocolError, "the input could not be stored"),
+    # Only a booking stores caller text (ids are checked by ``storable`` first).
+    (UnicodeError, BookingRejected, "the request holds text that cannot be stored"),
     (ValueError, SupplierUnavailable, "the diary database is not open"),
     (Exception, SupplierUnavailable, "the diary failed unexpectedly"),
 )
@@ -44,6 +46,20 @@ class Call:
 
     operation: str
     commit_sent: bool = False
+
+
+def shown(text: str, limit: int = 64) -> str:
+    """A caller's id as quoted in an error message: bounded, so garbage stays small."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} chars)"
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` can be stored or looked up at all (lone surrogates cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
 
 
 def translate(operation: str, exc: BaseException) -> AdapterError:

@@ -41,7 +41,7 @@ from adapters.domain import (
 )
 from adapters.embedded import _db as db
 from adapters.embedded._directory import Directory
-from adapters.embedded._edge import Call, guarded
+from adapters.embedded._edge import Call, guarded, shown, storable
 from adapters.embedded._related import related
 from adapters.embedded._templates import generate
 
@@ -90,7 +90,7 @@ class EmbeddedAdapter:
     ) -> EmbeddedAdapter:
         """Open (or create) the diary at ``database`` and top up its future slots."""
         try:
-            conn = await _connect(str(database))
+            conn = await db.connect(str(database))
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise errors.SupplierUnavailable(
                 f"embedded diary '{name}' could not be opened", supplier_detail=str(exc)
@@ -118,12 +118,12 @@ class EmbeddedAdapter:
 
     async def search_slots(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
         async with self._guard("search_slots", ctx) as call:
-            schedule_ids = self._directory.by_service.get(query.service_id)
             if query.service_id not in self._directory.services:
-                raise errors.ServiceNotFound(f"no service '{query.service_id}' in this diary")
+                raise errors.ServiceNotFound(f"no service {shown(query.service_id)} in this diary")
             await self._ensure_horizon(call)
+            schedule_ids = self._directory.by_service.get(query.service_id, ())
             slots = await db.find_slots(
-                self._conn, schedule_ids or (), query.statuses, query.start_from, query.start_to
+                self._conn, schedule_ids, query.statuses, query.start_from, query.start_to
             )
         return related(slots, self._directory)
 
@@ -143,9 +143,9 @@ class EmbeddedAdapter:
 
     async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
         async with self._guard("get", ctx):
-            booking = await db.booking_by_ref(self._conn, supplier_ref)
+            booking = await self._booking(supplier_ref)
         if booking is None:
-            raise errors.BookingNotFound(f"no booking '{supplier_ref}' in this diary")
+            raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         return booking
 
     async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
@@ -197,7 +197,9 @@ class EmbeddedAdapter:
         existing = await db.booking_by_request(self._conn, request_id)
         if existing is not None:
             return existing, False
-        slot = await db.slot_by_ref(self._conn, request.slot_id)
+        slot = (
+            await db.slot_by_ref(self._conn, request.slot_id) if storable(request.slot_id) else None
+        )
         if slot is None:
             raise errors.SlotNotFound("no such slot in this diary")
         schedule = self._directory.schedules.get(slot.schedule_id)
@@ -220,21 +222,24 @@ class EmbeddedAdapter:
         return await self._reread(ref), True
 
     async def _cancel(self, supplier_ref: str) -> Booking:
-        booking = await db.booking_by_ref(self._conn, supplier_ref)
+        booking = await self._booking(supplier_ref)
         if booking is None:
-            raise errors.BookingNotFound(f"no booking '{supplier_ref}' in this diary")
+            raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         if booking.status is not BookingStatus.BOOKED:
             raise errors.BookingNotCancellable(
-                f"booking '{supplier_ref}' is {booking.status.value}"
+                f"booking {shown(supplier_ref)} is {booking.status.value}"
             )
         now = self._clock()
         if booking.start <= now:
-            raise errors.BookingNotCancellable(f"booking '{supplier_ref}' has already started")
+            raise errors.BookingNotCancellable(f"booking {shown(supplier_ref)} has already started")
         await db.set_booking_status(self._conn, supplier_ref, BookingStatus.CANCELLED, now)
         await db.set_slot_status(
             self._conn, booking.slot.id, SlotStatus.FREE, only_if=SlotStatus.BUSY
         )
         return await self._reread(supplier_ref)
+
+    async def _booking(self, supplier_ref: str) -> Booking | None:
+        return await db.booking_by_ref(self._conn, supplier_ref) if storable(supplier_ref) else None
 
     async def _reread(self, supplier_ref: str) -> Booking:
         booking = await db.booking_by_ref(self._conn, supplier_ref)
@@ -293,18 +298,3 @@ def _check_fits(request: BookingRequest, slot: Slot) -> None:
             f"slot {slot.id} runs {slot.start.isoformat()} to {slot.end.isoformat()}; "
             "the booking's times do not fit it"
         )
-
-
-async def _connect(database: str) -> aiosqlite.Connection:
-    if database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the driver's.
-    conn = await aiosqlite.connect(database, isolation_level=None, timeout=5.0)
-    try:
-        if database != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn

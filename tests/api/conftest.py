@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.config import load as load_config
+from gateway.examples import EXAMPLE_NHS_NUMBER as NHS_NUMBER  # noqa: F401 (re-exported)
+from gateway.examples import booking_body  # noqa: F401 (re-exported)
 from gateway.security.tokens import mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +24,6 @@ DEMO_DATA = ROOT / "mappings" / "embedded" / "demo"
 SERVICE_ID = "918999198999"
 PHONE_SERVICE_ID = "918999198888"
 SERVICE_ROOT_PATH = "/STU3/1/careconnect/appointment"
-NHS_NUMBER = "9434765919"
 
 READ_SLOTS = "organization/slot.read"
 READ_APPTS = "patient/appointment.read"
@@ -133,97 +134,6 @@ class Consumer:
             data=json.dumps(body).encode(),
             headers=hdrs,
         )
-
-
-def booking_body(slot: dict[str, Any], nhs_number: str | None = NHS_NUMBER) -> dict[str, Any]:
-    """A booking as appointment.md's example builds it, for ``slot`` from a search."""
-    patient: dict[str, Any] = {
-        "resourceType": "Patient",
-        "id": "P1",
-        "name": [{"use": "official", "family": "Chalmers", "given": ["Peter"], "prefix": ["Mr"]}],
-        "telecom": [{"system": "phone", "value": "01234 567 890", "use": "home", "rank": 1}],
-        "gender": "male",
-        "birthDate": "1974-12-25",
-        "address": [
-            {
-                "use": "home",
-                "line": ["123 High Street", "Leeds"],
-                "city": "Leeds",
-                "postalCode": "LS1 4HR",
-            }
-        ],
-    }
-    if nhs_number is not None:
-        patient["identifier"] = [
-            {
-                "extension": [
-                    {
-                        "url": "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-CareConnect-NHSNumberVerificationStatus-1",
-                        "valueCodeableConcept": {
-                            "coding": [
-                                {
-                                    "system": "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1",
-                                    "code": "01",
-                                    "display": "Number present and verified",
-                                }
-                            ]
-                        },
-                    }
-                ],
-                "use": "official",
-                "system": "https://fhir.nhs.uk/Id/nhs-number",
-                "value": nhs_number,
-            }
-        ]
-    return {
-        "resourceType": "Appointment",
-        "meta": {
-            "profile": [
-                "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-Appointment-1"
-            ]
-        },
-        "contained": [
-            {
-                "resourceType": "DocumentReference",
-                "id": "123",
-                "identifier": [
-                    {"system": "https://tools.ietf.org/html/rfc4122", "value": str(uuid.uuid4())}
-                ],
-                "status": "current",
-                "type": {
-                    "coding": [
-                        {
-                            "system": "urn:oid:2.16.840.1.113883.2.1.3.2.4.18.17",
-                            "code": "POCD_MT200001GB02",
-                            "display": "Integrated Urgent Care Report",
-                        }
-                    ]
-                },
-                "indexed": "2018-12-20T09:43:41+11:00",
-                "content": [
-                    {"attachment": {"contentType": "application/hl7-v3+xml", "language": "en-GB"}}
-                ],
-            },
-            patient,
-            {
-                "resourceType": "Slot",
-                "id": "slot002",
-                "identifier": slot["identifier"],
-                "schedule": slot["schedule"],
-                "status": "free",
-                "start": slot["start"],
-                "end": slot["end"],
-            },
-        ],
-        "status": "booked",
-        "description": "Reason for calling",
-        "supportingInformation": [{"reference": "#123"}],
-        "start": slot["start"],
-        "end": slot["end"],
-        "slot": [{"reference": "#slot002"}],
-        "created": "2019-01-17T14:32:22.579+00:00",
-        "participant": [{"actor": {"reference": "#P1"}}],
-    }
 
 
 Gateway = Callable[..., Awaitable[Consumer]]

@@ -100,12 +100,12 @@ class AdapterContract:
     # -- fixtures a subclass supplies ------------------------------------------------
 
     @pytest_asyncio.fixture
-    async def adapter(self) -> AsyncIterator[SupplierAdapter]:
+    async def adapter(self, *args: Any, **kwargs: Any) -> AsyncIterator[SupplierAdapter]:
         raise NotImplementedError("a contract subclass must provide the 'adapter' fixture")
         yield  # pragma: no cover
 
     @pytest.fixture
-    def service_id(self) -> str:
+    def service_id(self, *args: Any, **kwargs: Any) -> str:
         raise NotImplementedError("a contract subclass must provide the 'service_id' fixture")
 
     @pytest.fixture

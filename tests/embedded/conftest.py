@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-#: The demo data shipped with the adapter.
-DEMO = Path(__file__).resolve().parents[2] / "mappings" / "embedded" / "demo"
-UTC_SERVICE = "918999198999"
-OOH_SERVICE = "918999198888"
+from tests.embedded.helpers import DEMO
 
 
 @pytest.fixture

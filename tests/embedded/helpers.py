@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 from adapters.domain import Slot, SlotQuery, SlotStatus
 from adapters.embedded import EmbeddedAdapter, load_directory
 from tests.contract.builders import call_context
-from tests.embedded.conftest import DEMO, UTC_SERVICE
 
+#: The demo data shipped with the adapter.
+DEMO = Path(__file__).resolve().parents[2] / "mappings" / "embedded" / "demo"
+UTC_SERVICE = "918999198999"
+OOH_SERVICE = "918999198888"
 LONDON = ZoneInfo("Europe/London")
 ALL_STATUSES = frozenset(SlotStatus)
 #: A Monday in June (no clock change within the default horizon).

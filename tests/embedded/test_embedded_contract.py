@@ -11,7 +11,7 @@ import pytest_asyncio
 from adapters.contract import SupplierAdapter
 from adapters.embedded import create
 from tests.contract.suite import AdapterContract
-from tests.embedded.conftest import DEMO, UTC_SERVICE
+from tests.embedded.helpers import DEMO, UTC_SERVICE
 
 
 class TestEmbeddedContractOnFile(AdapterContract):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.embedded import DataFileError, EmbeddedConfigError, create, load_directory
-from tests.embedded.conftest import DEMO, OOH_SERVICE, UTC_SERVICE
+from tests.embedded.helpers import DEMO, OOH_SERVICE, UTC_SERVICE
 
 
 def _edit(folder: Path, file: str, old: str, new: str) -> None:

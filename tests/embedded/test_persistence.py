@@ -10,8 +10,16 @@ from adapters.domain import BookingStatus, SlotStatus
 from adapters.embedded import load_directory
 from adapters.embedded._templates import generate
 from tests.contract.builders import booking_request, call_context
-from tests.embedded.conftest import DEMO, OOH_SERVICE, UTC_SERVICE
-from tests.embedded.helpers import LONDON, Clock, all_slots, first_free, open_diary
+from tests.embedded.helpers import (
+    DEMO,
+    LONDON,
+    OOH_SERVICE,
+    UTC_SERVICE,
+    Clock,
+    all_slots,
+    first_free,
+    open_diary,
+)
 
 
 async def test_reopening_neither_duplicates_nor_frees_slots(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from adapters.embedded._templates import (
     parse_weekdays,
 )
 from tests.contract.builders import call_context
-from tests.embedded.conftest import DEMO, UTC_SERVICE
+from tests.embedded.helpers import DEMO, UTC_SERVICE
 
 LONDON = ZoneInfo("Europe/London")
 EVERY_DAY = frozenset(range(7))
