@@ -94,3 +94,6 @@ def configure(fmt: str = "json", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+    # aiosqlite logs every statement with its parameters at DEBUG: those parameters
+    # carry bookings, so that logger never goes below INFO whatever the level.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -198,8 +198,11 @@ def _telecom(patient: Json) -> tuple[ContactPoint, ...]:
 
 def _patient(patient: Json) -> Patient:
     nhs_number, verification = _nhs_identifier(patient)
-    if not patient.get("gender"):
-        raise _violation("Appointment.contained.Patient.gender", "Patient.gender is required")
+    if patient.get("gender") not in {g.value for g in Gender}:
+        raise _violation(
+            "Appointment.contained.Patient.gender",
+            "Patient.gender is required: male, female, other or unknown",
+        )
     if not patient.get("birthDate"):
         raise _violation("Appointment.contained.Patient.birthDate", "Patient.birthDate is required")
     return Patient(
@@ -249,6 +252,14 @@ def _slot_key(slot: Json) -> str:
 
 def booking_request(data: Json) -> BookingRequest:
     """Check a POSTed Appointment against the profile and build the request."""
+    try:
+        return _booking_request(data)
+    except (ValueError, TypeError) as exc:
+        # A value the base STU3 types allow but the booking model cannot hold.
+        raise ApiError(ErrorKind.PROFILE_VIOLATION, f"Appointment: {exc}") from exc
+
+
+def _booking_request(data: Json) -> BookingRequest:
     structural(data)
     if "id" in data:
         raise _violation(

@@ -184,6 +184,8 @@ def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ApiError(ErrorKind.BAD_REQUEST, "request body is not UTF-8") from exc
+    except RecursionError as exc:
+        raise ApiError(ErrorKind.BAD_REQUEST, "body is nested too deeply") from exc
     except json.JSONDecodeError as exc:
         raise ApiError(
             ErrorKind.BAD_REQUEST,

@@ -107,7 +107,8 @@ def _window(params: MultiMapping[str], now: datetime) -> tuple[datetime | None, 
     if start_to is not None and start_to < now:
         # er_overview.md: both ends in the past is 400; a past window start alone is fine.
         raise _bad("start", "the whole start window is in the past")
-    return start_from, start_to
+    # Slots that have already started cannot be booked, so they are never offered.
+    return max(start_from, now) if start_from else now, start_to
 
 
 def slot_search(params: MultiMapping[str], now: datetime) -> SlotSearch:

@@ -143,7 +143,7 @@ async def book(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.READ)
     vid = request.match_info.get("vid")
-    if vid is not None and not vid.isdigit():
+    if vid is not None and not (vid.isdigit() and len(vid) <= 9):
         raise ApiError(ErrorKind.NOT_FOUND, f"version '{vid}' does not exist")
     ex.appointment_id = request.match_info["id"]
     version = await request.app[SERVICE].read(ex.appointment_id, int(vid) if vid else None)

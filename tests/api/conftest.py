@@ -30,12 +30,25 @@ READ_APPTS = "patient/appointment.read"
 WRITE_APPTS = "patient/appointment.write"
 
 
-def write_config(tmp: Path, port: int, extra_services: str = "", ssp: str = "warn") -> Path:
+def write_config(
+    tmp: Path,
+    port: int,
+    extra_services: str = "",
+    ssp: str = "warn",
+    extra_adapters: str = "",
+    timeout_s: float = 10,
+) -> Path:
+    adapters = ""
+    if extra_adapters:
+        kind, _, behaviour = extra_adapters.partition(":")
+        adapters = f"  - name: {kind}\n    kind: {kind}\n    options: {{behaviour: {behaviour}}}\n"
+        extra_services += f'\n  - id: "555000111"\n    adapter: {kind}'
     text = f"""
 server:
   host: 127.0.0.1
   port: {port}
   service_root: http://127.0.0.1:{port}{SERVICE_ROOT_PATH}
+  request_timeout_s: {timeout_s}
 security:
   ssp:
     enforcement: {ssp}
@@ -51,7 +64,7 @@ adapters:
       database: {tmp / "embedded.sqlite3"}
       data_dir: {DEMO_DATA}
       horizon_days: 3
-services:
+{adapters}services:
   - id: "{SERVICE_ID}"
     adapter: diary
 {extra_services}
@@ -146,12 +159,9 @@ async def gateway(
     """Start gateways (real sockets on 127.0.0.1); all are closed at the end."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def start(
-        extra_services: str = "", ssp: str = "warn", folder: Path | None = None
-    ) -> Consumer:
+    async def start(folder: Path | None = None, **options: Any) -> Consumer:
         port = unused_tcp_port_factory()
-        where = folder or tmp_path
-        settings = load_config(write_config(where, port, extra_services, ssp))
+        settings = load_config(write_config(folder or tmp_path, port, **options))
         server = TestServer(create_app(settings), host="127.0.0.1", port=port)
         client = TestClient(server)
         await client.start_server()

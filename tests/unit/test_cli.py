@@ -1,0 +1,117 @@
+"""The uec-gateway command line: tokens, example bookings and configuration checks."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _claims(token: str) -> dict[str, object]:
+    header, payload, signature = token.split(".")
+    assert signature == ""
+    decoded: dict[str, object] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"alg": "none", "typ": "JWT"}
+    return decoded
+
+
+def test_token_is_standard_conformant(capsys: pytest.CaptureFixture[str]) -> None:
+    """`token` prints an unsigned JWT with every fs_authentication.md claim, aud = the demo root."""
+    assert (
+        main(
+            [
+                "token",
+                "--scope",
+                "organization/slot.read",
+                "--config",
+                str(ROOT / "config/demo.yaml"),
+            ]
+        )
+        == 0
+    )
+    claims = _claims(capsys.readouterr().out.strip())
+    for claim in (
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "reason_for_request",
+        "requested_scope",
+        "requesting_device",
+        "requesting_organization",
+    ):
+        assert claim in claims, claim
+    assert claims["aud"] == "http://127.0.0.1:8080/STU3/1/careconnect/appointment"
+    assert claims["exp"] == int(claims["iat"]) + 300  # type: ignore[call-overload]
+
+
+def test_check_config_accepts_the_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The shipped demo configuration and its data files check clean."""
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    assert main(["check-config", str(config / "demo.yaml")]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_check_config_reports_a_broken_row(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A data row naming an unknown organisation fails with file, line and column."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    services = tmp_path / "mappings/embedded/demo/services.csv"
+    services.write_text(services.read_text().replace("org-rx1", "org-nope", 1))
+    assert main(["check-config", str(tmp_path / "config/demo.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "services.csv line 2" in err and "org-nope" in err
+
+
+def test_check_config_reports_unknown_adapter_and_route(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An unknown adapter kind gets a 'did you mean'; a route to no adapter names it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "adapters:\n  - name: a\n    kind: embeded\nservices:\n  - id: '1'\n    adapter: a\n"
+    )
+    assert main(["check-config", str(bad)]) == 1
+    assert "did you mean 'embedded'" in capsys.readouterr().err
+    bad.write_text("adapters: []\nservices:\n  - id: '1'\n    adapter: nowhere\n")
+    assert main(["check-config", str(bad)]) == 1
+    assert "unknown adapter instance 'nowhere'" in capsys.readouterr().err
+
+
+def test_example_booking_from_a_search(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`example-booking` turns a slot Bundle into a booking for its first free slot."""
+    slot = {
+        "resourceType": "Slot",
+        "id": "s1",
+        "identifier": [{"system": "x", "value": "u1"}],
+        "schedule": {"reference": "Schedule/a"},
+        "status": "free",
+        "start": "2030-01-01T10:00:00+00:00",
+        "end": "2030-01-01T10:10:00+00:00",
+    }
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.StringIO(json.dumps({"resourceType": "Bundle", "entry": [{"resource": slot}]})),
+    )
+    assert main(["example-booking"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["start"] == slot["start"] and body["status"] == "booked"
+    monkeypatch.setattr("sys.stdin", io.StringIO("{}"))
+    assert main(["example-booking"]) == 1
