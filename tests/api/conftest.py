@@ -37,6 +37,7 @@ def write_config(
     ssp: str = "warn",
     extra_adapters: str = "",
     timeout_s: float = 10,
+    jwt: str = "",
 ) -> Path:
     adapters = ""
     if extra_adapters:
@@ -50,7 +51,7 @@ server:
   service_root: http://127.0.0.1:{port}{SERVICE_ROOT_PATH}
   request_timeout_s: {timeout_s}
 security:
-  ssp:
+{jwt}  ssp:
     enforcement: {ssp}
     asid: "200000000115"
 store:

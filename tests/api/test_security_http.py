@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from gateway.security.tokens import mint_token
 from tests.api.conftest import (
     READ_SLOTS,
@@ -134,3 +136,25 @@ async def test_write_token_books(consumer: Consumer) -> None:
         f"{SERVICE_ROOT_PATH}/Appointment/{booked['id']}", headers=headers
     )
     assert resp.status == 200
+
+
+async def test_signed_tokens_verified_against_configured_keys(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an HS256 key configured and unsigned tokens off, only a rightly signed token passes."""
+    secret = "s" * 40
+    monkeypatch.setenv("UEC_TEST_JWT_SECRET", secret)
+    jwt_yaml = (
+        "  jwt:\n    allow_unsigned: false\n"
+        "    keys:\n      - algorithm: HS256\n        secret_env: UEC_TEST_JWT_SECRET\n"
+    )
+    consumer = await gateway(jwt=jwt_yaml)
+    unsigned = mint_token(scope=READ_SLOTS, audience=consumer.root)
+    status, _ = await _slots_with(consumer, f"Bearer {unsigned}")
+    assert status == 403
+    wrong = mint_token(scope=READ_SLOTS, audience=consumer.root, algorithm="HS256", key="w" * 40)
+    status, _ = await _slots_with(consumer, f"Bearer {wrong}")
+    assert status == 403
+    signed = mint_token(scope=READ_SLOTS, audience=consumer.root, algorithm="HS256", key=secret)
+    status, _ = await _slots_with(consumer, f"Bearer {signed}")
+    assert status == 200
