@@ -8,6 +8,7 @@ Every adapter passes the shared contract suite in ``tests/contract``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,8 @@ class Capability(enum.StrEnum):
     INCLUDE_SERVICE = "include-service"
     INCLUDE_ORGANISATION = "include-organisation"
     INCLUDE_LOCATION = "include-location"
+    # The supplier tells us of bookings changed at its end (e.g. HL7 SIU messages).
+    NOTIFICATIONS = "notifications"
 
 
 class Health(BaseModel):
@@ -87,4 +90,33 @@ class SupplierAdapter(Protocol):
 
     async def close(self) -> None:
         """Release connections and files; safe to call twice."""
+        ...
+
+
+class BookingChange(BaseModel):
+    """A booking created, moved or cancelled at the supplier's own end."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The supplier's view of the booking after the change.
+    booking: Booking
+    #: What the supplier called the change (e.g. "SIU^S15"), for the log.
+    reason: str = ""
+
+
+#: The gateway's callback for supplier-side changes; it must not raise.
+BookingListener = Callable[[str, BookingChange], Awaitable[None]]
+
+
+@runtime_checkable
+class NotifyingAdapter(SupplierAdapter, Protocol):
+    """An adapter that reports supplier-side changes (declares ``NOTIFICATIONS``).
+
+    The gateway subscribes once at start-up; the adapter calls
+    ``listener(self.name, change)`` for each change it hears about, after it
+    has acknowledged the change to the supplier.
+    """
+
+    def subscribe(self, listener: BookingListener) -> None:
+        """Register the one listener that receives every change."""
         ...

@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 
 from adapters import registry
-from adapters.contract import SupplierAdapter
+from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
 from gateway.config import Settings
 from gateway.http import handlers
 from gateway.http.exchange import ADAPTERS, KEYS, SERVICE, SETTINGS, STORE, VERSION
@@ -53,11 +53,17 @@ async def _adapters_ctx(app: web.Application) -> AsyncIterator[None]:
             log.info("adapter_started", adapter=item.name, kind=item.kind)
         app[ADAPTERS] = built
         router = Router(built, {s.id: s for s in settings.services})
-        app[SERVICE] = BookingService(
+        service = BookingService(
             app[STORE],
             router,
             local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
         )
+        for adapter in built.values():
+            if Capability.NOTIFICATIONS in adapter.capabilities and isinstance(
+                adapter, NotifyingAdapter
+            ):
+                adapter.subscribe(service.apply_change)
+        app[SERVICE] = service
         yield
     finally:
         for adapter in built.values():

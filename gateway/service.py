@@ -20,6 +20,7 @@ from typing import TypeVar
 import structlog
 
 from adapters import errors as adapter_errors
+from adapters.contract import BookingChange
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -294,6 +295,63 @@ class BookingService:
                 ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again"
             ) from exc
         return version
+
+    async def apply_change(self, route_name: str, change: BookingChange) -> None:
+        """Record a supplier-side change as a new version (the adapter's listener).
+
+        A booking the gateway has never seen (made at the supplier's own desk)
+        becomes a new appointment, so reads, the patient index and later
+        cancels all see it. Never raises: the supplier has already been told
+        the change was received.
+        """
+        try:
+            await self._apply_change(route_name, change)
+        except Exception:
+            log.exception("supplier_change_not_recorded", route=route_name, reason=change.reason)
+
+    async def _apply_change(self, route_name: str, change: BookingChange) -> None:
+        incoming = change.booking
+        for _ in range(3):
+            current = await self.store.find_by_supplier_ref(route_name, incoming.supplier_ref)
+            if current is None:
+                version = AppointmentVersion(
+                    appointment_id=str(uuid.uuid4()),
+                    version=1,
+                    booking=incoming,
+                    route=route_name,
+                    last_modified=self.clock(),
+                )
+            else:
+                merged = incoming.model_copy(
+                    update={
+                        "document": incoming.document or current.booking.document,
+                        "referral_reference": incoming.referral_reference
+                        or current.booking.referral_reference,
+                    }
+                )
+                if merged == current.booking:
+                    return
+                version = AppointmentVersion(
+                    appointment_id=current.appointment_id,
+                    version=current.version + 1,
+                    booking=merged,
+                    route=route_name,
+                    last_modified=self.clock(),
+                    booked_by=current.booked_by,
+                )
+            try:
+                await self.store.add_version(version)
+            except VersionConflict:
+                continue
+            log.info(
+                "supplier_change_recorded",
+                appointment_id=version.appointment_id,
+                version=version.version,
+                route=route_name,
+                reason=change.reason,
+            )
+            return
+        log.warning("supplier_change_conflicted", route=route_name, reason=change.reason)
 
     async def patient_appointments(self, nhs_number: str) -> list[AppointmentVersion]:
         # search_patient_appointments.md: appointments in the past are not returned.

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.contract import Capability, Health
+from adapters.contract import BookingChange, BookingListener, Capability, Health
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -31,11 +31,20 @@ SERVICE = "555000111"
 
 
 class FaultySupplier:
-    capabilities = frozenset({Capability.SEARCH_SLOTS, Capability.BOOK})
+    capabilities = frozenset({Capability.SEARCH_SLOTS, Capability.BOOK, Capability.NOTIFICATIONS})
 
     def __init__(self, name: str, behaviour: str) -> None:
         self.name = name
         self.behaviour = behaviour
+        self.listener: BookingListener | None = None
+
+    def subscribe(self, listener: BookingListener) -> None:
+        self.listener = listener
+
+    async def tell(self, change: BookingChange) -> None:
+        """Report a change made at the supplier's own desk, as its notifications would."""
+        assert self.listener is not None, "the gateway subscribes at start-up"
+        await self.listener(self.name, change)
 
     async def _misbehave(self) -> None:
         if self.behaviour == "slow":

@@ -1,0 +1,1 @@
+"""Benchmarks: the gateway against a bare aiohttp baseline (``python -m benchmarks.bench``)."""
