@@ -12,9 +12,10 @@ from aiohttp import web
 
 from adapters import registry
 from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
+from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.http import handlers
-from gateway.http.exchange import ADAPTERS, KEYS, SERVICE, SETTINGS, STORE, VERSION
+from gateway.http.exchange import ADAPTERS, AUDIT, KEYS, SERVICE, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.routing import Router
 from gateway.security import load_keys
@@ -36,9 +37,12 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     store = SqliteStore(settings.resolve(settings.store.path))
     await store.open()
     app[STORE] = store
+    audit = app[AUDIT] = AuditTrail(store)
+    await audit.start()
     try:
         yield
     finally:
+        await audit.close()
         await store.close()
 
 

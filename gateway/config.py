@@ -53,6 +53,16 @@ class SspSettings(_Section):
     #: This gateway's ASID; when set, Ssp-To must equal it.
     asid: str | None = None
 
+    @field_validator("enforcement", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false (and `on` as true).
+        if value is False:
+            return Enforcement.OFF
+        if value is True:
+            return Enforcement.ENFORCE
+        return value
+
 
 class SecuritySettings(_Section):
     jwt: JwtSettings = JwtSettings()

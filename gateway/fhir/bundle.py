@@ -89,9 +89,9 @@ def slot_bundle(
     wanted = {i.lower() for i in includes}
     entries = [_entry(base, render.slot(s), "match") for s in result.slots]
     inc = _Includer(base)
-    schedules = [
-        result.schedules[s.schedule_id] for s in result.slots if s.schedule_id in result.schedules
-    ]
+    # Each schedule once, in the order its first slot appears.
+    schedule_ids = dict.fromkeys(s.schedule_id for s in result.slots)
+    schedules = [result.schedules[i] for i in schedule_ids if i in result.schedules]
     for sched in schedules:
         if SLOT_SCHEDULE in wanted:
             inc.add("Schedule", sched.id, result.schedules, render.schedule)

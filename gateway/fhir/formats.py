@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from fhir.resources.STU3 import get_fhir_model_class
 from lxml import etree
 from pydantic import ValidationError
@@ -129,7 +130,7 @@ def request_format(content_type: str | None) -> WireFormat:
 
 def dump(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
     if fmt is WireFormat.JSON:
-        return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return orjson.dumps(resource)
     model = get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
     xml = model.model_dump_xml()
     return xml if isinstance(xml, bytes) else str(xml).encode("utf-8")

@@ -7,7 +7,7 @@ supplier did not give is left out, never defaulted (``fs_deliverychannel.md``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.domain import (
@@ -53,7 +53,7 @@ CONTAINED_SLOT = "slot1"
 
 def instant(value: datetime) -> str:
     """fs_times.md: FHIR instant with milliseconds and a zero offset."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+00:00"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _meta(profile: str, **extra: Any) -> Json:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from adapters.contract import SupplierAdapter
 from adapters.domain import CallContext
+from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.fhir.formats import WireFormat
 from gateway.security import KeyRing
@@ -23,6 +24,7 @@ SERVICE = web.AppKey("service", BookingService)
 KEYS = web.AppKey("keys", KeyRing)
 ADAPTERS = web.AppKey("adapters", dict[str, SupplierAdapter])
 VERSION = web.AppKey("version", str)
+AUDIT = web.AppKey("audit", AuditTrail)
 
 
 @dataclass

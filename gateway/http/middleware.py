@@ -18,7 +18,7 @@ from adapters.domain import utcnow
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
-from gateway.http.exchange import SETTINGS, STORE, Exchange, exchange
+from gateway.http.exchange import AUDIT, SETTINGS, Exchange, exchange
 from gateway.store import AuditEntry
 
 log = structlog.get_logger("gateway.http")
@@ -94,7 +94,7 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
         response.enable_compression(web.ContentCoding.gzip)
 
 
-async def _audit(request: web.Request, status: int, ex: Exchange) -> None:
+def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     claims = ex.claims
     entry = AuditEntry(
         at=utcnow(),
@@ -113,10 +113,7 @@ async def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         appointment_id=ex.appointment_id,
         outcome=ex.outcome,
     )
-    try:
-        await request.app[STORE].record_audit(entry)
-    except Exception:
-        log.exception("audit_write_failed")
+    request.app[AUDIT].record(entry)
 
 
 @web.middleware
@@ -132,7 +129,7 @@ async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamR
     response = await _answer(request, handler, ex)
     _finish(request, response, ex)
     if request.path.startswith(request.app[SETTINGS].server.base_path):
-        await _audit(request, response.status, ex)
+        _audit(request, response.status, ex)
     log.info(
         "request_handled",
         method=request.method,

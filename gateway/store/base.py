@@ -8,6 +8,7 @@ a restart.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -124,6 +125,10 @@ class Store(Protocol):
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...
+
+    async def record_audits(self, entries: Sequence[AuditEntry]) -> None:
+        """Record several entries in one transaction (the audit trail's group commit)."""
+        ...
 
     async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
         """The newest entries first."""

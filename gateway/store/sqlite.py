@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -187,9 +187,14 @@ class SqliteStore:
     # -- audit ---------------------------------------------------------------
 
     async def record_audit(self, entry: AuditEntry) -> None:
-        params = _sql.audit_params(entry)
+        await self.record_audits([entry])
+
+    async def record_audits(self, entries: Sequence[AuditEntry]) -> None:
+        params = [_sql.audit_params(entry) for entry in entries]
+        if not params:
+            return
         async with self._transaction() as db:
-            await db.execute(_sql.INSERT_AUDIT, params)
+            await db.executemany(_sql.INSERT_AUDIT, params)
 
     async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
         async with self._lock:

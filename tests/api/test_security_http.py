@@ -113,11 +113,12 @@ async def test_allow_list_refuses_other_organisations(gateway: Gateway) -> None:
 
 async def test_audit_records_who_did_what(consumer: Consumer) -> None:
     """Every API call leaves a provenance record: interaction, organisation, device, outcome."""
-    from gateway.http.exchange import STORE
+    from gateway.http.exchange import AUDIT, STORE
 
     (slot,) = await consumer.free_slots()
     resp = await consumer.book(booking_body(slot), **{"X-Request-ID": "audit-me"})
     assert resp.status == 201
+    await consumer.client.app[AUDIT].flush()  # type: ignore[index]
     entries = await consumer.client.app[STORE].audit_entries(10)  # type: ignore[union-attr]
     booked = next(e for e in entries if e.interaction == "book")
     assert booked.organisation_ods == "A1001"
