@@ -18,6 +18,10 @@ from adapters.contract import SupplierAdapter
 #: Alias -> "module:factory". Adding a supplier adds one line here.
 ADAPTERS: dict[str, str] = {
     "embedded": "adapters.embedded:create",
+    "hl7v2": "adapters.hl7v2:create",
+    "rest-diary": "adapters.rest_diary:create",
+    "soap-diary": "adapters.soap_diary:create",
+    "national-fhir": "adapters.national_fhir:create",
 }
 
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hmac
 import os
+import signal
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 
 import structlog
 from aiohttp import web
 
-from adapters import registry
-from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
 from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.http import handlers
-from gateway.http.exchange import ADAPTERS, AUDIT, KEYS, SERVICE, SETTINGS, STORE, VERSION
+from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
-from gateway.routing import Router
+from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
-from gateway.service import BookingService
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger(__name__)
@@ -46,46 +48,65 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
-async def _adapters_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    built: dict[str, SupplierAdapter] = {}
+async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncIterator[None]:
+    runtime = Runtime(app[SETTINGS], app[STORE], config_path)
+    await runtime.start()
+    app[RUNTIME] = runtime
     try:
-        for item in settings.adapters:
-            built[item.name] = await registry.create(
-                item.kind, item.name, item.options, settings.base_dir
-            )
-            log.info("adapter_started", adapter=item.name, kind=item.kind)
-        app[ADAPTERS] = built
-        router = Router(built, {s.id: s for s in settings.services})
-        service = BookingService(
-            app[STORE],
-            router,
-            local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
-        )
-        for adapter in built.values():
-            if Capability.NOTIFICATIONS in adapter.capabilities and isinstance(
-                adapter, NotifyingAdapter
-            ):
-                adapter.subscribe(service.apply_change)
-        app[SERVICE] = service
         yield
     finally:
-        for adapter in built.values():
-            await adapter.close()
+        await runtime.close()
 
 
 async def health(request: web.Request) -> web.Response:
     """Liveness plus one ping per adapter (no authentication, no patient data)."""
-    checks = {name: await adapter.health() for name, adapter in request.app[ADAPTERS].items()}
+    async with request.app[RUNTIME].use() as generation:
+        checks = {name: await a.health() for name, a in generation.adapters.items()}
+        version = generation.version
     ok = all(c.ok for c in checks.values())
     body = {
         "status": "pass" if ok else "fail",
+        "mapping_version": version,
         "checks": {n: c.model_dump() for n, c in checks.items()},
     }
     return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
-def create_app(settings: Settings) -> web.Application:
+async def admin_reload(request: web.Request) -> web.Response:
+    """POST /admin/reload: validate and swap mapping tables and routes (token required)."""
+    name = request.app[SETTINGS].server.admin_token_env
+    expected = os.environ.get(name) if name else None
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return web.json_response({"error": "admin token required"}, status=403)
+    try:
+        generation = await request.app[RUNTIME].reload()
+    except ReloadFailed as exc:
+        log.warning("mapping_reload_refused", reason=str(exc))
+        return web.json_response({"reloaded": False, "reason": str(exc)}, status=409)
+    return web.json_response(
+        {"reloaded": True, "generation": generation.number, "mapping_version": generation.version}
+    )
+
+
+async def _on_sighup(app: web.Application) -> None:
+    try:
+        await app[RUNTIME].reload()
+    except ReloadFailed as exc:
+        log.warning("mapping_reload_refused", reason=str(exc))
+
+
+async def _signals(app: web.Application) -> None:
+    """SIGHUP reloads mapping tables and routes, as daemons conventionally do."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_on_sighup(app)))
+    except (NotImplementedError, RuntimeError, ValueError):
+        log.info("sighup_reload_unavailable")
+
+
+def create_app(settings: Settings, config_path: Path | None = None) -> web.Application:
+    """The gateway; ``config_path`` is re-read on reload (SIGHUP or POST /admin/reload)."""
     app = web.Application(
         middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
     )
@@ -93,7 +114,9 @@ def create_app(settings: Settings) -> web.Application:
     app[VERSION] = _version()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(_adapters_ctx)
+    app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
+    app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     app.router.add_get("/health", health)
+    app.router.add_post("/admin/reload", admin_reload)
     return app

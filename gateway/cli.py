@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     logs.configure(settings.logging.format, settings.logging.level)
     from gateway.app import create_app  # imported here: building the app reads key files
 
-    app = create_app(settings)
+    app = create_app(settings, args.config)
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     print(

@@ -87,6 +87,8 @@ class ServerSettings(_Section):
     #: Time budget for one request's work at the supplier.
     request_timeout_s: float = 10.0
     max_body_bytes: int = 1_000_000
+    #: Environment variable holding the token for POST /admin/reload (disabled if unset).
+    admin_token_env: str | None = None
 
     @field_validator("service_root")
     @classmethod

@@ -8,21 +8,20 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from adapters.contract import SupplierAdapter
 from adapters.domain import CallContext
 from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.fhir.formats import WireFormat
+from gateway.runtime import Generation, Runtime
 from gateway.security import KeyRing
 from gateway.security.jwt import Claims
-from gateway.service import BookingService, idempotency_key
+from gateway.service import idempotency_key
 from gateway.store import Store
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
-SERVICE = web.AppKey("service", BookingService)
 KEYS = web.AppKey("keys", KeyRing)
-ADAPTERS = web.AppKey("adapters", dict[str, SupplierAdapter])
+RUNTIME = web.AppKey("runtime", Runtime)
 VERSION = web.AppKey("version", str)
 AUDIT = web.AppKey("audit", AuditTrail)
 
@@ -41,6 +40,14 @@ class Exchange:
     claims: Claims | None = None
     appointment_id: str | None = None
     outcome: str | None = None
+    generation: Generation | None = None
+
+    @property
+    def current(self) -> Generation:
+        """The routes and adapters this request uses from start to end."""
+        if self.generation is None:
+            raise RuntimeError("no generation bound to this request")
+        return self.generation
 
     @property
     def scope(self) -> str:

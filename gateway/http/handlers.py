@@ -14,7 +14,7 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import appointment as fhir_appointment
 from gateway.fhir import bundle, formats, render, search
 from gateway.fhir.capability import capability_statement
-from gateway.http.exchange import ADAPTERS, KEYS, SERVICE, SETTINGS, VERSION, Exchange, exchange
+from gateway.http.exchange import KEYS, SETTINGS, VERSION, Exchange, exchange
 from gateway.http.middleware import fhir_response
 from gateway.security import Interaction, apply_ssp_policy, verify_bearer
 from gateway.service import DuplicateRequest, Replay
@@ -88,7 +88,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 async def metadata(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.METADATA)
     statement = capability_statement(
-        (a.capabilities for a in request.app[ADAPTERS].values()),
+        (a.capabilities for a in ex.current.adapters.values()),
         service_root=_base(request),
         version=request.app[VERSION],
         now=utcnow(),
@@ -100,7 +100,7 @@ async def search_slots(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SLOT_SEARCH)
     now = utcnow()
     wanted = search.slot_search(request.query, now)
-    result = await request.app[SERVICE].search(wanted.query, ex.context(_timeout(request)))
+    result = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
     body = bundle.slot_bundle(
         result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
     )
@@ -123,7 +123,7 @@ async def book(request: web.Request) -> web.Response:
     data = await _body(request)
     wanted = fhir_appointment.booking_request(data)
     try:
-        version = await request.app[SERVICE].book(
+        version = await ex.current.service.book(
             wanted,
             ex.context(_timeout(request)),
             scope=ex.scope,
@@ -146,7 +146,7 @@ async def read(request: web.Request) -> web.Response:
     if vid is not None and not (vid.isdigit() and len(vid) <= 9):
         raise ApiError(ErrorKind.NOT_FOUND, f"version '{vid}' does not exist")
     ex.appointment_id = request.match_info["id"]
-    version = await request.app[SERVICE].read(ex.appointment_id, int(vid) if vid else None)
+    version = await ex.current.service.read(ex.appointment_id, int(vid) if vid else None)
     return fhir_response(_render(version), ex, headers=_version_headers(request, version))
 
 
@@ -198,7 +198,7 @@ async def cancel(request: web.Request) -> web.Response:
     expected = _if_match(request)
     check = _cancel_check(await _body(request), ex.appointment_id)
     try:
-        version = await request.app[SERVICE].cancel(
+        version = await ex.current.service.cancel(
             ex.appointment_id,
             expected,
             ex.context(_timeout(request)),
@@ -215,7 +215,7 @@ async def cancel(request: web.Request) -> web.Response:
 async def search_appointments(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SEARCH_APPOINTMENTS)
     nhs_number = search.patient_nhs_number(request.query)
-    found = await request.app[SERVICE].patient_appointments(nhs_number)
+    found = await ex.current.service.patient_appointments(nhs_number)
     body = bundle.appointment_bundle(
         found, base=_base(request), self_url=_self_url(request), now=utcnow()
     )

@@ -18,7 +18,7 @@ from adapters.domain import utcnow
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
-from gateway.http.exchange import AUDIT, SETTINGS, Exchange, exchange
+from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
 from gateway.store import AuditEntry
 
 log = structlog.get_logger("gateway.http")
@@ -88,6 +88,8 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
     if ex.client_request_id:
         response.headers["X-Correlation-ID"] = ex.client_request_id
     response.headers["Cache-Control"] = "no-store"
+    if ex.generation is not None:
+        response.headers["X-Mapping-Version"] = ex.generation.version
     if "gzip" in request.headers.get("Accept-Encoding", "").lower() and isinstance(
         response, web.Response
     ):
@@ -126,7 +128,10 @@ async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamR
     structlog.contextvars.bind_contextvars(
         request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id
     )
-    response = await _answer(request, handler, ex)
+    async with request.app[RUNTIME].use() as generation:
+        ex.generation = generation
+        structlog.contextvars.bind_contextvars(mapping_version=generation.version)
+        response = await _answer(request, handler, ex)
     _finish(request, response, ex)
     if request.path.startswith(request.app[SETTINGS].server.base_path):
         _audit(request, response.status, ex)

@@ -38,6 +38,8 @@ def write_config(
     extra_adapters: str = "",
     timeout_s: float = 10,
     jwt: str = "",
+    data_dir: Path = DEMO_DATA,
+    admin_token_env: str = "",
 ) -> Path:
     adapters = ""
     if extra_adapters:
@@ -50,6 +52,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}{SERVICE_ROOT_PATH}
   request_timeout_s: {timeout_s}
+  admin_token_env: {admin_token_env or "null"}
 security:
 {jwt}  ssp:
     enforcement: {ssp}
@@ -63,7 +66,7 @@ adapters:
     kind: embedded
     options:
       database: {tmp / "embedded.sqlite3"}
-      data_dir: {DEMO_DATA}
+      data_dir: {data_dir}
       horizon_days: 3
 {adapters}services:
   - id: "{SERVICE_ID}"
@@ -162,8 +165,9 @@ async def gateway(
 
     async def start(folder: Path | None = None, **options: Any) -> Consumer:
         port = unused_tcp_port_factory()
-        settings = load_config(write_config(folder or tmp_path, port, **options))
-        server = TestServer(create_app(settings), host="127.0.0.1", port=port)
+        path = write_config(folder or tmp_path, port, **options)
+        settings = load_config(path)
+        server = TestServer(create_app(settings, path), host="127.0.0.1", port=port)
         client = TestClient(server)
         await client.start_server()
         clients.append(client)

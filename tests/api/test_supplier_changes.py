@@ -9,7 +9,7 @@ import pytest
 from adapters import registry
 from adapters.contract import BookingChange
 from adapters.domain import Booking, BookingStatus, Slot, SlotStatus, utcnow
-from gateway.http.exchange import ADAPTERS
+from gateway.http.exchange import RUNTIME
 from tests.api.conftest import Gateway
 from tests.api.faulty_supplier import SERVICE, FaultySupplier
 from tests.contract.builders import sample_patient
@@ -50,7 +50,8 @@ async def test_desk_booking_then_desk_cancel_are_versions(
 ) -> None:
     """A booking made at the supplier appears in the patient index; its cancel is version 2."""
     consumer = await gateway(extra_adapters="faulty:ok")
-    supplier = consumer.client.app[ADAPTERS]["faulty"]  # type: ignore[index]
+    runtime = consumer.client.app[RUNTIME]  # type: ignore[index]
+    supplier = runtime.current.adapters["faulty"]
     assert isinstance(supplier, FaultySupplier)
     booked = _booking(BookingStatus.BOOKED)
     await supplier.tell(BookingChange(booking=booked, reason="SIU^S12"))
