@@ -54,28 +54,39 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_adapters(settings: config_module.Settings) -> list[str]:
+async def _check_adapters(
+    path: Path, marks: config_module.Marks, settings: config_module.Settings
+) -> list[str]:
+    """Build every adapter (which validates its mapping tables), then close it."""
     problems = []
-    for item in settings.adapters:
+    for index, item in enumerate(settings.adapters):
+        found = config_module.where(marks, ("adapters", index))
+        at = f"{path}:{found[0]}:{found[1]}" if found else str(path)
         try:
             adapter = await registry.create(item.kind, item.name, item.options, settings.base_dir)
         except Exception as exc:  # report every problem, whatever raised it
-            problems.append(f"adapter '{item.name}': {exc}")
+            problems.append(f"{at}: adapter '{item.name}': {exc}")
         else:
             await adapter.close()
     return problems
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Validate everything and print every problem as file:line:column: message."""
     try:
-        settings = config_module.load(args.config)
+        settings, marks = config_module.load_checked(args.config)
+    except config_module.ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    problems = config_module.missing_secrets(args.config, marks, settings, os.environ)
+    try:
         load_keys(settings.security.jwt, settings.base_dir, os.environ)
     except config_module.ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    problems = asyncio.run(_check_adapters(settings))
+        problems.extend(p for p in exc.problems if "is not set" not in p)
+    problems.extend(asyncio.run(_check_adapters(args.config, marks, settings)))
     for problem in problems:
-        print(f"{args.config}: {problem}", file=sys.stderr)
+        print(problem, file=sys.stderr)
     if not problems:
         print(
             f"{args.config}: OK ({len(settings.adapters)} adapter(s), "

@@ -8,12 +8,17 @@ options whose name ends in ``_env`` name an environment variable.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gateway._yaml import Marks, load_with_marks, where
+
+__all__ = ["ConfigError", "Marks", "Settings", "load", "load_checked", "missing_secrets", "where"]
 
 
 class _Section(BaseModel):
@@ -136,48 +141,111 @@ class Settings(_Section):
 
 
 class ConfigError(ValueError):
-    """The configuration file is unreadable or invalid; the message says where."""
+    """The configuration is unreadable or invalid; each problem says file:line:column."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
-def load(path: Path, overrides: dict[str, Any] | None = None) -> Settings:
-    """Read and validate the YAML configuration at ``path``."""
+#: Option names that must never hold a literal secret (use ``<name>_env``).
+SECRET_OPTIONS = frozenset(
+    {"password", "secret", "client_secret", "api_key", "apikey", "token", "private_key"}
+)
+
+
+def _at(path: Path, marks: Marks, where_: tuple[str | int, ...]) -> str:
+    found = where(marks, where_)
+    return f"{path}:{found[0]}:{found[1]}" if found else str(path)
+
+
+def load_checked(path: Path) -> tuple[Settings, Marks]:
+    """Read and validate ``path``; every problem found is in the ConfigError."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        raw, marks = load_with_marks(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{at}: {exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
+        raise ConfigError(f"{path}:1:1: the top level must be a mapping")
     raw.setdefault("base_dir", str(path.parent.resolve()))
-    for key, value in (overrides or {}).items():
-        raw.setdefault(key, {}).update(value)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
-    _check_routes(path, settings)
-    return settings
+        raise ConfigError(
+            [
+                f"{_at(path, marks, tuple(e['loc']))}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        ) from exc
+    problems = _route_problems(path, marks, settings) + _literal_secrets(path, marks, settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings, marks
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid configuration"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+def load(path: Path) -> Settings:
+    """Read and validate the YAML configuration at ``path``."""
+    return load_checked(path)[0]
 
 
-def _check_routes(path: Path, settings: Settings) -> None:
+def _route_problems(path: Path, marks: Marks, settings: Settings) -> list[str]:
+    problems = []
     names = [a.name for a in settings.adapters]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ConfigError(f"{path}: adapter names used twice: {', '.join(sorted(dupes))}")
+    for index, item in enumerate(settings.adapters):
+        if names.index(item.name) != index:
+            where_ = _at(path, marks, ("adapters", index, "name"))
+            problems.append(f"{where_}: adapter name '{item.name}' is used twice")
     seen: set[str] = set()
-    for route in settings.services:
+    for index, route in enumerate(settings.services):
         if route.adapter not in names:
-            raise ConfigError(
-                f"{path}: service {route.id} routes to unknown adapter instance "
-                f"'{route.adapter}' (configured: {', '.join(names) or 'none'})"
+            where_ = _at(path, marks, ("services", index, "adapter"))
+            configured = ", ".join(names) or "none"
+            problems.append(
+                f"{where_}: service {route.id} routes to unknown adapter instance "
+                f"'{route.adapter}' (configured: {configured})"
             )
         if route.id in seen:
-            raise ConfigError(f"{path}: service {route.id} is routed twice")
+            where_ = _at(path, marks, ("services", index, "id"))
+            problems.append(f"{where_}: service {route.id} is routed twice")
         seen.add(route.id)
+    return problems
+
+
+def _literal_secrets(path: Path, marks: Marks, settings: Settings) -> list[str]:
+    problems = []
+    for index, item in enumerate(settings.adapters):
+        for key, value in item.options.items():
+            if key.lower() in SECRET_OPTIONS and value:
+                where_ = _at(path, marks, ("adapters", index, "options", key))
+                problems.append(
+                    f"{where_}: '{key}' holds a secret in the file; name an environment "
+                    f"variable with '{key}_env' instead"
+                )
+    return problems
+
+
+def missing_secrets(
+    path: Path, marks: Marks, settings: Settings, environ: Mapping[str, str]
+) -> list[str]:
+    """Options ``*_env`` (and JWT ``secret_env``) naming variables that are not set."""
+    wanted: list[tuple[tuple[str | int, ...], str]] = []
+    for index, item in enumerate(settings.adapters):
+        for key, value in item.options.items():
+            if key.endswith("_env") and isinstance(value, str):
+                wanted.append((("adapters", index, "options", key), value))
+    for index, key_ in enumerate(settings.security.jwt.keys):
+        if key_.secret_env:
+            wanted.append((("security", "jwt", "keys", index, "secret_env"), key_.secret_env))
+    return [
+        f"{_at(path, marks, where_)}: environment variable {name} is not set"
+        for where_, name in wanted
+        if not environ.get(name)
+    ]

@@ -20,7 +20,7 @@ from typing import TypeVar
 import structlog
 
 from adapters import errors as adapter_errors
-from adapters.contract import BookingChange
+from adapters.contract import BookingChange, Capability
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -84,6 +84,15 @@ class BookingService:
         # One lock per appointment being changed; gone once nobody holds it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
+    @staticmethod
+    def _require(route: Route, capability: Capability, what: str) -> None:
+        """A clear 501 when a route's adapter cannot do what was asked."""
+        if capability not in route.adapter.capabilities:
+            raise ApiError(
+                ErrorKind.NOT_IMPLEMENTED,
+                f"this service is served by '{route.name}', which cannot {what}",
+            )
+
     async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
         """Run one adapter call within the deadline, translating its typed errors."""
         try:
@@ -106,6 +115,7 @@ class BookingService:
                 f"no schedules are held for service '{query.service_id}'",
                 expression="service",
             )
+        self._require(route, Capability.SEARCH_SLOTS, "search for slots")
         result = await self._call(route, "search", ctx, route.adapter.search_slots(query, ctx))
         self.router.remember(result, route)
         return result
@@ -145,6 +155,7 @@ class BookingService:
                 ErrorKind.ACCESS_DENIED,
                 f"organisation '{ods}' may not book at service '{home.service_id}'",
             )
+        self._require(home.route, Capability.BOOK, "book appointments")
         async with self._claim(scope, client_request_id, body_hash(request)):
             booking = await self._call(
                 home.route, "book", ctx, home.route.adapter.book(request, ctx)
@@ -242,6 +253,7 @@ class BookingService:
                 raise ApiError(
                     ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured"
                 )
+            self._require(route, Capability.CANCEL, "cancel appointments")
             cancelled = await self._call(
                 route, "cancel", ctx, route.adapter.cancel(current.booking.supplier_ref, ctx)
             )

@@ -31,11 +31,12 @@ SERVICE = "555000111"
 
 
 class FaultySupplier:
-    capabilities = frozenset({Capability.SEARCH_SLOTS, Capability.BOOK, Capability.NOTIFICATIONS})
-
     def __init__(self, name: str, behaviour: str) -> None:
         self.name = name
         self.behaviour = behaviour
+        self.capabilities = frozenset({Capability.BOOK, Capability.NOTIFICATIONS})
+        if behaviour != "no-search":
+            self.capabilities |= {Capability.SEARCH_SLOTS}
         self.listener: BookingListener | None = None
 
     def subscribe(self, listener: BookingListener) -> None:

@@ -63,3 +63,18 @@ async def test_health_reports_a_failing_adapter(gateway: Gateway, faulty_registe
     assert resp.status == 503
     body = await resp.json()
     assert body["checks"]["faulty"]["ok"] is False and body["checks"]["diary"]["ok"] is True
+
+
+async def test_route_without_the_capability_is_a_clear_501(
+    gateway: Gateway, faulty_registered: None
+) -> None:
+    """A slot search for a service whose adapter cannot search is 501 naming the adapter."""
+    consumer = await gateway(extra_adapters="faulty:no-search")
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service=555000111",
+        headers=consumer.headers(READ_SLOTS, "read:slot"),
+    )
+    assert resp.status == 501
+    outcome = await resp.json(content_type=None)
+    assert "'faulty'" in outcome["issue"][0]["diagnostics"]
+    assert "search" in outcome["issue"][0]["diagnostics"]

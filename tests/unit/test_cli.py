@@ -115,3 +115,66 @@ def test_example_booking_from_a_search(
     assert body["start"] == slot["start"] and body["status"] == "booked"
     monkeypatch.setattr("sys.stdin", io.StringIO("{}"))
     assert main(["example-booking"]) == 1
+
+
+def _problems(capsys: pytest.CaptureFixture[str], path: Path) -> list[str]:
+    assert main(["check-config", str(path)]) == 1
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_check_config_reports_duplicate_keys_with_position(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A key written twice in one mapping is an error at the second key's line and column."""
+    bad = tmp_path / "dup.yaml"
+    bad.write_text("server:\n  port: 8080\n  port: 9090\n")
+    (problem,) = _problems(capsys, bad)
+    assert problem.startswith(f"{bad}:3:3:") and "duplicate key 'port'" in problem
+
+
+def test_check_config_reports_missing_and_literal_secrets(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An *_env option naming an unset variable, and a secret written inline, are both reported."""
+    monkeypatch.delenv("UEC_NOT_SET_ANYWHERE", raising=False)
+    bad = tmp_path / "secrets.yaml"
+    bad.write_text(
+        "security:\n  jwt:\n    keys:\n      - algorithm: HS256\n"
+        "        secret_env: UEC_NOT_SET_ANYWHERE\n"
+        "adapters: []\n"
+    )
+    problems = _problems(capsys, bad)
+    assert any(
+        p.startswith(f"{bad}:5:9:") and "UEC_NOT_SET_ANYWHERE is not set" in p for p in problems
+    )
+    bad.write_text(
+        "adapters:\n  - name: a\n    kind: embedded\n    options:\n      api_key: hunter2\n"
+    )
+    problems = _problems(capsys, bad)
+    assert any(p.startswith(f"{bad}:5:7:") and "api_key_env" in p for p in problems)
+    assert not any("hunter2" in p for p in problems), "the secret itself is never echoed"
+
+
+def test_check_config_reports_every_problem_with_positions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Several mistakes in one file are all reported, each at its own line."""
+    bad = tmp_path / "many.yaml"
+    bad.write_text(
+        "adapters:\n  - name: a\n    kind: embedded\n    options: {password: x}\n"
+        "services:\n  - id: '1'\n    adapter: nowhere\n  - id: '1'\n    adapter: a\n"
+    )
+    problems = _problems(capsys, bad)
+    assert any(p.startswith(f"{bad}:4:15:") and "password_env" in p for p in problems)
+    assert any(p.startswith(f"{bad}:7:5:") and "'nowhere'" in p for p in problems)
+    assert any(p.startswith(f"{bad}:8:5:") and "routed twice" in p for p in problems)
+
+
+def test_check_config_reports_yaml_syntax_position(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Broken YAML is reported with the line and column where parsing failed."""
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text("server:\n  port: [8080\n")
+    (problem,) = _problems(capsys, bad)
+    assert problem.startswith(f"{bad}:3:")
