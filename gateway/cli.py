@@ -8,15 +8,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from adapters import registry
 from gateway import config as config_module
-from gateway import examples, logs
+from gateway import examples, logs, reporting
 from gateway.security import Scope, load_keys
 from gateway.security.tokens import mint_token
+from gateway.store import AuditEntry
+from gateway.store.sqlite import SqliteStore
 
 DEFAULT_CONFIG = Path("config/demo.yaml")
 
@@ -106,6 +109,43 @@ def _example_booking(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report_entries(
+    settings: config_module.Settings, start: datetime, end: datetime
+) -> list[AuditEntry]:
+    store = SqliteStore(settings.resolve(settings.store.path))
+    await store.open()
+    try:
+        return await store.audit_between(start, end)
+    finally:
+        await store.close()
+
+
+def _day(text: str) -> datetime:
+    return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Print the fs_reporting.md metrics for [--from, --to] (whole UTC days)."""
+    settings = config_module.load(args.config)
+    start, end = _day(args.start), _day(args.end) + timedelta(days=1)
+    report = reporting.build(asyncio.run(_report_entries(settings, start, end)), start, end)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "from": args.start,
+                    "to": args.end,
+                    "metrics": report.metrics,
+                    "not_derivable": reporting.NOT_DERIVABLE,
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(reporting.render_text(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uec-gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     example.add_argument("--nhs-number", default=examples.EXAMPLE_NHS_NUMBER, help="'' for none")
     example.set_defaults(func=_example_booking)
+
+    report = sub.add_parser("report", help="print the booking metrics of fs_reporting.md")
+    report.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    report.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD (UTC)")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(func=_report)
 
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)

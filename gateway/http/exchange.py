@@ -41,6 +41,8 @@ class Exchange:
     appointment_id: str | None = None
     outcome: str | None = None
     generation: Generation | None = None
+    service_id: str | None = None
+    slot_count: int | None = None
 
     @property
     def current(self) -> Generation:

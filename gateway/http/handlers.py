@@ -100,7 +100,9 @@ async def search_slots(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SLOT_SEARCH)
     now = utcnow()
     wanted = search.slot_search(request.query, now)
+    ex.service_id = wanted.query.service_id
     result = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
+    ex.slot_count = len(result.slots)
     body = bundle.slot_bundle(
         result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
     )
@@ -122,18 +124,22 @@ async def book(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.BOOK)
     data = await _body(request)
     wanted = fhir_appointment.booking_request(data)
+    schedule_id = fhir_appointment.slot_schedule_id(data)
+    home = ex.current.router.for_slot(wanted.slot_id, schedule_id)
+    ex.service_id = home.service_id if home else None
     try:
         version = await ex.current.service.book(
             wanted,
             ex.context(_timeout(request)),
             scope=ex.scope,
             client_request_id=ex.client_request_id,
-            schedule_id=fhir_appointment.slot_schedule_id(data),
+            schedule_id=schedule_id,
         )
     except DuplicateRequest as dup:
         ex.appointment_id = dup.replay.appointment_id
         raise _duplicate(request, dup.replay, ex.client_request_id) from None
     ex.appointment_id = version.appointment_id
+    ex.service_id = version.booking.service_id
     ex.outcome = "booked"
     return fhir_response(
         _render(version), ex, status=201, headers=_version_headers(request, version)
@@ -209,6 +215,7 @@ async def cancel(request: web.Request) -> web.Response:
     except DuplicateRequest as dup:
         raise _duplicate(request, dup.replay, ex.client_request_id) from None
     ex.outcome = "cancelled"
+    ex.service_id = version.booking.service_id
     return fhir_response(_render(version), ex, headers=_version_headers(request, version))
 
 

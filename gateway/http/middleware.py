@@ -114,6 +114,8 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
         appointment_id=ex.appointment_id,
         outcome=ex.outcome,
+        service_id=ex.service_id,
+        slot_count=ex.slot_count,
     )
     request.app[AUDIT].record(entry)
 

@@ -71,6 +71,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX ix_audit_at ON audit (at)",
     ),
+    (
+        # Reporting (fs_reporting.md): which service, how many slots offered, which door.
+        "ALTER TABLE audit ADD COLUMN service_id TEXT",
+        "ALTER TABLE audit ADD COLUMN slot_count INTEGER",
+        "ALTER TABLE audit ADD COLUMN front_door TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -107,6 +113,9 @@ AUDIT_FIELDS = (
     "practitioner_id",
     "appointment_id",
     "outcome",
+    "service_id",
+    "slot_count",
+    "front_door",
 )
 
 SELECT_VERSIONS = (
@@ -175,4 +184,5 @@ def audit_params(entry: AuditEntry) -> tuple[object, ...]:
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     values = {name: row[name] for name in AUDIT_FIELDS}
     values["at"] = from_text(row["at"])
+    values["front_door"] = row["front_door"] or "fhir"
     return AuditEntry(**values)

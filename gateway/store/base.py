@@ -63,6 +63,12 @@ class AuditEntry:
     practitioner_id: str | None = None
     appointment_id: str | None = None
     outcome: str | None = None
+    #: The national service the call was about, when known (for reporting).
+    service_id: str | None = None
+    #: Slots offered by a slot search (for reporting).
+    slot_count: int | None = None
+    #: How the call arrived: "fhir" or "hl7v2".
+    front_door: str = "fhir"
 
 
 class VersionConflict(Exception):
@@ -132,4 +138,8 @@ class Store(Protocol):
 
     async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
         """The newest entries first."""
+        ...
+
+    async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        """Entries with start <= at < end, oldest first (for reports)."""
         ...

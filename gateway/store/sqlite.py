@@ -205,6 +205,15 @@ class SqliteStore:
             )
         return [_sql.audit_from_row(row) for row in rows]
 
+    async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                f"SELECT {', '.join(_sql.AUDIT_FIELDS)} FROM audit"
+                " WHERE at >= ? AND at < ? ORDER BY at, id",
+                (_sql.to_text(start), _sql.to_text(end)),
+            )
+        return [_sql.audit_from_row(row) for row in rows]
+
     # -- plumbing ------------------------------------------------------------
 
     def _require(self) -> aiosqlite.Connection:

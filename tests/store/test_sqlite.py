@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store.base import ClaimState, Store, VersionConflict
+from gateway.store._sql import MIGRATIONS, SCHEMA_VERSION
+from gateway.store.base import AuditEntry, ClaimState, Store, VersionConflict
 from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 
@@ -71,7 +72,7 @@ async def test_open_is_idempotent_and_records_schema_version(tmp_path: Path) -> 
         await store.close()
 
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     raw.close()
 
@@ -144,3 +145,41 @@ async def test_two_connections_to_one_file_still_allow_one_winner(tmp_path: Path
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_version_1_database_is_migrated_keeping_its_audit(tmp_path: Path) -> None:
+    """A database from schema 1 opens at the current schema with its audit rows intact."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as raw:
+        for statement in MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version VALUES (1)")
+        raw.execute(
+            "INSERT INTO audit (at, interaction, method, path, status)"
+            " VALUES ('2026-01-01T00:00:00.000000+00:00', 'book', 'POST', '/x', 201)"
+        )
+    raw.close()
+    store = SqliteStore(path)
+    await store.open()
+    entries = await store.audit_entries(5)
+    assert [(e.interaction, e.front_door, e.service_id) for e in entries] == [
+        ("book", "fhir", None)
+    ]
+    await store.record_audit(
+        AuditEntry(
+            at=T0,
+            interaction="slot_search",
+            method="GET",
+            path="/s",
+            status=200,
+            service_id="918999198999",
+            slot_count=12,
+            front_door="hl7v2",
+        )
+    )
+    found = await store.audit_between(T0, T0.replace(day=T0.day + 1))
+    assert [(e.service_id, e.slot_count, e.front_door) for e in found] == [
+        ("918999198999", 12, "hl7v2")
+    ]
+    await store.close()
