@@ -15,6 +15,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from gateway import logs
 from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.http import handlers
@@ -107,6 +108,7 @@ async def _signals(app: web.Application) -> None:
 
 def create_app(settings: Settings, config_path: Path | None = None) -> web.Application:
     """The gateway; ``config_path`` is re-read on reload (SIGHUP or POST /admin/reload)."""
+    logs.quiet_noisy_loggers()
     app = web.Application(
         middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
     )

@@ -94,6 +94,13 @@ def configure(fmt: str = "json", level: str = "info") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
-    # aiosqlite logs every statement with its parameters at DEBUG: those parameters
-    # carry bookings, so that logger never goes below INFO whatever the level.
+    quiet_noisy_loggers()
+
+
+def quiet_noisy_loggers() -> None:
+    """Libraries that would log payloads at DEBUG never go below INFO.
+
+    aiosqlite logs every statement with its parameters at DEBUG, and those
+    parameters carry bookings (the store also hides them, as a second guard).
+    """
     logging.getLogger("aiosqlite").setLevel(logging.INFO)

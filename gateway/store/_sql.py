@@ -149,20 +149,35 @@ def from_text(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
+class Redacted(tuple[object, ...]):
+    """Statement parameters whose repr hides their values.
+
+    aiosqlite logs every queued call with its arguments at DEBUG; a version's
+    parameters hold the patient, which must never reach a log (STYLE.md).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} redacted parameters>"
+
+
 def version_params(version: AppointmentVersion) -> tuple[object, ...]:
     booking = version.booking
-    return (
-        version.appointment_id,
-        version.version,
-        version.route,
-        booking.supplier_ref,
-        booking.status.value,
-        booking.patient.nhs_number,
-        to_text(booking.start),
-        to_text(booking.end),
-        to_text(version.last_modified),
-        version.booked_by,
-        booking.model_dump_json(),
+    return Redacted(
+        (
+            version.appointment_id,
+            version.version,
+            version.route,
+            booking.supplier_ref,
+            booking.status.value,
+            booking.patient.nhs_number,
+            to_text(booking.start),
+            to_text(booking.end),
+            to_text(version.last_modified),
+            version.booked_by,
+            booking.model_dump_json(),
+        )
     )
 
 

@@ -110,7 +110,7 @@ class SqliteStore:
         return await self._select_versions(
             f"WHERE v.nhs_number = ? AND v.end_at >= ? AND {_sql.IS_CURRENT}"
             " ORDER BY v.start_at, v.appointment_id",
-            (nhs_number, _sql.to_text(not_before)),
+            _sql.Redacted((nhs_number, _sql.to_text(not_before))),
         )
 
     async def find_by_supplier_ref(

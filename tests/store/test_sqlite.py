@@ -183,3 +183,19 @@ async def test_version_1_database_is_migrated_keeping_its_audit(tmp_path: Path) 
         ("918999198999", 12, "hl7v2")
     ]
     await store.close()
+
+
+async def test_debug_logging_of_the_driver_never_shows_patient_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even with aiosqlite at DEBUG, writing and searching versions logs no NHS number."""
+    import logging
+
+    store = SqliteStore(tmp_path / "g.db")
+    await store.open()
+    with caplog.at_level(logging.DEBUG, logger="aiosqlite"):
+        await store.add_version(make_version())
+        await store.find_by_nhs_number(NHS_A, T0)
+    await store.close()
+    assert caplog.records, "the driver did log at DEBUG"
+    assert NHS_A not in caplog.text
