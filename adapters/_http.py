@@ -1,0 +1,238 @@
+"""HTTP plumbing shared by the adapters that reach a supplier over HTTP (REST and SOAP).
+
+One narrow seam (httpx style): ``send`` takes an ``Outgoing`` request and gives
+back a ``Reply`` (status, headers, bounded body bytes), or raises a typed
+``AdapterError``. Everything aiohttp can throw is translated here, by a table,
+so no transport exception escapes an adapter.
+
+Retries are decided by the caller, who knows whether a resend is safe: a
+request that never left (connection refused) is always safe to resend; a
+request that may have reached the supplier only when the caller says so
+(a GET, or a booking carrying its idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+import structlog
+
+from adapters.domain import CallContext
+from adapters.errors import (
+    AdapterError,
+    OutcomeUnknown,
+    SupplierProtocolError,
+    SupplierTimeout,
+    SupplierUnavailable,
+)
+
+log = structlog.get_logger(__name__)
+
+#: Statuses that mean "the supplier is unwell", worth a resend when a resend is safe.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    #: Whether resending after the supplier may have seen it is harmless.
+    resendable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How long one attempt may take, how many attempts, and the pause between them."""
+
+    attempt_timeout_s: float = 5.0
+    connect_timeout_s: float = 2.0
+    attempts: int = 3
+    backoff_s: float = 0.1
+    max_body_bytes: int = 2_000_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+#: Foreign exception -> (typed error, message). First match wins; order matters
+#: (ClientConnectorError is an OSError-ish ClientError; payload errors are ClientErrors).
+_TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
+    (aiohttp.ClientConnectorError, SupplierUnavailable, "the supplier could not be reached"),
+    (aiohttp.ServerDisconnectedError, SupplierUnavailable, "the supplier hung up"),
+    (aiohttp.ClientPayloadError, SupplierProtocolError, "the supplier's answer was cut short"),
+    (aiohttp.ClientResponseError, SupplierProtocolError, "the supplier's answer was malformed"),
+    (_TooLarge, SupplierProtocolError, "the supplier's answer was too large"),
+    (aiohttp.ClientError, SupplierUnavailable, "the supplier connection failed"),
+    (OSError, SupplierUnavailable, "the supplier connection failed"),
+    (ValueError, SupplierProtocolError, "the request or answer could not be encoded"),
+)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """True when the request cannot have reached the supplier (so a resend is safe)."""
+    return isinstance(exc, aiohttp.ClientConnectorError)
+
+
+def translate(operation: str, exc: BaseException) -> AdapterError:
+    """The typed error for a transport failure; the cause's text is kept for the log only."""
+    typed, message = next(
+        ((t, m) for foreign, t, m in _TABLE if isinstance(exc, foreign)),
+        (SupplierUnavailable, "the supplier call failed unexpectedly"),
+    )
+    return typed(f"{operation}: {message}", supplier_detail=type(exc).__name__)
+
+
+def open_session(policy: Policy) -> aiohttp.ClientSession:
+    """The one client session an adapter instance keeps (closed by its ``close``)."""
+    connector = aiohttp.TCPConnector(limit=32, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=policy.connect_timeout_s)
+    # raise_for_status off: statuses are the caller's to translate, with the body.
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+
+
+def budget(ctx: CallContext, policy: Policy, operation: str) -> float:
+    """Seconds the next attempt may take: the per-attempt limit, capped by the deadline."""
+    remaining = ctx.remaining()
+    if remaining is not None and remaining <= 0:
+        raise SupplierTimeout(f"{operation}: the deadline passed before the call was sent")
+    return (
+        policy.attempt_timeout_s if remaining is None else min(remaining, policy.attempt_timeout_s)
+    )
+
+
+async def send_once(
+    session: aiohttp.ClientSession, out: Outgoing, timeout_s: float, max_body: int
+) -> Reply:
+    """One attempt: send, read at most ``max_body`` bytes, all within ``timeout_s``."""
+    async with (
+        asyncio.timeout(timeout_s),
+        session.request(
+            out.method, out.url, headers=dict(out.headers), data=out.body, allow_redirects=False
+        ) as resp,
+    ):
+        declared = resp.content_length
+        if declared is not None and declared > max_body:
+            raise _TooLarge(declared)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(65_536):
+            size += len(chunk)
+            if size > max_body:
+                raise _TooLarge(size)
+            chunks.append(chunk)
+        return Reply(resp.status, dict(resp.headers), b"".join(chunks))
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    out: Outgoing,
+    ctx: CallContext,
+    policy: Policy,
+    *,
+    operation: str,
+    adapter: str,
+) -> Reply:
+    """Send ``out`` within ``ctx``'s deadline, resending only where that is safe.
+
+    A 502/503/504 reply is returned as is once attempts are spent (the caller
+    translates it with the supplier's error body).
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        timeout_s = budget(ctx, policy, operation)
+        try:
+            reply = await send_once(session, out, timeout_s, policy.max_body_bytes)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, _TooLarge) as exc:
+            if _may_resend(out, exc, attempt, policy, ctx):
+                log.info(
+                    "supplier_request_resent",
+                    adapter=adapter,
+                    operation=operation,
+                    attempt=attempt,
+                    error_type=type(exc).__name__,
+                )
+                await _pause(policy, attempt, ctx)
+                continue
+            raise _failure(out, exc, operation, adapter, ctx) from exc
+        if (
+            reply.status in TRANSIENT_STATUSES
+            and out.resendable
+            and attempt < policy.attempts
+            and _time_left(ctx, policy)
+        ):
+            log.info(
+                "supplier_request_resent",
+                adapter=adapter,
+                operation=operation,
+                attempt=attempt,
+                status=reply.status,
+            )
+            await _pause(policy, attempt, ctx)
+            continue
+        return reply
+
+
+def _may_resend(
+    out: Outgoing, exc: BaseException, attempt: int, policy: Policy, ctx: CallContext
+) -> bool:
+    if attempt >= policy.attempts or not _time_left(ctx, policy):
+        return False
+    if isinstance(exc, _TooLarge | ValueError):
+        return False  # the same answer would come back
+    return out.resendable or never_sent(exc)
+
+
+def _time_left(ctx: CallContext, policy: Policy) -> bool:
+    remaining = ctx.remaining()
+    return remaining is None or remaining > policy.backoff_s
+
+
+async def _pause(policy: Policy, attempt: int, ctx: CallContext) -> None:
+    pause = policy.backoff_s * attempt
+    remaining = ctx.remaining()
+    await asyncio.sleep(pause if remaining is None else min(pause, remaining))
+
+
+def _failure(
+    out: Outgoing, exc: BaseException, operation: str, adapter: str, ctx: CallContext
+) -> AdapterError:
+    if isinstance(exc, TimeoutError):
+        log.warning("supplier_call_timed_out", adapter=adapter, operation=operation)
+        if not out.resendable:
+            # The supplier may have acted; only a read of its state can tell.
+            return OutcomeUnknown(f"{operation}: no answer in time; the outcome is unknown")
+        return SupplierTimeout(f"{operation}: the supplier did not answer in time")
+    error = translate(operation, exc)
+    if not out.resendable and not never_sent(exc) and isinstance(error, SupplierUnavailable):
+        # Sent, then the connection broke: the supplier may have acted.
+        error = OutcomeUnknown(
+            f"{operation}: the connection broke after sending; the outcome is unknown",
+            supplier_detail=error.supplier_detail,
+        )
+    log.warning(
+        "supplier_call_failed",
+        adapter=adapter,
+        operation=operation,
+        error_type=type(exc).__name__,
+        typed=type(error).__name__,
+        request_id=ctx.request_id,
+    )
+    return error

@@ -1,0 +1,47 @@
+"""Hostile answers the SOAP peer can send on request, to prove the adapter refuses them.
+
+Each is a complete SOAP envelope that a careless parser would act on: an
+external entity reading a local file (XXE), nested entities that expand to
+gigabytes (billion laughs), and a body far above any sane answer size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from adapters.rest_diary.peer.faults import Mode
+from adapters.soap_diary._envelope import SoapVersion
+from adapters.soap_diary._xml import NS
+
+
+def _wrap(version: SoapVersion, doctype: str, inner: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?>{doctype}'
+        f'<soap:Envelope xmlns:soap="{version.namespace}" xmlns:d="{NS}"><soap:Body>'
+        f"{inner}</soap:Body></soap:Envelope>"
+    ).encode()
+
+
+def xxe(version: SoapVersion) -> bytes:
+    doctype = '<!DOCTYPE d [<!ENTITY leak SYSTEM "file:///etc/passwd">]>'
+    return _wrap(version, doctype, "<d:PingResponse><d:Status>&leak;</d:Status></d:PingResponse>")
+
+
+def billion_laughs(version: SoapVersion) -> bytes:
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)
+    ]
+    doctype = f"<!DOCTYPE d [{''.join(entities)}]>"
+    return _wrap(version, doctype, "<d:PingResponse><d:Status>&lol9;</d:Status></d:PingResponse>")
+
+
+def oversized(version: SoapVersion) -> bytes:
+    padding = "<d:Status>OK</d:Status>" * 200_000  # about 4.6 MB
+    return _wrap(version, "", f"<d:PingResponse>{padding}</d:PingResponse>")
+
+
+HOSTILE: dict[Mode, Callable[[SoapVersion], bytes]] = {
+    Mode.XXE: xxe,
+    Mode.BILLION_LAUGHS: billion_laughs,
+    Mode.OVERSIZED: oversized,
+}
