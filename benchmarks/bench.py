@@ -25,6 +25,9 @@ latency is the sum of the two calls. Cancelling frees the slot, so a small pool
 of slots is cycled, one operation per slot at a time. JWTs, request ids and
 booking bodies are prepared before each phase, outside the timed region.
 
+6. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
+   gateway fronting it over MLLP, and bare MLLP to the same peer, in the same run.
+
 This is a benchmark, not a test: it asserts nothing about speed.
 """
 
@@ -92,6 +95,7 @@ class Options:
     pool: int
     gzip: bool
     json_path: Path | None
+    hl7: bool = True
 
 
 def _positive_int(raw: str) -> int:
@@ -148,6 +152,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="send Accept-Encoding: gzip (default identity, so compression is not measured)",
     )
     parser.add_argument("--json", dest="json_path", type=Path, help="also write results here")
+    parser.add_argument(
+        "--no-hl7",
+        dest="hl7",
+        action="store_false",
+        help="skip the HL7 leg (gateway -> PAS peer over MLLP, and bare MLLP)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
@@ -161,6 +171,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         pool=args.pool,
         gzip=args.gzip,
         json_path=args.json_path,
+        hl7=args.hl7,
     )
 
 
@@ -730,6 +741,11 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
     summary = report(
         opts, command, machine_info(), {"gateway": gateway, "bare": bare}, cal, results
     )
+    if opts.hl7:
+        from benchmarks.hl7_leg import report_hl7, run_hl7_leg  # imports this module
+
+        summary["hl7"] = report_hl7(await run_hl7_leg(opts, folder))
+        summary["failures"] += summary["hl7"]["failures"]
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"json:        {opts.json_path}")

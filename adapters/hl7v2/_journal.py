@@ -1,0 +1,194 @@
+"""The adapter's own small state, in its SQLite file (DESIGN.md: state that must survive).
+
+- ``attempts``: one row per booking request id: the placer id and MSH-10 sent,
+  and what we know of the outcome (pending, confirmed, unknown, failed,
+  compensated). Written *before* the SRM leaves, so a crash mid-booking is
+  reconciled after a restart.
+- ``bookings``: the last known view of every booking (ours, or the PAS desk's),
+  refreshed by answers and SIU notifications; ``get`` reads it.
+- ``inbound``: the ACK given to each inbound MSH-10, replayed for a resend.
+- ``events``: compensations and other facts worth keeping (ids only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from adapters.domain import Booking
+from adapters.hl7v2._redact import Redacted
+
+PENDING, CONFIRMED, UNKNOWN, FAILED, COMPENSATED = (
+    "pending",
+    "confirmed",
+    "unknown",
+    "failed",
+    "compensated",
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    request_id TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    placer_id TEXT NOT NULL UNIQUE,
+    control_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    supplier_ref TEXT,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bookings (
+    supplier_ref TEXT PRIMARY KEY,
+    placer_id TEXT,
+    booking TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bookings_by_placer ON bookings (placer_id);
+CREATE TABLE IF NOT EXISTS inbound (
+    control_id TEXT PRIMARY KEY,
+    ack TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    placer_id TEXT,
+    supplier_ref TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    request_id: str
+    generation: int
+    placer_id: str
+    control_id: str
+    state: str
+    supplier_ref: str | None
+    updated: float
+
+
+class Journal:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    async def open(cls, database: str) -> Journal:
+        if database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(database, isolation_level=None, timeout=5.0)
+        try:
+            if database != ":memory:":
+                await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.executescript(SCHEMA)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    # -- attempts ----------------------------------------------------------------------
+
+    async def attempt(self, request_id: str) -> Attempt | None:
+        return await self._attempt("request_id = ?", request_id)
+
+    async def attempt_by_placer(self, placer_id: str) -> Attempt | None:
+        return await self._attempt("placer_id = ?", placer_id)
+
+    async def _attempt(self, where: str, value: str) -> Attempt | None:
+        sql = (
+            "SELECT request_id, generation, placer_id, control_id, state, supplier_ref, "
+            f"updated FROM attempts WHERE {where}"
+        )
+        async with self.conn.execute(sql, (value,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Attempt(*row)
+
+    async def begin(self, attempt: Attempt) -> None:
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO attempts (request_id, generation, placer_id, control_id, "
+            "state, supplier_ref, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                attempt.request_id,
+                attempt.generation,
+                attempt.placer_id,
+                attempt.control_id,
+                attempt.state,
+                attempt.supplier_ref,
+                attempt.updated,
+            ),
+        )
+
+    async def settle(
+        self, request_id: str, state: str, at: float, supplier_ref: str | None = None
+    ) -> None:
+        await self.conn.execute(
+            "UPDATE attempts SET state = ?, updated = ?, "
+            "supplier_ref = coalesce(?, supplier_ref) WHERE request_id = ?",
+            (state, at, supplier_ref, request_id),
+        )
+
+    async def unsettled(self, older_than: float) -> list[Attempt]:
+        sql = (
+            "SELECT request_id, generation, placer_id, control_id, state, supplier_ref, "
+            "updated FROM attempts WHERE state IN (?, ?) AND updated <= ? ORDER BY updated"
+        )
+        async with self.conn.execute(sql, (PENDING, UNKNOWN, older_than)) as cursor:
+            return [Attempt(*row) for row in await cursor.fetchall()]
+
+    # -- bookings ----------------------------------------------------------------------
+
+    async def booking(self, supplier_ref: str) -> Booking | None:
+        sql = "SELECT booking FROM bookings WHERE supplier_ref = ?"
+        async with self.conn.execute(sql, (supplier_ref,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Booking.model_validate_json(row[0])
+
+    async def booking_by_placer(self, placer_id: str) -> Booking | None:
+        sql = "SELECT booking FROM bookings WHERE placer_id = ?"
+        async with self.conn.execute(sql, (placer_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else Booking.model_validate_json(row[0])
+
+    async def placer_of(self, supplier_ref: str) -> str | None:
+        sql = "SELECT placer_id FROM bookings WHERE supplier_ref = ?"
+        async with self.conn.execute(sql, (supplier_ref,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    async def keep(self, booking: Booking, placer_id: str | None) -> None:
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO bookings (supplier_ref, placer_id, booking) VALUES (?, ?, ?)",
+            Redacted((booking.supplier_ref, placer_id, booking.model_dump_json())),
+        )
+
+    # -- inbound and events --------------------------------------------------------------
+
+    async def inbound_ack(self, control_id: str) -> str | None:
+        sql = "SELECT ack FROM inbound WHERE control_id = ?"
+        async with self.conn.execute(sql, (control_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def remember_inbound(self, control_id: str, ack_text: str) -> None:
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO inbound (control_id, ack) VALUES (?, ?)",
+            Redacted((control_id, ack_text)),
+        )
+
+    async def record(self, kind: str, placer_id: str | None, supplier_ref: str | None) -> None:
+        await self.conn.execute(
+            "INSERT INTO events (at, kind, placer_id, supplier_ref) VALUES (?, ?, ?, ?)",
+            (datetime.now(UTC).isoformat(), kind, placer_id, supplier_ref),
+        )
+
+    async def events(self, kind: str | None = None) -> list[tuple[str, str | None, str | None]]:
+        sql = "SELECT kind, placer_id, supplier_ref FROM events"
+        params: tuple[str, ...] = ()
+        if kind:
+            sql, params = sql + " WHERE kind = ?", (kind,)
+        async with self.conn.execute(sql + " ORDER BY rowid", params) as cursor:
+            return [(str(r[0]), r[1], r[2]) for r in await cursor.fetchall()]

@@ -1,0 +1,151 @@
+"""The HL7 v2 adapter's options (``adapters[].options`` of kind ``hl7v2``), validated once."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME
+
+MEMORY = ":memory:"
+VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
+
+
+class Hl7v2ConfigError(ValueError):
+    """The adapter's options are invalid; the message names the option."""
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsOptions(_Options):
+    """TLS for one MLLP leg; files are relative to the configuration's folder."""
+
+    enabled: bool = False
+    #: CA bundle that verifies the other side (system defaults when absent).
+    ca_file: Path | None = None
+    #: Our certificate and key (a client certificate, or the listener's own).
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: Name to check in the PAS's certificate (defaults to ``host``).
+    server_hostname: str | None = None
+
+    def client_context(self, base_dir: Path) -> ssl.SSLContext | None:
+        if not self.enabled:
+            return None
+        context = ssl.create_default_context(cafile=_path(self.ca_file, base_dir))
+        if self.cert_file:
+            context.load_cert_chain(
+                _path(self.cert_file, base_dir) or "", _path(self.key_file, base_dir)
+            )
+        return context
+
+    def server_context(self, base_dir: Path) -> ssl.SSLContext | None:
+        if not self.enabled:
+            return None
+        if not self.cert_file:
+            raise ValueError("a TLS listener needs cert_file (and key_file)")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(
+            _path(self.cert_file, base_dir) or "", _path(self.key_file, base_dir)
+        )
+        if self.ca_file:
+            context.load_verify_locations(_path(self.ca_file, base_dir))
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def _path(value: Path | None, base_dir: Path) -> str | None:
+    if value is None:
+        return None
+    return str(value if value.is_absolute() else base_dir / value)
+
+
+class ListenOptions(_Options):
+    """The MLLP listener where the PAS sends unsolicited SIU messages."""
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port (tests); the PAS must be told the real one.
+    port: int = Field(ge=0, le=65535)
+    tls: TlsOptions = TlsOptions()
+
+
+class Hl7v2Options(_Options):
+    #: The PAS's MLLP endpoint.
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    #: Folder of the mapping tables (``mappings/hl7v2/README.md``).
+    mappings: Path
+    #: The adapter's own SQLite file: message journal, outcomes, bookings seen.
+    database: str = Field(default=MEMORY, min_length=1)
+    #: HL7 version sent in MSH-12 (HL7 v2.5 unless the PAS needs another).
+    version: str = "2.5"
+    #: Zone of local times without an offset, and of the times we send.
+    timezone: str = "Europe/London"
+    sending_application: str = "UEC-GATEWAY"
+    sending_facility: str = "GATEWAY"
+    receiving_application: str = "PAS"
+    receiving_facility: str = "PAS"
+    #: How the PAS answers SRM^S01: with SRR^S01, or ACK then an SIU^S12 to the listener.
+    booking_answer: Literal["srr", "ack-then-siu"] = "srr"
+    #: Time budget of one call at the PAS; shorter than the gateway's request_timeout_s.
+    time_budget_s: float = Field(default=8.0, gt=0, le=120)
+    #: Longest wait for one answer before the adapter asks what happened.
+    ack_timeout_s: float = Field(default=3.0, gt=0, le=120)
+    connect_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_s: float = Field(default=0.05, gt=0, le=10)
+    max_frame_bytes: int = Field(default=DEFAULT_MAX_FRAME, ge=1024, le=64 * DEFAULT_MAX_FRAME)
+    tls: TlsOptions = TlsOptions()
+    listen: ListenOptions | None = None
+    #: How often unsettled bookings are looked up, and how old they must be first.
+    reconcile_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    reconcile_after_s: float = Field(default=2.0, ge=0, le=3600)
+    #: Check inbound messages against hl7apy's structures for their version.
+    validate_inbound: bool = True
+    log_name: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value not in VERSIONS:
+            raise ValueError(f"'{value}' is not one of {', '.join(VERSIONS)}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def database_path(self, base_dir: Path) -> str:
+        if self.database == MEMORY:
+            return MEMORY
+        path = Path(self.database)
+        return str(path if path.is_absolute() else base_dir / path)
+
+    def mappings_path(self, base_dir: Path) -> Path:
+        return self.mappings if self.mappings.is_absolute() else base_dir / self.mappings
+
+
+def parse_options(name: str, options: Mapping[str, Any]) -> Hl7v2Options:
+    try:
+        return Hl7v2Options.model_validate(dict(options))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise Hl7v2ConfigError(f"adapter '{name}' (hl7v2): {problems}") from None
