@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -146,6 +147,21 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Reference peers integrators can run: name -> module whose ``main(argv)`` runs it.
+PEERS = {
+    "hl7v2-pas": "adapters.hl7v2.peer.__main__",
+    "rest-diary": "adapters.rest_diary.peer.__main__",
+    "soap-diary": "adapters.soap_diary.peer.__main__",
+}
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    """Run a reference supplier peer; the remaining arguments are the peer's own."""
+    module = importlib.import_module(PEERS[args.peer])
+    code: int = module.main(args.peer_args)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uec-gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD (UTC)")
     report.add_argument("--json", action="store_true")
     report.set_defaults(func=_report)
+
+    simulate = sub.add_parser(
+        "simulate", help="run a reference supplier peer (e.g. an HL7 v2 PAS) for testing"
+    )
+    simulate.add_argument("peer", choices=sorted(PEERS))
+    simulate.add_argument("peer_args", nargs=argparse.REMAINDER, help="the peer's own options")
+    simulate.set_defaults(func=_simulate)
 
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from adapters._csvtable import DataFileError
 from adapters.contract import SupplierAdapter
-from adapters.embedded._csvtable import DataFileError
 from adapters.embedded._directory import Directory, load_directory
 from adapters.embedded._options import EmbeddedConfigError, EmbeddedOptions, parse_options
 from adapters.embedded.adapter import EmbeddedAdapter

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from adapters._csvtable import DataFileError, Row, read_table, unique_ids
 from adapters.domain import (
     Address,
     DeliveryChannel,
@@ -24,7 +25,6 @@ from adapters.domain import (
     PractitionerRole,
     Schedule,
 )
-from adapters.embedded._csvtable import DataFileError, Row, read_table, unique_ids
 from adapters.embedded._templates import SlotTemplate, parse_clock, parse_weekdays
 
 SDS_USER_ID = "https://fhir.nhs.uk/Id/sds-user-id"

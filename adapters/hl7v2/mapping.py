@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from adapters import errors
+from adapters._csvtable import DataFileError, Row, read_table, unique_ids
 from adapters.domain import (
     BookingStatus,
     DeliveryChannel,
@@ -25,7 +26,6 @@ from adapters.domain import (
     Schedule,
     SlotStatus,
 )
-from adapters.embedded._csvtable import DataFileError, Row, read_table, unique_ids
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ID_NAMESPACE = uuid.UUID("0c7d3f52-4f3e-4f0a-9a53-5b7a2f9e1d61")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters import _http
+from adapters._csvtable import DataFileError
 from adapters.contract import SupplierAdapter
-from adapters.embedded._csvtable import DataFileError
 from adapters.rest_diary._auth import ApiKey, ClientCredentials, Credentials
 from adapters.rest_diary._options import (
     ApiKeyAuth,

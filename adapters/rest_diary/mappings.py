@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters._csvtable import DataFileError, Row, read_table
 from adapters.domain import BookingStatus, DeliveryChannel, Gender, SlotStatus
-from adapters.embedded._csvtable import DataFileError, Row, read_table
 from adapters.errors import MappingError
 
 E = TypeVar("E", bound=enum.Enum)

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from structlog.testing import capture_logs
 
+from adapters._csvtable import DataFileError
 from adapters.domain import DeliveryChannel, Gender, SlotQuery
-from adapters.embedded._csvtable import DataFileError
 from adapters.errors import MappingError
 from adapters.rest_diary import load_mappings
 from adapters.rest_diary.mappings import fhir_id, local_to_utc

@@ -178,3 +178,14 @@ def test_check_config_reports_yaml_syntax_position(
     bad.write_text("server:\n  port: [8080\n")
     (problem,) = _problems(capsys, bad)
     assert problem.startswith(f"{bad}:3:")
+
+
+@pytest.mark.parametrize("peer", ["hl7v2-pas", "rest-diary", "soap-diary"])
+def test_simulate_hands_over_to_each_reference_peer(
+    peer: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`simulate NAME --help` reaches that peer's own command line."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["simulate", peer, "--help"])
+    assert stopped.value.code == 0
+    assert "--port" in capsys.readouterr().out
