@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.hl7v2.peer.server import PasPeer
 from adapters.rest_diary.peer import PeerAuth, RunningPeer
 from adapters.rest_diary.peer import start_peer as start_rest_peer
 from adapters.soap_diary.peer import RunningSoapPeer
@@ -27,6 +28,7 @@ SERVICES = {
     "918999198999": "diary",  # embedded
     "918999197001": "acme-rest",
     "918999196001": "fernbrook-soap",
+    "918999197777": "pas",  # HL7 v2 over MLLP
 }
 
 CONFIG = """
@@ -45,6 +47,14 @@ adapters:
       base_url: {rest}
       mappings: {root_dir}/mappings/rest_diary/demo
       auth: {{kind: api_key, key_env: {rest_env}}}
+  - name: pas
+    kind: hl7v2
+    options:
+      host: 127.0.0.1
+      port: {pas_port}
+      mappings: {root_dir}/mappings/hl7v2/demo
+      database: {tmp}/hl7v2-journal.sqlite3
+      listen: {{host: 127.0.0.1, port: {listen_port}}}
   - name: fernbrook-soap
     kind: soap-diary
     options:
@@ -60,8 +70,8 @@ services:
 @pytest.fixture
 async def peers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[RunningPeer, RunningSoapPeer]]:
-    """The REST and SOAP reference peers on free 127.0.0.1 ports."""
+) -> AsyncIterator[tuple[RunningPeer, RunningSoapPeer, PasPeer]]:
+    """The REST, SOAP and HL7 v2 PAS reference peers on free 127.0.0.1 ports."""
     monkeypatch.setenv(REST_KEY_ENV, REST_KEY)
     monkeypatch.setenv(SOAP_PASSWORD_ENV, SOAP_PASSWORD)
     rest = await start_rest_peer(
@@ -70,7 +80,9 @@ async def peers(
     soap = await start_soap_peer(
         str(tmp_path / "soap.sqlite3"), days=2, basic=f"gateway:{SOAP_PASSWORD}"
     )
-    yield rest, soap
+    pas = await PasPeer.start(str(tmp_path / "pas.sqlite3"), horizon_days=2)
+    yield rest, soap, pas
+    await pas.close()
     await soap.stop()
     await rest.stop()
 
@@ -78,12 +90,12 @@ async def peers(
 @pytest.fixture
 async def consumer(
     tmp_path: Path,
-    peers: tuple[RunningPeer, RunningSoapPeer],
+    peers: tuple[RunningPeer, RunningSoapPeer, PasPeer],
     unused_tcp_port_factory: Callable[[], int],
 ) -> AsyncIterator[Consumer]:
     """A gateway routing three services to three different kinds of supplier."""
-    rest, soap = peers
-    port = unused_tcp_port_factory()
+    rest, soap, pas = peers
+    port, listen_port = unused_tcp_port_factory(), unused_tcp_port_factory()
     routes = "\n".join(f'  - id: "{sid}"\n    adapter: {name}' for sid, name in SERVICES.items())
     path = tmp_path / "gateway.yaml"
     path.write_text(
@@ -98,6 +110,8 @@ async def consumer(
             soap=soap.endpoint,
             soap_env=SOAP_PASSWORD_ENV,
             routes=routes,
+            pas_port=pas.port,
+            listen_port=listen_port,
         )
     )
     settings = load_config(path)
@@ -105,6 +119,7 @@ async def consumer(
         TestServer(create_app(settings, path), host="127.0.0.1", port=port)
     )
     await client.start_server()
+    pas.notify_to(("127.0.0.1", listen_port))
     yield Consumer(client, settings)
     await client.close()
 
@@ -120,7 +135,7 @@ async def _free_slot(consumer: Consumer, service_id: str) -> dict[str, Any]:
 
 
 async def test_each_service_books_and_cancels_at_its_own_supplier(consumer: Consumer) -> None:
-    """Embedded, REST and SOAP services each search, book and cancel through one gateway."""
+    """Embedded, REST, SOAP and HL7 v2 services each search, book and cancel through one gateway."""
     booked_ids = []
     for service_id in SERVICES:
         slot = await _free_slot(consumer, service_id)
