@@ -53,6 +53,23 @@ def resolve(kind: str, registry: Mapping[str, str] | None = None) -> AdapterFact
     return cast(AdapterFactory, getattr(module, attr))
 
 
+async def check(kind: str, name: str, options: Mapping[str, Any], base_dir: Path) -> None:
+    """Validate an adapter's configuration, without side effects where the adapter can.
+
+    An adapter module may offer ``check(name, options, base_dir)`` that
+    validates options and mapping tables without opening connections, files or
+    listeners; otherwise the adapter is built and closed again.
+    """
+    factory = resolve(kind)
+    module = importlib.import_module(ADAPTERS[kind].partition(":")[0])
+    checker = getattr(module, "check", None)
+    if callable(checker):
+        checker(name, options, base_dir)
+        return
+    adapter = await factory(name, options, base_dir)
+    await adapter.close()
+
+
 async def create(
     kind: str, name: str, options: Mapping[str, Any], base_dir: Path
 ) -> SupplierAdapter:

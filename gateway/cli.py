@@ -61,17 +61,15 @@ def _token(args: argparse.Namespace) -> int:
 async def _check_adapters(
     path: Path, marks: config_module.Marks, settings: config_module.Settings
 ) -> list[str]:
-    """Build every adapter (which validates its mapping tables), then close it."""
+    """Check every adapter's options and mapping tables (registry.check)."""
     problems = []
     for index, item in enumerate(settings.adapters):
         found = config_module.where(marks, ("adapters", index))
         at = f"{path}:{found[0]}:{found[1]}" if found else str(path)
         try:
-            adapter = await registry.create(item.kind, item.name, item.options, settings.base_dir)
+            await registry.check(item.kind, item.name, item.options, settings.base_dir)
         except Exception as exc:  # report every problem, whatever raised it
             problems.append(f"{at}: adapter '{item.name}': {exc}")
-        else:
-            await adapter.close()
     return problems
 
 

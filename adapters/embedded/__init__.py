@@ -23,9 +23,16 @@ __all__ = [
     "EmbeddedAdapter",
     "EmbeddedConfigError",
     "EmbeddedOptions",
+    "check",
     "create",
     "load_directory",
 ]
+
+
+def check(name: str, options: Mapping[str, Any], base_dir: Path) -> None:
+    """Validate options and data files without opening (or creating) the diary."""
+    settings = parse_options(name, options)
+    load_directory(settings.data_path(base_dir))
 
 
 async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> SupplierAdapter:

@@ -47,6 +47,22 @@ async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> Suppl
     return await open_adapter(name, settings, base_dir)
 
 
+def check(name: str, options: Mapping[str, Any], base_dir: Path) -> None:
+    """Validate options, mapping tables and TLS files without opening anything.
+
+    ``uec-gateway check-config`` uses this so that checking a live system's
+    configuration never binds its SIU listener or opens its journal.
+    """
+    settings = parse_options(name, options)
+    load_mappings(settings.mappings_path(base_dir))
+    try:
+        settings.tls.client_context(base_dir)
+        if settings.listen:
+            settings.listen.tls.server_context(base_dir)
+    except (OSError, ValueError) as exc:
+        raise Hl7v2ConfigError(f"adapter '{name}' (hl7v2): TLS: {exc}") from None
+
+
 async def open_adapter(name: str, settings: Hl7v2Options, base_dir: Path) -> Hl7v2Adapter:
     mappings = load_mappings(settings.mappings_path(base_dir))
     try:

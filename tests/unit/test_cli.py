@@ -63,6 +63,7 @@ def test_check_config_accepts_the_demo(capsys: pytest.CaptureFixture[str], tmp_p
     shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
     assert main(["check-config", str(config / "demo.yaml")]) == 0
     assert "OK" in capsys.readouterr().out
+    assert not (tmp_path / "var").exists(), "checking never creates the diary or the store"
 
 
 def test_check_config_reports_a_broken_row(
