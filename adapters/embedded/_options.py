@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters._options import database_location, known_zone, under, validate_options
 
 MEMORY = ":memory:"
 
@@ -30,35 +32,20 @@ class EmbeddedOptions(BaseModel):
     #: Name logged as ``adapter``; defaults to the instance name.
     log_name: str | None = None
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def database_path(self, base_dir: Path) -> str:
-        if self.database == MEMORY:
-            return MEMORY
-        path = Path(self.database)
-        return str(path if path.is_absolute() else base_dir / path)
+        return database_location(base_dir, self.database)
 
     def data_path(self, base_dir: Path) -> Path:
-        return self.data_dir if self.data_dir.is_absolute() else base_dir / self.data_dir
+        return under(base_dir, self.data_dir)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> EmbeddedOptions:
-    try:
-        return EmbeddedOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise EmbeddedConfigError(f"adapter '{name}' (embedded): {problems}") from None
+    return validate_options(
+        EmbeddedOptions, options, name=name, kind="embedded", error=EmbeddedConfigError
+    )

@@ -6,10 +6,11 @@ import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from adapters._options import database_location, known_zone, under, validate_options
 from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME
 
 MEMORY = ":memory:"
@@ -110,14 +111,7 @@ class Hl7v2Options(_Options):
     validate_inbound: bool = True
     log_name: str | None = None
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
     @field_validator("version")
     @classmethod
@@ -131,21 +125,11 @@ class Hl7v2Options(_Options):
         return ZoneInfo(self.timezone)
 
     def database_path(self, base_dir: Path) -> str:
-        if self.database == MEMORY:
-            return MEMORY
-        path = Path(self.database)
-        return str(path if path.is_absolute() else base_dir / path)
+        return database_location(base_dir, self.database)
 
     def mappings_path(self, base_dir: Path) -> Path:
-        return self.mappings if self.mappings.is_absolute() else base_dir / self.mappings
+        return under(base_dir, self.mappings)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> Hl7v2Options:
-    try:
-        return Hl7v2Options.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise Hl7v2ConfigError(f"adapter '{name}' (hl7v2): {problems}") from None
+    return validate_options(Hl7v2Options, options, name=name, kind="hl7v2", error=Hl7v2ConfigError)

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters._options import under, validate_options
 
 #: An ASID (Accredited System Identifier) is a run of digits (fs_workflow.md).
 ASID = re.compile(r"^\d{1,20}$")
@@ -89,15 +91,10 @@ class NationalFhirOptions(_Section):
         return _absolute_url(value, "issuer")
 
     def directory_path(self, base_dir: Path) -> Path:
-        return self.directory if self.directory.is_absolute() else base_dir / self.directory
+        return under(base_dir, self.directory)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> NationalFhirOptions:
-    try:
-        return NationalFhirOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise NationalFhirConfigError(f"adapter '{name}' (national-fhir): {problems}") from None
+    return validate_options(
+        NationalFhirOptions, options, name=name, kind="national-fhir", error=NationalFhirConfigError
+    )

@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters._http import Policy
+from adapters._options import known_zone, under, validate_options
 
 
 class RestDiaryConfigError(ValueError):
@@ -76,14 +77,7 @@ class RestDiaryOptions(_Options):
 
     _url = field_validator("base_url")(_http_url)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -99,18 +93,13 @@ class RestDiaryOptions(_Options):
         )
 
     def mappings_path(self, base_dir: Path) -> Path:
-        return self.mappings if self.mappings.is_absolute() else base_dir / self.mappings
+        return under(base_dir, self.mappings)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> RestDiaryOptions:
-    try:
-        return RestDiaryOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise RestDiaryConfigError(f"adapter '{name}' (rest-diary): {problems}") from None
+    return validate_options(
+        RestDiaryOptions, options, name=name, kind="rest-diary", error=RestDiaryConfigError
+    )
 
 
 def secret(name: str, option: str, variable: str, environ: Mapping[str, str] | None = None) -> str:

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters._http import Policy
+from adapters._options import known_zone, under, validate_options
 from adapters.soap_diary._envelope import SoapVersion
 
 
@@ -48,14 +49,7 @@ class SoapDiaryOptions(BaseModel):
             raise ValueError(f"'{value}' is not an absolute http(s) URL")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}'") from None
-        return value
+    _zone = field_validator("timezone")(known_zone)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -71,18 +65,13 @@ class SoapDiaryOptions(BaseModel):
         )
 
     def mappings_path(self, base_dir: Path) -> Path:
-        return self.mappings if self.mappings.is_absolute() else base_dir / self.mappings
+        return under(base_dir, self.mappings)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> SoapDiaryOptions:
-    try:
-        settings = SoapDiaryOptions.model_validate(dict(options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SoapDiaryConfigError(f"adapter '{name}' (soap-diary): {problems}") from None
+    settings = validate_options(
+        SoapDiaryOptions, options, name=name, kind="soap-diary", error=SoapDiaryConfigError
+    )
     if (settings.username is None) != (settings.password_env is None):
         raise SoapDiaryConfigError(
             f"adapter '{name}' (soap-diary): username and password_env go together"
