@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway import logs
 from gateway.audit import AuditTrail
 from gateway.config import Settings
+from gateway.hl7 import front_door_ctx
 from gateway.http import handlers
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
@@ -117,6 +118,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
+    app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     app.router.add_get("/health", health)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -124,6 +125,56 @@ class ServiceRoute(_Section):
     adapter: str
     #: ODS codes allowed to book and cancel; empty means anyone.
     allowed_consumers: tuple[str, ...] = ()
+    #: dos_bookingonly.md: the DoS "requirebooking" attribute is present and true, so a
+    #: consumer must withhold the referral when no booking could be made.
+    booking_only: bool = False
+
+
+class Hl7ConsumerSettings(_Section):
+    """A legacy consumer of the HL7 v2 front door, known by its MSH-4 sending facility."""
+
+    sending_facility: str = Field(min_length=1)
+    #: The consumer organisation's ODS code (the CallContext organisation and audit).
+    ods_code: str = Field(min_length=1)
+    name: str | None = None
+
+
+class Hl7TlsSettings(_Section):
+    """MLLP over TLS for the front door; with ``ca_file`` client certificates are required."""
+
+    enabled: bool = False
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_file: Path | None = None
+
+
+class Hl7FrontDoorSettings(_Section):
+    """The HL7 v2 MLLP front door for legacy consumers (gateway/hl7/); off when absent."""
+
+    host: str = "127.0.0.1"
+    #: 0 picks a free port (tests).
+    port: int = Field(ge=0, le=65535)
+    #: Folder of the front door's tables (mappings/hl7_front_door/README.md).
+    mappings: Path
+    max_frame_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: Time budget of one message's work at the supplier (the CallContext deadline).
+    time_budget_s: float = Field(default=8.0, gt=0, le=120)
+    #: MSH-3/MSH-4 of our answers.
+    application: str = "UEC-GATEWAY"
+    facility: str = "GATEWAY"
+    #: Zone of HL7 times sent without an offset, and of the times we send.
+    timezone: str = "Europe/London"
+    consumers: tuple[Hl7ConsumerSettings, ...] = ()
+    tls: Hl7TlsSettings = Hl7TlsSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
 
 
 class Settings(_Section):
@@ -133,6 +184,7 @@ class Settings(_Section):
     logging: LogSettings = LogSettings()
     adapters: tuple[AdapterSettings, ...] = ()
     services: tuple[ServiceRoute, ...] = ()
+    hl7_front_door: Hl7FrontDoorSettings | None = None
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
