@@ -73,6 +73,24 @@ async def _check_adapters(
     return problems
 
 
+def _check_front_door(
+    path: Path, marks: config_module.Marks, settings: config_module.Settings
+) -> list[str]:
+    """The HL7 front door's tables, when the front door is configured."""
+    door = settings.hl7_front_door
+    if door is None:
+        return []
+    from gateway.hl7.tables import load_tables
+
+    try:
+        load_tables(settings.resolve(door.mappings))
+    except (ValueError, OSError) as exc:
+        found = config_module.where(marks, ("hl7_front_door", "mappings"))
+        at = f"{path}:{found[0]}:{found[1]}" if found else str(path)
+        return [f"{at}: hl7_front_door: {exc}"]
+    return []
+
+
 def _check(args: argparse.Namespace) -> int:
     """Validate everything and print every problem as file:line:column: message."""
     try:
@@ -87,6 +105,7 @@ def _check(args: argparse.Namespace) -> int:
     except config_module.ConfigError as exc:
         problems.extend(p for p in exc.problems if "is not set" not in p)
     problems.extend(asyncio.run(_check_adapters(args.config, marks, settings)))
+    problems.extend(_check_front_door(args.config, marks, settings))
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:

@@ -56,6 +56,17 @@ def adapter_fingerprint(item: AdapterSettings, base_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def front_door_fingerprint(settings: Settings) -> str | None:
+    """What of the HL7 front door only a restart can change: listener, TLS and tables."""
+    door = settings.hl7_front_door
+    if door is None:
+        return None
+    fixed = door.model_dump(mode="json", exclude={"consumers", "time_budget_s"})
+    digest = hashlib.sha256(json.dumps(fixed, sort_keys=True).encode())
+    _hash_path(digest, settings.resolve(door.mappings))
+    return digest.hexdigest()
+
+
 def mapping_version(settings: Settings, fingerprints: Mapping[str, str]) -> str:
     """The version stamped on requests and logs: routes plus every adapter's fingerprint."""
     routes = [s.model_dump(mode="json") for s in settings.services]
@@ -165,6 +176,10 @@ class Runtime:
             for name in ("server", "security", "store", "logging")
             if getattr(old, name) != getattr(new, name)
         ]
+        if front_door_fingerprint(old) != front_door_fingerprint(new):
+            # Its listener and tables are built once at start-up; consumers and the
+            # time budget are read per message and may change on reload.
+            changed.append("hl7_front_door (listener, TLS or tables)")
         if changed:
             raise ReloadFailed(f"sections {', '.join(changed)} changed: they need a restart")
 

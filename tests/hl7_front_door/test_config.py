@@ -41,3 +41,38 @@ def test_error_table_with_a_bad_ack_code_names_the_row(tmp_path: Path) -> None:
     (tmp_path / "errors.csv").write_text(text)
     with pytest.raises(DataFileError, match=r"errors.csv line 2: column ack_code"):
         load_tables(tmp_path)
+
+
+def test_check_config_reports_a_broken_front_door_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check-config` validates the front door's tables and names the broken row."""
+    import shutil
+
+    from gateway.cli import main
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    services = tmp_path / "mappings/hl7_front_door/demo/services.csv"
+    services.write_text(services.read_text() + "UTC-DEMO,918999198999,a duplicate code\n")
+    assert main(["check-config", str(tmp_path / "config/example-hl7-front-door.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert "hl7_front_door" in err and "services.csv" in err
+
+
+def test_reload_refuses_front_door_table_changes(tmp_path: Path) -> None:
+    """A changed front door table changes the restart-only fingerprint; consumers do not."""
+    import shutil
+
+    from gateway.runtime import front_door_fingerprint
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    config = tmp_path / "config/example-hl7-front-door.yaml"
+    before = front_door_fingerprint(load_config(config))
+    text = config.read_text()
+    config.write_text(text.replace("time_budget_s: 8", "time_budget_s: 9"))
+    assert front_door_fingerprint(load_config(config)) == before
+    genders = tmp_path / "mappings/hl7_front_door/demo/genders.csv"
+    genders.write_text(genders.read_text() + "\n")
+    assert front_door_fingerprint(load_config(config)) != before
