@@ -27,6 +27,10 @@ booking bodies are prepared before each phase, outside the timed region.
 
 6. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
    gateway fronting it over MLLP, and bare MLLP to the same peer, in the same run.
+7. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
+   legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
+   door and the national-fhir adapter to a provider gateway, against FHIR sent
+   straight to that provider, in the same run.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -96,6 +100,7 @@ class Options:
     gzip: bool
     json_path: Path | None
     hl7: bool = True
+    consumer: bool = True
 
 
 def _positive_int(raw: str) -> int:
@@ -158,6 +163,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_false",
         help="skip the HL7 leg (gateway -> PAS peer over MLLP, and bare MLLP)",
     )
+    parser.add_argument(
+        "--no-consumer",
+        dest="consumer",
+        action="store_false",
+        help="skip the consumer leg (legacy MLLP -> gateway -> national FHIR -> provider)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
@@ -172,6 +183,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         gzip=args.gzip,
         json_path=args.json_path,
         hl7=args.hl7,
+        consumer=args.consumer,
     )
 
 
@@ -746,6 +758,11 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
 
         summary["hl7"] = report_hl7(await run_hl7_leg(opts, folder))
         summary["failures"] += summary["hl7"]["failures"]
+    if opts.consumer:
+        from benchmarks.consumer_leg import report_consumer, run_consumer_leg
+
+        summary["consumer"] = report_consumer(await run_consumer_leg(opts, folder))
+        summary["failures"] += summary["consumer"]["failures"]
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"json:        {opts.json_path}")
