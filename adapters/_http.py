@@ -14,11 +14,13 @@ request that may have reached the supplier only when the caller says so
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
 import structlog
+from pydantic import ValidationError
 
 from adapters.domain import CallContext
 from adapters.errors import (
@@ -236,3 +238,57 @@ def _failure(
         request_id=ctx.request_id,
     )
     return error
+
+
+@asynccontextmanager
+async def guard(
+    operation: str,
+    ctx: CallContext,
+    *,
+    closed: bool,
+    adapter: str,
+    extra: Callable[[str, ValueError], AdapterError] | None = None,
+) -> AsyncIterator[None]:
+    """One supplier call: closed and deadline checks, anything foreign made typed.
+
+    ``extra`` may translate a plain ``ValueError`` of the adapter's own (not a
+    validation error of the supplier's answer) into a typed error.
+    """
+    if closed:
+        raise SupplierUnavailable(f"{operation}: the adapter is closed")
+    if ctx.expired():
+        raise SupplierTimeout(f"{operation}: the deadline passed before the call")
+    try:
+        async with asyncio.timeout(ctx.remaining()):
+            yield
+    except AdapterError:
+        raise
+    except TimeoutError as exc:
+        log.warning("supplier_call_timed_out", adapter=adapter, operation=operation)
+        raise SupplierTimeout(f"{operation}: the deadline passed") from exc
+    except ValidationError as exc:
+        # Field locations only: a validation message quotes the input (it may be a patient).
+        where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
+        log.error("supplier_answer_invalid", adapter=adapter, operation=operation, fields=where)
+        raise SupplierProtocolError(
+            f"{operation}: the supplier's answer did not match its interface",
+            supplier_detail=f"invalid fields: {', '.join(where)}",
+        ) from None
+    except ValueError as exc:
+        if extra is None:
+            log.error(
+                "supplier_call_failed",
+                adapter=adapter,
+                operation=operation,
+                error_type=type(exc).__name__,
+            )
+            raise translate(operation, exc) from exc
+        raise extra(operation, exc) from exc
+    except Exception as exc:
+        log.error(
+            "supplier_call_failed",
+            adapter=adapter,
+            operation=operation,
+            error_type=type(exc).__name__,
+        )
+        raise translate(operation, exc) from exc

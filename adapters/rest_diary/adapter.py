@@ -17,20 +17,18 @@ once it may have arrived.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 import structlog
-from pydantic import ValidationError
 
 from adapters import _http, errors
 from adapters.contract import Capability, Health
@@ -238,39 +236,9 @@ class RestDiaryAdapter:
             self._credentials.invalidate()
         return reply
 
-    @asynccontextmanager
-    async def _guard(self, operation: str, ctx: CallContext) -> AsyncIterator[None]:
+    def _guard(self, operation: str, ctx: CallContext) -> AbstractAsyncContextManager[None]:
         """Deadline and closed checks; anything foreign becomes a typed error."""
-        if self._closed:
-            raise errors.SupplierUnavailable(f"{operation}: the adapter is closed")
-        if ctx.expired():
-            raise errors.SupplierTimeout(f"{operation}: the deadline passed before the call")
-        try:
-            async with asyncio.timeout(ctx.remaining()):
-                yield
-        except errors.AdapterError:
-            raise
-        except TimeoutError as exc:
-            log.warning("supplier_call_timed_out", adapter=self._log_name, operation=operation)
-            raise errors.SupplierTimeout(f"{operation}: the deadline passed") from exc
-        except ValidationError as exc:
-            # Field locations only: a validation message quotes the input (it may be a patient).
-            where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
-            log.error(
-                "supplier_answer_invalid", adapter=self._log_name, operation=operation, fields=where
-            )
-            raise errors.SupplierProtocolError(
-                f"{operation}: the supplier's answer did not match its API",
-                supplier_detail=f"invalid fields: {', '.join(where)}",
-            ) from None
-        except Exception as exc:
-            log.error(
-                "supplier_call_failed",
-                adapter=self._log_name,
-                operation=operation,
-                error_type=type(exc).__name__,
-            )
-            raise _http.translate(operation, exc) from exc
+        return _http.guard(operation, ctx, closed=self._closed, adapter=self._log_name)
 
 
 def _json(reply: _http.Reply) -> Any:

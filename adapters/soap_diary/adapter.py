@@ -14,18 +14,15 @@ booking whose answer was lost is recovered, never made twice;
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import aiohttp
 import structlog
 from lxml import etree
-from pydantic import ValidationError
 
 from adapters import _http, errors
 from adapters.contract import Capability, Health
@@ -220,46 +217,22 @@ class SoapDiaryAdapter:
             )
         return element
 
-    @asynccontextmanager
-    async def _guard(self, operation: str, ctx: CallContext) -> AsyncIterator[None]:
+    def _guard(self, operation: str, ctx: CallContext) -> AbstractAsyncContextManager[None]:
         """Deadline and closed checks; anything foreign becomes a typed error."""
-        if self._closed:
-            raise errors.SupplierUnavailable(f"{operation}: the adapter is closed")
-        if ctx.expired():
-            raise errors.SupplierTimeout(f"{operation}: the deadline passed before the call")
-        try:
-            async with asyncio.timeout(ctx.remaining()):
-                yield
-        except errors.AdapterError:
-            raise
-        except TimeoutError as exc:
-            log.warning("supplier_call_timed_out", adapter=self._log_name, operation=operation)
-            raise errors.SupplierTimeout(f"{operation}: the deadline passed") from exc
-        except ValidationError as exc:
-            # Field locations only: a validation message quotes the input (it may be a patient).
-            where = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})[:5]
-            log.error(
-                "supplier_answer_invalid", adapter=self._log_name, operation=operation, fields=where
-            )
-            raise errors.SupplierProtocolError(
-                f"{operation}: the supplier's answer did not match its service",
-                supplier_detail=f"invalid fields: {', '.join(where)}",
-            ) from None
-        except ValueError as exc:
-            # lxml refuses text XML cannot carry (control characters, lone surrogates).
-            if operation == "book":
-                raise errors.BookingRejected(
-                    "book: the request holds text XML cannot carry"
-                ) from exc
-            raise errors.SupplierProtocolError(f"{operation}: text XML cannot carry") from exc
-        except Exception as exc:
-            log.error(
-                "supplier_call_failed",
-                adapter=self._log_name,
-                operation=operation,
-                error_type=type(exc).__name__,
-            )
-            raise _http.translate(operation, exc) from exc
+        return _http.guard(
+            operation,
+            ctx,
+            closed=self._closed,
+            adapter=self._log_name,
+            extra=_text_xml_cannot_carry,
+        )
+
+
+def _text_xml_cannot_carry(operation: str, exc: ValueError) -> errors.AdapterError:
+    # lxml refuses text XML cannot carry (control characters, lone surrogates).
+    if operation == "book":
+        return errors.BookingRejected("book: the request holds text XML cannot carry")
+    return errors.SupplierProtocolError(f"{operation}: text XML cannot carry")
 
 
 def _by_id(operation: str, supplier_ref: str) -> etree._Element:
