@@ -4,11 +4,14 @@ Two LDAP steps, exactly as the standard documents them:
 
 1. ``ldapsearch -b uniqueIdentifier=<ASID>,ou=Services,o=nhs nhsMHSPartyKey``
    -> the nhsAS object's ``nhsMHSPartyKey``;
-2. ``ldapsearch -b ou=Services,o=nhs "(&(nhsMHSPartyKey=<key>)(<interaction>))"
+2. ``ldapsearch -b ou=Services,o=nhs "(&(nhsMHSPartyKey=<key>)(nhsMhsSvcIA=<interaction>))"
    nhsMHSEndPoint`` -> the nhsMHS object's ``nhsMHSEndPoint`` (the service root).
 
-No LDAP library is a dependency, so the queries are built and their results
-parsed here, and the wire is a small pluggable ``SdsTransport``.
+fs_workflow.md prints step 2's second term as a bare ``(<interaction>)``, which
+is not a valid RFC 4515 filter; SDS holds the interaction in ``nhsMhsSvcIA``,
+so that is the attribute asked (docs/spec-choices.md). The queries are built
+and their results parsed here; the wire is a small pluggable ``SdsTransport``,
+with an LDAP one in ``sds_ldap`` (ldap3).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from adapters.national_fhir._directory import DirectoryEntry, check_root
 
 SERVICES_BASE = "ou=Services,o=nhs"
 PARTY_KEY = "nhsMHSPartyKey"
+SERVICE_INTERACTION = "nhsMhsSvcIA"
 END_POINT = "nhsMHSEndPoint"
 
 #: One LDAP entry: attribute name -> values (names compared case-insensitively).
@@ -85,7 +89,10 @@ def endpoint_query(party_key: str, interaction: str) -> LdapQuery:
     return LdapQuery(
         base=SERVICES_BASE,
         scope="sub",
-        filter=f"(&({PARTY_KEY}={_escape_filter(party_key)})({_escape_filter(interaction)}))",
+        filter=(
+            f"(&({PARTY_KEY}={_escape_filter(party_key)})"
+            f"({SERVICE_INTERACTION}={_escape_filter(interaction)}))"
+        ),
         attributes=(END_POINT,),
     )
 

@@ -110,7 +110,7 @@ def test_the_two_ldap_queries_are_the_documented_ones() -> None:
     step2 = endpoint_query("A12345-1234567", CREATE)
     assert step2.as_ldapsearch() == (
         'ldapsearch -b ou=Services,o=nhs "(&(nhsMHSPartyKey=A12345-1234567)'
-        f'({CREATE}))" nhsMHSEndPoint'
+        f'(nhsMhsSvcIA={CREATE}))" nhsMHSEndPoint'
     )
 
 
