@@ -16,30 +16,20 @@ ignored; further participants beside the patient are allowed.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from fhir.resources.STU3.appointment import Appointment
 from pydantic import ValidationError
 
 from adapters.domain import (
-    Address,
     BookingRequest,
-    ContactPoint,
-    Gender,
-    HumanName,
-    Patient,
     SupportingDocument,
 )
-from adapters.nhs import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
-from gateway.fhir.render import NHS_VERIFICATION_EXT
+from gateway.fhir._patient import patient, single, violation
 
 Json = dict[str, Any]
-
-
-def _violation(expression: str, message: str) -> ApiError:
-    return ApiError(ErrorKind.PROFILE_VIOLATION, message, expression=expression)
 
 
 def _tolerate(data: Json) -> Json:
@@ -77,26 +67,18 @@ def structural(data: Json) -> Appointment:
         ) from exc
 
 
-def _single(data: Json, key: str, expression: str) -> Json:
-    items = data.get(key) or []
-    if len(items) != 1:
-        raise _violation(expression, f"{expression} must occur exactly once (found {len(items)})")
-    item: Json = items[0]
-    return item
-
-
 def _contained(data: Json) -> dict[str, Json]:
     by_type: dict[str, Json] = {}
     for index, item in enumerate(data.get("contained") or []):
         kind = item.get("resourceType")
         if kind in by_type:
-            raise _violation(f"Appointment.contained[{index}]", f"more than one contained {kind}")
+            raise violation(f"Appointment.contained[{index}]", f"more than one contained {kind}")
         if not item.get("id"):
-            raise _violation(f"Appointment.contained[{index}].id", "contained resources need an id")
+            raise violation(f"Appointment.contained[{index}].id", "contained resources need an id")
         by_type[str(kind)] = item
     for kind in ("DocumentReference", "Patient", "Slot"):
         if kind not in by_type:
-            raise _violation(
+            raise violation(
                 "Appointment.contained", f"a contained {kind} is required (fs_fhir_overrides.md)"
             )
     return by_type
@@ -105,128 +87,32 @@ def _contained(data: Json) -> dict[str, Json]:
 def _local_ref(ref: Json | None, target: Json, expression: str) -> None:
     wanted = f"#{target['id']}"
     if not ref or ref.get("reference") != wanted:
-        raise _violation(
+        raise violation(
             expression, f"{expression} must reference the contained resource '{wanted}'"
         )
 
 
 def _instant(value: str | None, expression: str) -> datetime:
     if not value:
-        raise _violation(expression, f"{expression} is required")
+        raise violation(expression, f"{expression} is required")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
-        raise _violation(
+        raise violation(
             expression, f"{expression} must be an instant with a UTC offset (fs_times.md)"
         )
     return parsed
 
 
-def _nhs_identifier(patient: Json) -> tuple[str | None, str | None]:
-    identifiers = patient.get("identifier") or []
-    if len(identifiers) > 1:
-        raise _violation("Patient.identifier", "Patient.identifier allows at most one identifier")
-    if not identifiers:
-        return None, None
-    ident = identifiers[0]
-    where = "Appointment.contained.Patient.identifier"
-    if ident.get("system") != NHS_NUMBER_SYSTEM:
-        raise _violation(
-            f"{where}.system", f"the patient identifier system must be {NHS_NUMBER_SYSTEM}"
-        )
-    value = str(ident.get("value") or "")
-    if not is_valid_nhs_number(value):
-        raise ApiError(
-            ErrorKind.INVALID_NHS_NUMBER,
-            "the NHS number is not ten digits with a valid check digit",
-            expression=f"{where}.value",
-        )
-    verification = None
-    for ext in ident.get("extension") or []:
-        if ext.get("url") == NHS_VERIFICATION_EXT:
-            codings = (ext.get("valueCodeableConcept") or {}).get("coding") or [{}]
-            verification = codings[0].get("code")
-    if verification is None:
-        raise _violation(
-            f"{where}.extension", "the NHS number verification status extension is required"
-        )
-    return value, str(verification)
-
-
-def _name(patient: Json) -> HumanName:
-    name = _single(patient, "name", "Appointment.contained.Patient.name")
-    if not name.get("family") and not name.get("given") and not name.get("text"):
-        raise _violation(
-            "Appointment.contained.Patient.name", "the patient name needs a family or given name"
-        )
-    return HumanName(
-        family=name.get("family") or name.get("text"),
-        given=tuple(name.get("given") or ()),
-        prefix=tuple(name.get("prefix") or ()),
-        use=name.get("use"),
-    )
-
-
-def _address(patient: Json) -> Address:
-    addr = _single(patient, "address", "Appointment.contained.Patient.address")
-    return Address(
-        lines=tuple(addr.get("line") or ()),
-        city=addr.get("city"),
-        district=addr.get("district"),
-        postcode=addr.get("postalCode"),
-        text=addr.get("text"),
-        use=addr.get("use"),
-    )
-
-
-def _telecom(patient: Json) -> tuple[ContactPoint, ...]:
-    points = []
-    for index, item in enumerate(patient.get("telecom") or []):
-        if item.get("rank") is None:
-            raise _violation(
-                f"Appointment.contained.Patient.telecom[{index}].rank",
-                "telecom.rank is required when telecom is populated",
-            )
-        points.append(
-            ContactPoint(
-                system=item.get("system", "phone"),
-                value=str(item.get("value", "")),
-                use=item.get("use"),
-                rank=int(item["rank"]),
-            )
-        )
-    return tuple(points)
-
-
-def _patient(patient: Json) -> Patient:
-    nhs_number, verification = _nhs_identifier(patient)
-    if patient.get("gender") not in {g.value for g in Gender}:
-        raise _violation(
-            "Appointment.contained.Patient.gender",
-            "Patient.gender is required: male, female, other or unknown",
-        )
-    if not patient.get("birthDate"):
-        raise _violation("Appointment.contained.Patient.birthDate", "Patient.birthDate is required")
-    return Patient(
-        nhs_number=nhs_number,
-        nhs_number_verification=verification,
-        name=_name(patient),
-        gender=Gender(patient["gender"]),
-        birth_date=date.fromisoformat(str(patient["birthDate"])),
-        address=_address(patient),
-        telecom=_telecom(patient),
-    )
-
-
 def _document(doc: Json) -> SupportingDocument:
     where = "Appointment.contained.DocumentReference"
-    ident = _single(doc, "identifier", f"{where}.identifier")
+    ident = single(doc, "identifier", f"{where}.identifier")
     codings = (doc.get("type") or {}).get("coding") or []
     if not codings or not codings[0].get("code"):
-        raise _violation(f"{where}.type", "DocumentReference.type needs a coding")
+        raise violation(f"{where}.type", "DocumentReference.type needs a coding")
     content = doc.get("content") or []
     attachment = content[0].get("attachment", {}) if content else {}
     if not attachment.get("contentType"):
-        raise _violation(
+        raise violation(
             f"{where}.content", "DocumentReference.content.attachment.contentType is required"
         )
     indexed = doc.get("indexed")
@@ -242,10 +128,10 @@ def _document(doc: Json) -> SupportingDocument:
 
 
 def _slot_key(slot: Json) -> str:
-    ident = _single(slot, "identifier", "Appointment.contained.Slot.identifier")
+    ident = single(slot, "identifier", "Appointment.contained.Slot.identifier")
     value = ident.get("value")
     if not value:
-        raise _violation(
+        raise violation(
             "Appointment.contained.Slot.identifier.value", "the slot identifier value is required"
         )
     return str(value)
@@ -263,41 +149,41 @@ def booking_request(data: Json) -> BookingRequest:
 def _booking_request(data: Json) -> BookingRequest:
     structural(data)
     if "id" in data:
-        raise _violation(
+        raise violation(
             "Appointment.id",
             "Appointment.id must not be sent: the provider assigns it (appointment.md)",
         )
     if data.get("status") != "booked":
-        raise _violation("Appointment.status", "a new Appointment must have status 'booked'")
+        raise violation("Appointment.status", "a new Appointment must have status 'booked'")
     contained = _contained(data)
     _local_ref(
-        _single(data, "supportingInformation", "Appointment.supportingInformation"),
+        single(data, "supportingInformation", "Appointment.supportingInformation"),
         contained["DocumentReference"],
         "Appointment.supportingInformation",
     )
-    _local_ref(_single(data, "slot", "Appointment.slot"), contained["Slot"], "Appointment.slot")
+    _local_ref(single(data, "slot", "Appointment.slot"), contained["Slot"], "Appointment.slot")
     refs = [(p.get("actor") or {}).get("reference") for p in data.get("participant") or []]
     if refs.count(f"#{contained['Patient']['id']}") != 1:
-        raise _violation(
+        raise violation(
             "Appointment.participant",
             "exactly one participant must reference the contained Patient",
         )
     description = str(data.get("description") or "").strip()
     if not description:
-        raise _violation("Appointment.description", "Appointment.description is required")
+        raise violation("Appointment.description", "Appointment.description is required")
     start = _instant(data.get("start"), "Appointment.start")
     end = _instant(data.get("end"), "Appointment.end")
     if end <= start:
-        raise _violation("Appointment.end", "Appointment.end must be after Appointment.start")
+        raise violation("Appointment.end", "Appointment.end must be after Appointment.start")
     referrals = data.get("incomingReferral") or []
     if len(referrals) > 1:
-        raise _violation("Appointment.incomingReferral", "at most one incomingReferral is allowed")
+        raise violation("Appointment.incomingReferral", "at most one incomingReferral is allowed")
     return BookingRequest(
         slot_id=_slot_key(contained["Slot"]),
         start=start,
         end=end,
         description=description,
-        patient=_patient(contained["Patient"]),
+        patient=patient(contained["Patient"]),
         document=_document(contained["DocumentReference"]),
         referral_reference=referrals[0].get("reference") if referrals else None,
     )
