@@ -31,6 +31,7 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
+from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.routing import Route, Router
 from gateway.store import AppointmentVersion, ClaimState, Store, VersionConflict
@@ -317,53 +318,9 @@ class BookingService:
         the change was received.
         """
         try:
-            await self._apply_change(route_name, change)
+            await record_change(self.store, self.clock, route_name, change)
         except Exception:
             log.exception("supplier_change_not_recorded", route=route_name, reason=change.reason)
-
-    async def _apply_change(self, route_name: str, change: BookingChange) -> None:
-        incoming = change.booking
-        for _ in range(3):
-            current = await self.store.find_by_supplier_ref(route_name, incoming.supplier_ref)
-            if current is None:
-                version = AppointmentVersion(
-                    appointment_id=str(uuid.uuid4()),
-                    version=1,
-                    booking=incoming,
-                    route=route_name,
-                    last_modified=self.clock(),
-                )
-            else:
-                merged = incoming.model_copy(
-                    update={
-                        "document": incoming.document or current.booking.document,
-                        "referral_reference": incoming.referral_reference
-                        or current.booking.referral_reference,
-                    }
-                )
-                if merged == current.booking:
-                    return
-                version = AppointmentVersion(
-                    appointment_id=current.appointment_id,
-                    version=current.version + 1,
-                    booking=merged,
-                    route=route_name,
-                    last_modified=self.clock(),
-                    booked_by=current.booked_by,
-                )
-            try:
-                await self.store.add_version(version)
-            except VersionConflict:
-                continue
-            log.info(
-                "supplier_change_recorded",
-                appointment_id=version.appointment_id,
-                version=version.version,
-                route=route_name,
-                reason=change.reason,
-            )
-            return
-        log.warning("supplier_change_conflicted", route=route_name, reason=change.reason)
 
     async def patient_appointments(self, nhs_number: str) -> list[AppointmentVersion]:
         # search_patient_appointments.md: appointments in the past are not returned.
