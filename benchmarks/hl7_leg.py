@@ -18,17 +18,13 @@ toward the run's exit code like the rest.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import socket
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import structlog
@@ -38,132 +34,37 @@ from adapters.hl7v2.client import MllpClient, TransportError
 from adapters.hl7v2.messages import scheduling as sched
 from adapters.hl7v2.messages.header import Header, msh
 from adapters.hl7v2.messages.values import short_id
-from benchmarks._children import ROOT, Child, ChildError, Children, free_port, python_module
-from benchmarks.bench import (
-    BASE_PATH,
-    WARMUP_CAP_S,
-    Options,
-    Outcome,
-    PhaseResult,
-    book_cancel_op,
-    book_tickets,
-    consumer_headers,
-    new_session,
-    run_phase,
-    slots_of,
-    window_query,
+from benchmarks._children import Children, free_port, python_module
+from benchmarks._constants import BASE_PATH, WARMUP_CAP_S
+from benchmarks._fhir import book_cancel_op, book_tickets, consumer_headers, new_session, slots_of
+from benchmarks._hl7_setup import (
+    HL7_SCHEDULES,
+    HL7_SERVICE,
+    HL7_SLOTS,
+    LONDON,
+    MAPPINGS,
+    Hl7Calibration,
+    calibrate,
+    hl7_config,
+    launch_peer,
 )
-from gateway.examples import booking_body
+from benchmarks._options import Options
+from benchmarks._phases import Outcome, PhaseResult, run_phase
+from benchmarks._report import print_errors, print_table
 from gateway.security import Scope
 
-HL7_SERVICE = "918999197777"
-HL7_SCHEDULES = ("UTCNP", "UTCGP")
-HL7_SLOTS = 24
-MAPPINGS = ROOT / "mappings" / "hl7v2" / "demo"
-LONDON = ZoneInfo("Europe/London")
-
-
-def hl7_config(folder: Path, port: int, pas_port: int, listen_port: int) -> Path:
-    text = f"""\
-server:
-  host: 127.0.0.1
-  port: {port}
-  service_root: http://127.0.0.1:{port}{BASE_PATH}
-security:
-  ssp:
-    enforcement: "off"
-store:
-  path: {folder / "gateway-hl7.sqlite3"}
-logging:
-  format: json
-  level: warning
-adapters:
-  - name: pas
-    kind: hl7v2
-    options:
-      host: 127.0.0.1
-      port: {pas_port}
-      mappings: {MAPPINGS}
-      database: {folder / "hl7v2-journal.sqlite3"}
-      listen: {{host: 127.0.0.1, port: {listen_port}}}
-services:
-  - id: "{HL7_SERVICE}"
-    adapter: pas
-"""
-    path = folder / "gateway-hl7.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-async def _wait_for_port(child: Child, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        child.check_alive()
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", child.port), timeout=0.5),
-        ):
-            return
-        if time.monotonic() > deadline:
-            raise ChildError(f"{child.name} not listening after {timeout_s:.0f}s")
-        await asyncio.sleep(0.1)
-
-
-async def _launch_peer(children: Children, folder: Path, listen_port: int) -> Child:
-    port = free_port()
-    argv = python_module(
-        "adapters.hl7v2.peer",
-        "--port",
-        str(port),
-        "--database",
-        str(folder / "pas.sqlite3"),
-        "--horizon-days",
-        "3",
-        "--notify",
-        f"127.0.0.1:{listen_port}",
-    )
-    child = Child("pas-peer", argv, port, folder / "pas-peer.log")
-    children.started.append(child)
-    child.start()
-    await _wait_for_port(child)
-    return child
-
-
-@dataclass
-class Hl7Calibration:
-    window: str
-    first: datetime
-    last: datetime
-    pool: list[str]
-    bodies: dict[str, bytes]
-
-
-async def _calibrate(opts: Options, gateway: Child, audience: str) -> Hl7Calibration:
-    url = URL(f"{gateway.url}{BASE_PATH}/Slot?service={HL7_SERVICE}", encoded=True)
-    async with new_session(opts) as session:
-        headers = consumer_headers(Scope.SLOT_READ, "read:slot", audience)
-        async with session.get(url, headers=headers) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"HL7 slot search failed: {resp.status} {await resp.text()}")
-            everything = slots_of(await resp.json(content_type=None))
-    earliest = datetime.now(UTC) + timedelta(seconds=600 + 4 * (opts.seconds + WARMUP_CAP_S))
-    future = sorted((s for s in everything if _start(s) >= earliest), key=_start)
-    if len(future) < HL7_SLOTS + opts.concurrency:
-        raise RuntimeError(f"the PAS peer offers only {len(future)} usable free slots")
-    window_slots = future[:HL7_SLOTS]
-    first, last = _start(window_slots[0]), _start(window_slots[-1])
-    pool = [s for s in future[HL7_SLOTS:] if _start(s) > last][: opts.pool]
-    return Hl7Calibration(
-        window=window_query(first, last),
-        first=first,
-        last=last,
-        pool=[s["id"] for s in pool],
-        bodies={s["id"]: json.dumps(booking_body(s)).encode() for s in pool},
-    )
-
-
-def _start(slot: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(slot["start"]))
+# Set-up moved to benchmarks._hl7_setup; its public names stay importable from here.
+__all__ = [
+    "HL7_SCHEDULES",
+    "HL7_SERVICE",
+    "HL7_SLOTS",
+    "LONDON",
+    "MAPPINGS",
+    "Hl7Calibration",
+    "hl7_config",
+    "report_hl7",
+    "run_hl7_leg",
+]
 
 
 def _gateway_search_op(
@@ -225,7 +126,7 @@ async def run_hl7_leg(opts: Options, folder: Path) -> list[PhaseResult]:
     children = Children()
     try:
         listen_port = free_port()
-        peer = await _launch_peer(children, folder, listen_port)
+        peer = await launch_peer(children, folder, listen_port)
         gateway = await children.launch(
             "gateway-hl7",
             lambda port: python_module(
@@ -237,7 +138,7 @@ async def run_hl7_leg(opts: Options, folder: Path) -> list[PhaseResult]:
             folder / "gateway-hl7.log",
         )
         audience = f"{gateway.url}{BASE_PATH}"
-        cal = await _calibrate(opts, gateway, audience)
+        cal = await calibrate(opts, gateway, audience)
         print(f"hl7 peer:    {peer.command}  (port {peer.port})")
         print(f"hl7 gateway: {gateway.command}  (port {gateway.port})")
         url = URL(
@@ -312,17 +213,7 @@ def report_hl7(results: list[PhaseResult]) -> dict[str, Any]:
     """Print the HL7 table and the gateway/MLLP search ratio; the facts for --json."""
     print()
     print("HL7 leg: FHIR via the gateway to the PAS peer, and bare MLLP to the same peer")
-    header = (
-        f"{'scenario':<16} {'target':<8} {'requests':>9} {'failures':>9} "
-        f"{'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'seconds':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r.scenario:<16} {r.target:<8} {r.requests:>9} {r.failures:>9} "
-            f"{r.rate:>9.1f} {r.pct_ms(50):>9.2f} {r.pct_ms(99):>9.2f} {r.elapsed_s:>8.2f}"
-        )
+    print_table(results, 16)
     by = {(r.scenario, r.target): r for r in results}
     gw, bare = by.get(("hl7-slot-search", "gateway")), by.get(("hl7-slot-search", "mllp"))
     ratio: dict[str, float] = {}
@@ -336,9 +227,7 @@ def report_hl7(results: list[PhaseResult]) -> dict[str, Any]:
             f"{ratio['throughput_gateway_over_mllp']:.3f}, p50 latency gateway/mllp = "
             f"{ratio['p50_gateway_over_mllp']:.2f}"
         )
-    for r in results:
-        for error, n in r.errors.most_common():
-            print(f"  {r.scenario} {r.target}: {n} x {error}")
+    print_errors(results)
     failures = sum(r.failures for r in results)
     print(f"hl7 failures: {failures}")
     return {

@@ -1,0 +1,107 @@
+"""The benchmark's command line (``python -m benchmarks.bench --help``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks._constants import MAX_SECONDS
+
+
+@dataclass(frozen=True)
+class Options:
+    requests: int
+    seconds: float
+    concurrency: int
+    warmup: int
+    pool: int
+    gzip: bool
+    json_path: Path | None
+    hl7: bool = True
+    consumer: bool = True
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw} is not a positive integer")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{raw}: give 0 < seconds <= {MAX_SECONDS:.0f} (tokens are minted per phase)"
+        )
+    return value
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.bench",
+        description="Benchmark the gateway against a bare aiohttp baseline.",
+    )
+    parser.add_argument(
+        "--requests",
+        type=_positive_int,
+        default=2000,
+        help="measured requests per scenario and target (default 2000)",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=20.0,
+        help="time cap of each measured phase, whichever of count/time comes first (default 20)",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=8, help="requests in flight (default 8)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=50,
+        help="untimed requests before each measured phase (default 50; 0 for none)",
+    )
+    parser.add_argument(
+        "--pool",
+        type=_positive_int,
+        default=64,
+        help="free slots cycled by book+cancel (default 64; at least --concurrency)",
+    )
+    parser.add_argument(
+        "--gzip",
+        action="store_true",
+        help="send Accept-Encoding: gzip (default identity, so compression is not measured)",
+    )
+    parser.add_argument("--json", dest="json_path", type=Path, help="also write results here")
+    parser.add_argument(
+        "--no-hl7",
+        dest="hl7",
+        action="store_false",
+        help="skip the HL7 leg (gateway -> PAS peer over MLLP, and bare MLLP)",
+    )
+    parser.add_argument(
+        "--no-consumer",
+        dest="consumer",
+        action="store_false",
+        help="skip the consumer leg (legacy MLLP -> gateway -> national FHIR -> provider)",
+    )
+    args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
+    if args.pool < args.concurrency:
+        parser.error("--pool must be at least --concurrency (one operation per slot at a time)")
+    return Options(
+        requests=args.requests,
+        seconds=args.seconds,
+        concurrency=args.concurrency,
+        warmup=args.warmup,
+        pool=args.pool,
+        gzip=args.gzip,
+        json_path=args.json_path,
+        hl7=args.hl7,
+        consumer=args.consumer,
+    )
