@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters._http import Policy
-from adapters._options import known_zone, under, validate_options
+from adapters._http_options import HttpSupplierOptions, http_url
+from adapters._options import validate_options
 
 
 class RestDiaryConfigError(ValueError):
@@ -25,13 +22,6 @@ class RestDiaryConfigError(ValueError):
 
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"'{value}' is not an absolute http(s) URL")
-    return value.rstrip("/")
 
 
 class ApiKeyAuth(_Options):
@@ -51,49 +41,19 @@ class OAuth2Auth(_Options):
     #: A token is renewed this long before the supplier says it expires.
     refresh_margin_s: float = Field(default=30.0, ge=0)
 
-    _url = field_validator("token_url")(_http_url)
+    _url = field_validator("token_url")(http_url)
 
 
-class RestDiaryOptions(_Options):
+class RestDiaryOptions(HttpSupplierOptions):
     #: The diary API root, e.g. https://diary.example.net/api/v2
     base_url: str
-    #: Folder of mapping tables (relative to the config file's folder).
-    mappings: Path
     auth: Annotated[ApiKeyAuth | OAuth2Auth, Field(discriminator="kind")]
-    #: IANA zone of the supplier's local wall-clock times.
-    timezone: str = "Europe/London"
-    #: Longest wait for one HTTP exchange (the call's deadline may cut it shorter).
-    timeout_s: float = Field(default=5.0, gt=0, le=120)
-    connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
-    #: Attempts for requests that are safe to resend (reads; bookings carry an idempotency key).
-    attempts: int = Field(default=3, ge=1, le=10)
     page_size: int = Field(default=100, ge=1, le=1000)
     #: Pages read per clinic in one search; beyond it the search is cut short (and logged).
     max_pages: int = Field(default=50, ge=1, le=1000)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
-    #: Prefix of the FHIR ids made from supplier codes; defaults to the instance name.
-    id_prefix: str | None = None
-    log_name: str | None = None
 
-    _url = field_validator("base_url")(_http_url)
-
-    _zone = field_validator("timezone")(known_zone)
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def policy(self) -> Policy:
-        return Policy(
-            attempt_timeout_s=self.timeout_s,
-            connect_timeout_s=self.connect_timeout_s,
-            attempts=self.attempts,
-            max_body_bytes=self.max_body_bytes,
-        )
-
-    def mappings_path(self, base_dir: Path) -> Path:
-        return under(base_dir, self.mappings)
+    _url = field_validator("base_url")(http_url)
 
 
 def parse_options(name: str, options: Mapping[str, Any]) -> RestDiaryOptions:
