@@ -36,10 +36,6 @@ from adapters.hl7v2._mapping_values import StatusMap as StatusMap
 
 __all__ = ["DataFileError", "Mappings", "load_mappings"]
 
-# Old private names of two table readers, still imported by gateway/hl7/tables.py.
-_genders = _tables.read_genders
-_identifiers = _tables.read_identifiers
-
 
 @dataclass(frozen=True)
 class Mappings:

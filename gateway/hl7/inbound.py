@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 from adapters import errors as adapter_errors
 from adapters.domain import Patient
-from adapters.hl7v2._pid import from_pid
 from adapters.hl7v2.messages import scheduling
 from adapters.hl7v2.messages.er7 import Er7Error, Message, Segment, decode
+from adapters.hl7v2.toolkit import from_pid
 from adapters.nhs import is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
 from gateway.hl7.refusals import Refusal, malformed, missing, unmapped

@@ -23,11 +23,11 @@ from datetime import datetime
 
 from adapters import errors as adapter_errors
 from adapters.domain import BookingStatus, Slot, SlotSearchResult
-from adapters.hl7v2._pid import to_pid
 from adapters.hl7v2.mapping import Mappings
 from adapters.hl7v2.messages import scheduling
 from adapters.hl7v2.messages.er7 import Message, Segment, comp, segment
 from adapters.hl7v2.messages.header import ErrorDetail, Header, err, msa, msh
+from adapters.hl7v2.toolkit import to_pid
 from gateway.hl7.refusals import ERROR
 from gateway.store import AppointmentVersion
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters._csvtable import DataFileError, read_table, unique_ids
-from adapters.hl7v2.mapping import Mappings, _genders, _identifiers
+from adapters.hl7v2.mapping import Mappings
+from adapters.hl7v2.toolkit import read_genders, read_identifiers
 from gateway.errors import ErrorKind
 
 ACK_CODES = ("AE", "AR")
@@ -53,7 +54,7 @@ def load_tables(folder: Path) -> Tables:
     """Read and check every table in ``folder``; raises ``DataFileError`` naming the row."""
     if not folder.is_dir():
         raise DataFileError(str(folder), "mapping folder not found")
-    genders_in, genders_out = _genders(folder)
+    genders_in, genders_out = read_genders(folder)
     patients = Mappings(
         services={},
         organisations={},
@@ -67,7 +68,7 @@ def load_tables(folder: Path) -> Tables:
         genders_out=genders_out,
         statuses={},
         statuses_out={},
-        identifiers=_identifiers(folder),
+        identifiers=read_identifiers(folder),
         errors={},
     )
     return Tables(_services(folder), _errors(folder), patients)
