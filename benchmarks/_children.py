@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import shlex
 import signal
 import socket
@@ -96,9 +97,7 @@ class Child:
         if process is not None:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
+                if not _exited_within(process, timeout_s):
                     process.kill()
                     process.wait()
             code = process.returncode
@@ -106,6 +105,21 @@ class Child:
             self._log.close()
             self._log = None
         return code
+
+
+def _exited_within(process: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Whether ``process`` ends within ``timeout_s``, polled with ``select`` pauses.
+
+    ``Popen.wait(timeout)`` sleeps with ``time.sleep``, which fails (EINVAL) under
+    libfaketime with ``FAKETIME_DONT_FAKE_MONOTONIC=1``, as the test suite's
+    moved-clock runs use; a ``select`` timeout works there too.
+    """
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None:
+        if time.monotonic() > deadline:
+            return False
+        select.select([], [], [], 0.02)
+    return True
 
 
 @dataclass

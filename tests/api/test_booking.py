@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from pathlib import Path
 
 import pytest
 from fhir.resources.STU3.appointment import Appointment
 
 from tests.api.conftest import NHS_NUMBER, SERVICE_ROOT_PATH, Consumer, booking_body
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+from tests.samples import SHARED_SAMPLES, absent
 
 
 async def test_booking_answers_201_with_location_etag_and_body(consumer: Consumer) -> None:
@@ -182,9 +180,9 @@ async def test_malformed_bodies_are_400_never_500(consumer: Consumer) -> None:
 @pytest.fixture
 def audit_sample() -> bytes:
     """The shared CareConnect Appointment sample, read from ../shared at test time."""
-    sample = SAMPLES / "fhir-stu3" / "booking-api-audit-example-Appointment.json"
+    sample = SHARED_SAMPLES / "fhir-stu3" / "booking-api-audit-example-Appointment.json"
     if not sample.exists():
-        pytest.skip("../shared/samples is not beside this checkout")
+        pytest.skip(absent(sample))
     return sample.read_bytes()
 
 

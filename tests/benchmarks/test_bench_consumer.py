@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_reports_the_consumer_leg_with_no_failures(tmp_path: Path) -> None:
+async def test_benchmark_reports_the_consumer_leg_with_no_failures(tmp_path: Path) -> None:
     """A tiny run without the HL7 leg exits 0 with both consumer ratio lines and no failures."""
     out = tmp_path / "bench.json"
-    done = subprocess.run(
+    done = await run_python(
         [
-            sys.executable,
             "-m",
             "benchmarks.bench",
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--pool", "16"),
             *("--no-hl7", "--json", str(out)),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        ROOT,
+        timeout_s=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.processes import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_runs_and_reports_ratios_with_no_failures(tmp_path: Path) -> None:
+async def test_benchmark_runs_and_reports_ratios_with_no_failures(tmp_path: Path) -> None:
     """A tiny run exits 0 and prints both ratio lines and zero failures."""
     out = tmp_path / "bench.json"
-    done = subprocess.run(
+    done = await run_python(
         [
-            sys.executable,
             "-m",
             "benchmarks.bench",
             *("--requests", "20", "--seconds", "10", "--warmup", "5", "--json", str(out)),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        ROOT,
+        timeout_s=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()

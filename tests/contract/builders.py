@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from adapters.domain import (
     Address,
@@ -20,6 +20,7 @@ from adapters.domain import (
     Patient,
     RequestingOrganisation,
     Slot,
+    SlotQuery,
     SupportingDocument,
 )
 
@@ -100,6 +101,11 @@ def booking_request(
         document=sample_document() if with_document else None,
         referral_reference=str(uuid.uuid4()),
     )
+
+
+def bookable(service_id: str, *, lead: timedelta = timedelta(hours=1)) -> SlotQuery:
+    """Free slots of ``service_id`` starting ``lead`` after now or later: bookable at any hour."""
+    return SlotQuery(service_id=service_id, start_from=datetime.now(UTC) + lead)
 
 
 def call_context(request_id: str | None = None, *, deadline_in: float | None = None) -> CallContext:

@@ -9,10 +9,11 @@ from typing import Any
 
 from adapters.hl7v2 import Hl7v2Adapter, create
 from adapters.hl7v2.peer.server import PasPeer
+from tests.samples import SHARED_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_MAPPINGS = ROOT / "mappings" / "hl7v2" / "demo"
-SAMPLES = ROOT.parent / "shared" / "samples" / "hl7v2-siu"
+SAMPLES = SHARED_SAMPLES / "hl7v2-siu"
 UTC_SERVICE = "918999197777"
 PHONE_SERVICE = "918999196666"
 

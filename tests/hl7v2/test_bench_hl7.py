@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.hl7v2.helpers import ROOT
+from tests.processes import run_python
 
 
-def test_benchmark_reports_the_hl7_leg(tmp_path: Path) -> None:
+async def test_benchmark_reports_the_hl7_leg(tmp_path: Path) -> None:
     """A tiny run has gateway and bare-MLLP slot searches and HL7 bookings, all successful."""
     out = tmp_path / "bench.json"
-    done = subprocess.run(
+    done = await run_python(
         [
-            sys.executable,
             "-m",
             "benchmarks.bench",
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--json", str(out)),
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        ROOT,
+        timeout_s=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "hl7 servers stopped: gateway-hl7 exit 0, pas-peer exit 0" in done.stdout

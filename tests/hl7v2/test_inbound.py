@@ -16,6 +16,7 @@ from adapters.hl7v2.messages.header import read_ack
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from tests.contract.builders import call_context
 from tests.hl7v2.helpers import SAMPLES, UTC_SERVICE
+from tests.samples import absent
 
 PATIENT = DeskPatient(
     "Okonkwo", "Ada", "F", date(1980, 1, 2), nhs_number="9434765919", mrn="M1", postcode="FB1 2CD"
@@ -80,7 +81,7 @@ async def test_unmapped_codes_are_refused_with_ae_103(hl7: Hl7v2Adapter, peer: P
         await hl7.get(filler, call_context())
 
 
-@pytest.mark.skipif(not (SAMPLES / "SIU_12.hl7").is_file(), reason="shared samples absent")
+@pytest.mark.skipif(not (SAMPLES / "SIU_12.hl7").is_file(), reason=absent(SAMPLES / "SIU_12.hl7"))
 async def test_the_adt_sample_is_rejected_over_the_wire(hl7: Hl7v2Adapter) -> None:
     """SIU_12.hl7 (really ADT^A60) sent to the listener is answered AR, ERR-3 200."""
     text = (SAMPLES / "SIU_12.hl7").read_text(encoding="utf-8").replace("\n", "\r")

@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from adapters.domain import BookingStatus, SlotQuery
+from adapters.domain import BookingStatus
 from adapters.hl7v2 import Hl7v2Adapter, create
-from tests.contract.builders import booking_request, call_context
+from tests.contract.builders import bookable, booking_request, call_context
 from tests.hl7v2.helpers import DEMO_MAPPINGS, ROOT, UTC_SERVICE
+from tests.processes import wait_exit
 
 
 def _start(port: int, database: Path, *faults: str) -> subprocess.Popen[str]:
@@ -62,7 +63,7 @@ async def test_sigkill_mid_booking_then_restart_books_exactly_once(
     adapter = await create("pas", options, tmp_path)
     assert isinstance(adapter, Hl7v2Adapter)
     try:
-        result = await adapter.search_slots(SlotQuery(service_id=UTC_SERVICE), call_context())
+        result = await adapter.search_slots(bookable(UTC_SERVICE), call_context())
         booking = asyncio.create_task(
             adapter.book(booking_request(result.slots[0]), call_context())
         )
@@ -71,7 +72,7 @@ async def test_sigkill_mid_booking_then_restart_books_exactly_once(
                 break
             await asyncio.sleep(0.02)
         process.kill()
-        process.wait(5)
+        await wait_exit(process, 5)
         process = _start(unused_tcp_port, database)
         booked = await asyncio.wait_for(booking, 10)
         assert booked.status is BookingStatus.BOOKED
@@ -79,4 +80,4 @@ async def test_sigkill_mid_booking_then_restart_books_exactly_once(
     finally:
         await adapter.close()
         process.terminate()
-        assert process.wait(5) == 0
+        assert await wait_exit(process, 5) == 0

@@ -12,8 +12,9 @@ import pytest
 from adapters.domain import BookingStatus, Gender
 from adapters.hl7v2._siu import Rejected, read_change, to_booking
 from adapters.hl7v2.mapping import load_mappings
+from tests.hl7v2.helpers import SAMPLES
+from tests.samples import absent
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "hl7v2-siu"
 GHH = Path(__file__).resolve().parent / "data" / "ghh"
 LONDON = ZoneInfo("Europe/London")
 
@@ -55,7 +56,7 @@ def _outcome(path: Path) -> BookingStatus | str:
     return booking.status
 
 
-@pytest.mark.skipif(not _samples(), reason=f"no shared samples at {SAMPLES}")
+@pytest.mark.skipif(not _samples(), reason=absent(SAMPLES))
 def test_every_sample_maps_or_is_rejected_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
     """Each sample file gives its expected status or rejection reason; the report is printed."""
     report = {path.name: _outcome(path) for path in _samples()}
@@ -77,7 +78,7 @@ def test_every_sample_maps_or_is_rejected_with_a_reason(capsys: pytest.CaptureFi
             assert isinstance(outcome, str) and expected and outcome.startswith(expected), name
 
 
-@pytest.mark.skipif(not _samples(), reason=f"no shared samples at {SAMPLES}")
+@pytest.mark.skipif(not _samples(), reason=absent(SAMPLES))
 def test_sample_times_with_offsets_become_utc() -> None:
     """TQ1-7 '20210924093000+0215' of SIU-S12-01 is 07:15 UTC."""
     change = read_change(

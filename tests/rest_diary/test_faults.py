@@ -18,14 +18,14 @@ from adapters.errors import (
     SupplierUnavailable,
 )
 from adapters.rest_diary.peer import FaultSpec, Mode, RunningPeer
-from tests.contract.builders import booking_request, call_context
+from tests.contract.builders import bookable, booking_request, call_context
 from tests.rest_diary.conftest import MIU_SERVICE, AdapterFactory, api_key_options
 
 QUERY = SlotQuery(service_id=MIU_SERVICE)
 
 
 async def _first_slot(adapter: object) -> object:
-    result = await adapter.search_slots(QUERY, call_context())  # type: ignore[attr-defined]
+    result = await adapter.search_slots(bookable(MIU_SERVICE), call_context())  # type: ignore[attr-defined]
     return result.slots[0]
 
 

@@ -19,14 +19,14 @@ from adapters.errors import (
 )
 from adapters.soap_diary import SoapDiaryAdapter
 from adapters.soap_diary.peer import FaultSpec, Mode, RunningSoapPeer
-from tests.contract.builders import booking_request, call_context
+from tests.contract.builders import bookable, booking_request, call_context
 from tests.soap_diary.conftest import MIU_SERVICE, AdapterFactory, soap_options
 
 QUERY = SlotQuery(service_id=MIU_SERVICE)
 
 
 async def _first_slot(adapter: SoapDiaryAdapter) -> Slot:
-    return (await adapter.search_slots(QUERY, call_context())).slots[0]
+    return (await adapter.search_slots(bookable(MIU_SERVICE), call_context())).slots[0]
 
 
 async def test_supplier_down_is_unavailable(
