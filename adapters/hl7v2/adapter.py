@@ -29,6 +29,7 @@ from adapters.domain import (
     CallContext,
     SlotQuery,
     SlotSearchResult,
+    SlotStatus,
     utcnow,
 )
 from adapters.hl7v2 import _siu
@@ -37,7 +38,7 @@ from adapters.hl7v2._edge import guarded, refusal, storable
 from adapters.hl7v2._inbound import Listener
 from adapters.hl7v2._link import Budget, Link
 from adapters.hl7v2._receive import Receiver
-from adapters.hl7v2._search import SlotRef, search_result
+from adapters.hl7v2._search import SlotRef, search_result, without_held
 from adapters.hl7v2.client import TransportError
 from adapters.hl7v2.messages import scheduling as sched
 from adapters.hl7v2.messages.header import read_ack
@@ -96,6 +97,9 @@ class Hl7v2Adapter:
             records = [sched.read_group(g, self.link.header.zone) for g in sched.groups(answer)]
             records = [r for r in records if _within(r, query)]
             result, refs = search_result(self.name, records, mappings, query.statuses)
+            free = (s.id for s in result.slots if s.status is SlotStatus.FREE)
+            held = await self.link.journal.held(free)
+            result = without_held(result, held, query.statuses)
         self._remember(refs)
         return result
 
