@@ -99,12 +99,9 @@ class Receiver:
         if head is None:
             return None, None
         try:
-            text = raw.decode(codec_for(head.charset or self.link.options.default_encoding))
-        except UnknownCharset as exc:
-            return self._refuse(head, Rejected(str(exc), "AR", "103")), None
-        except UnicodeDecodeError as exc:
-            reason = f"the message is not valid {exc.encoding} text (byte {exc.start})"
-            return self._refuse(head, Rejected(reason, "AR", "102")), None
+            text = self._decode(head, raw)
+        except Rejected as exc:
+            return self._refuse(head, exc), None
         journal, options = self.link.journal, self.link.options
         now = self.clock().timestamp()
         seen = await journal.inbound_seen(
@@ -135,6 +132,16 @@ class Receiver:
             options.inbound_retention_s,
         )
         return answer, after
+
+    def _decode(self, head: Heading, raw: bytes) -> str:
+        """The message as text, by its MSH-18 or the supplier's default (chapter 2.14.9.18)."""
+        try:
+            return raw.decode(codec_for(head.charset or self.link.options.default_encoding))
+        except UnknownCharset as exc:
+            raise Rejected(str(exc), "AR", "103") from None
+        except UnicodeDecodeError as exc:
+            reason = f"the message is not valid {exc.encoding} text (byte {exc.start})"
+            raise Rejected(reason, "AR", "102") from None
 
     def _refuse(self, head: Heading, exc: Rejected) -> str:
         log.warning(
