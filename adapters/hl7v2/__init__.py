@@ -16,6 +16,7 @@ from typing import Any
 from adapters import errors
 from adapters.contract import SupplierAdapter
 from adapters.hl7v2._journal import Journal
+from adapters.hl7v2._journal_schema import JournalTooNew
 from adapters.hl7v2._link import Link
 from adapters.hl7v2._options import Hl7v2ConfigError, Hl7v2Options, parse_options
 from adapters.hl7v2.adapter import Hl7v2Adapter
@@ -72,7 +73,7 @@ async def open_adapter(name: str, settings: Hl7v2Options, base_dir: Path) -> Hl7
         raise Hl7v2ConfigError(f"adapter '{name}' (hl7v2): TLS: {exc}") from None
     try:
         journal = await Journal.open(settings.database_path(base_dir))
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, JournalTooNew) as exc:
         raise errors.SupplierUnavailable(
             f"hl7v2 adapter '{name}': its journal could not be opened", supplier_detail=str(exc)
         ) from exc

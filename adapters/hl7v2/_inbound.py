@@ -1,9 +1,10 @@
 """The MLLP listener for unsolicited messages from the PAS (SIU, HL7 v2.5 chapter 10.5).
 
-Messages on one connection are handled in order (an S15 must not overtake its
-S12). Each is answered with an ACK (chapter 2.9.2), and only after the ACK
-is written is the gateway told (``NotifyingAdapter``: acknowledge, then
-report). A resent MSH-10 gets the first ACK again and changes nothing.
+Frames on one connection are handled in order (an S15 must not overtake its
+S12). Each frame is answered with one frame (its ACK, or the ACKs of every
+message it held, ``_receive``; chapter 2.9.2), and only after the answer is
+written is the gateway told (``NotifyingAdapter``: acknowledge, then report).
+An identical resend of an accepted message gets the first ACK again.
 """
 
 from __future__ import annotations

@@ -5,20 +5,27 @@
   compensated). Written *before* the SRM leaves, so a crash mid-booking is
   reconciled after a restart.
 - ``bookings``: the last known view of every booking (ours, or the PAS desk's),
-  refreshed by answers and SIU notifications; ``get`` reads it.
-- ``inbound``: the ACK given to each inbound MSH-10, replayed for a resend.
+  refreshed by answers and SIU notifications; ``get`` reads it. ``held_slot``
+  is the slot a booked one holds, so a search never offers it as free.
+- ``inbound_messages``: the AA given to each accepted inbound message, keyed by
+  its sender (MSH-3 + MSH-4) and MSH-10 with the message's content hash, kept
+  for a retention period and replayed for an identical resend;
 - ``events``: compensations and other facts worth keeping (ids only).
+
+The tables and their migrations are in ``_journal_schema``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 
-from adapters.domain import Booking
+from adapters.domain import Booking, BookingStatus
+from adapters.hl7v2._journal_schema import migrate
 from adapters.hl7v2._redact import Redacted
 
 PENDING, CONFIRMED, UNKNOWN, FAILED, COMPENSATED = (
@@ -29,33 +36,13 @@ PENDING, CONFIRMED, UNKNOWN, FAILED, COMPENSATED = (
     "compensated",
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    request_id TEXT PRIMARY KEY,
-    generation INTEGER NOT NULL,
-    placer_id TEXT NOT NULL UNIQUE,
-    control_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    supplier_ref TEXT,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS bookings (
-    supplier_ref TEXT PRIMARY KEY,
-    placer_id TEXT,
-    booking TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS bookings_by_placer ON bookings (placer_id);
-CREATE TABLE IF NOT EXISTS inbound (
-    control_id TEXT PRIMARY KEY,
-    ack TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    placer_id TEXT,
-    supplier_ref TEXT
-);
-"""
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """An accepted inbound message as remembered: its content hash and our ACK."""
+
+    content_hash: str
+    ack: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +68,7 @@ class Journal:
         try:
             if database != ":memory:":
                 await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.executescript(SCHEMA)
+            await migrate(conn)
         except BaseException:
             await conn.close()
             raise
@@ -160,23 +147,52 @@ class Journal:
         return None if row is None or row[0] is None else str(row[0])
 
     async def keep(self, booking: Booking, placer_id: str | None) -> None:
+        held = booking.slot.id if booking.status is BookingStatus.BOOKED else None
         await self.conn.execute(
-            "INSERT OR REPLACE INTO bookings (supplier_ref, placer_id, booking) VALUES (?, ?, ?)",
-            Redacted((booking.supplier_ref, placer_id, booking.model_dump_json())),
+            "INSERT OR REPLACE INTO bookings (supplier_ref, placer_id, booking, held_slot) "
+            "VALUES (?, ?, ?, ?)",
+            Redacted((booking.supplier_ref, placer_id, booking.model_dump_json(), held)),
         )
+
+    async def held(self, slot_ids: Iterable[str]) -> set[str]:
+        """Which of ``slot_ids`` a current booking holds."""
+        wanted = list(dict.fromkeys(slot_ids))
+        found: set[str] = set()
+        for first in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
+            chunk = wanted[first : first + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT DISTINCT held_slot FROM bookings WHERE held_slot IN ({marks})"
+            async with self.conn.execute(sql, chunk) as cursor:
+                found.update(str(row[0]) for row in await cursor.fetchall())
+        return found
 
     # -- inbound and events --------------------------------------------------------------
 
-    async def inbound_ack(self, control_id: str) -> str | None:
-        sql = "SELECT ack FROM inbound WHERE control_id = ?"
-        async with self.conn.execute(sql, (control_id,)) as cursor:
+    async def inbound_seen(self, sender: str, control_id: str, since: float) -> Seen | None:
+        """The accepted message under (sender, MSH-10) remembered at or after ``since``."""
+        sql = (
+            "SELECT content_hash, ack FROM inbound_messages "
+            "WHERE sender = ? AND control_id = ? AND at >= ?"
+        )
+        async with self.conn.execute(sql, (sender, control_id, since)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else Seen(str(row[0]), str(row[1]))
 
-    async def remember_inbound(self, control_id: str, ack_text: str) -> None:
+    async def remember_inbound(
+        self,
+        sender: str,
+        control_id: str,
+        content_hash: str,
+        ack_text: str,
+        at: float,
+        keep_s: float,
+    ) -> None:
+        """Remember an accepted message's ACK; forget those older than ``keep_s``."""
+        await self.conn.execute("DELETE FROM inbound_messages WHERE at < ?", (at - keep_s,))
         await self.conn.execute(
-            "INSERT OR REPLACE INTO inbound (control_id, ack) VALUES (?, ?)",
-            Redacted((control_id, ack_text)),
+            "INSERT OR REPLACE INTO inbound_messages "
+            "(sender, control_id, content_hash, ack, at) VALUES (?, ?, ?, ?, ?)",
+            Redacted((sender, control_id, content_hash, ack_text, at)),
         )
 
     async def record(self, kind: str, placer_id: str | None, supplier_ref: str | None) -> None:

@@ -110,6 +110,7 @@ def read_schedules(
             ),
             pas_schedule=code,
             pas_location=location,
+            line=row.line,
         )
     return out
 

@@ -30,6 +30,8 @@ class ScheduleMap:
     schedule: Schedule
     pas_schedule: str
     pas_location: str | None
+    #: line of the row in schedules.csv (0 when not read from a file), for reports
+    line: int = 0
 
 
 @dataclass(frozen=True, slots=True)

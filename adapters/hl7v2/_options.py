@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters._options import database_location, known_zone, under, validate_options
+from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
 from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME
 
 MEMORY = ":memory:"
@@ -109,9 +110,27 @@ class Hl7v2Options(_Options):
     reconcile_after_s: float = Field(default=2.0, ge=0, le=3600)
     #: Check inbound messages against hl7apy's structures for their version.
     validate_inbound: bool = True
+    #: How long an accepted inbound message is remembered: an identical resend
+    #: (same sender, MSH-10 and content) within it gets the first ACK again.
+    inbound_retention_s: float = Field(default=7 * 86400, gt=0, le=400 * 86400)
+    #: Character set of inbound messages whose MSH-18 is empty (table 0211 or a codec name).
+    default_encoding: str = "UNICODE UTF-8"
+    #: PID-3 assigning authority (CX-4) and identifier type (CX-5) assumed when
+    #: the PAS leaves them empty; looked up in identifier_systems.csv like sent ones.
+    default_assigning_authority: str | None = Field(default=None, min_length=1)
+    default_identifier_type: str | None = Field(default=None, min_length=1)
     log_name: str | None = None
 
     _zone = field_validator("timezone")(known_zone)
+
+    @field_validator("default_encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codec_for(value)
+        except UnknownCharset as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("version")
     @classmethod
@@ -119,6 +138,10 @@ class Hl7v2Options(_Options):
         if value not in VERSIONS:
             raise ValueError(f"'{value}' is not one of {', '.join(VERSIONS)}")
         return value
+
+    @property
+    def identifier_defaults(self) -> tuple[str, str]:
+        return (self.default_assigning_authority or "", self.default_identifier_type or "")
 
     @property
     def zone(self) -> ZoneInfo:

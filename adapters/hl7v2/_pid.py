@@ -81,11 +81,17 @@ def _xtn(point: ContactPoint) -> str:
     return comp(point.value, _PHONE_USE.get(point.use or "", "PRN"), equipment)
 
 
-def from_pid(pid: Segment | None, mappings: Mappings) -> Patient:
-    """The patient of an inbound PID; ``MappingError`` for unmapped codes or missing data."""
+def from_pid(
+    pid: Segment | None, mappings: Mappings, defaults: tuple[str, str] = ("", "")
+) -> Patient:
+    """The patient of an inbound PID; ``MappingError`` for unmapped codes or missing data.
+
+    ``defaults`` are the supplier's assigning authority and identifier type for
+    a PID-3 that leaves CX-4 or CX-5 empty (common in v2.3 feeds).
+    """
     if pid is None:
         raise errors.MappingError("the message has no PID segment")
-    nhs_number, local = _identifiers(pid, mappings)
+    nhs_number, local = _identifiers(pid, mappings, defaults)
     birth = pid.get(7)
     try:
         birth_date = parse_date(birth)
@@ -113,13 +119,17 @@ def from_pid(pid: Segment | None, mappings: Mappings) -> Patient:
     )
 
 
-def _identifiers(pid: Segment, mappings: Mappings) -> tuple[str | None, Identifier | None]:
+def _identifiers(
+    pid: Segment, mappings: Mappings, defaults: tuple[str, str]
+) -> tuple[str | None, Identifier | None]:
     nhs_number: str | None = None
     local: Identifier | None = None
     for raw in pid.repetitions(3):
-        value, authority, type_code = part(raw, 1), part(raw, 4, 1), part(raw, 5)
+        value = part(raw, 1)
         if not value:
             continue
+        authority = part(raw, 4, 1) or defaults[0]
+        type_code = part(raw, 5) or defaults[1]
         mapped = mappings.identifier(authority, type_code)
         if mapped.kind == "nhs-number":
             nhs_number = nhs_number or value.replace(" ", "")

@@ -1,15 +1,22 @@
 """What the adapter does with one inbound frame from the PAS (SIU, chapter 10.5).
 
-Order of work: dedupe by MSH-10; validate and map (``_siu``); update the
-journal; answer AA (or AE/AR with ERR-3 and a reason); and only then report
-the change to the gateway. A booking this adapter is still making (its
-placer id is pending) is handed to the waiting ``book()`` instead, so the
-gateway never sees the same booking arrive twice.
+A frame holds one message, several, or an HL7 batch (``_frames``); each
+message is handled in order and answered, and the answers go back in one
+frame shaped like the one received (see ``_answer``). For each message: read
+its MSH-18 character set (else the supplier's ``default_encoding``) and
+decode it, answering ``AR`` if it cannot be read; look it up in the journal
+by (sender, MSH-10): an identical accepted message gets its first ACK again,
+a different one under the same id is evaluated (the clash is logged); then
+validate and map (``_siu``), update the journal, answer AA (or AE/AR with
+ERR-3 and a reason), and only then report the change to the gateway. Only
+accepted messages are remembered: a rejected one may be fixed and resent.
+A booking this adapter is still making (its placer id is pending) is handed
+to the waiting ``book()`` instead, so the gateway never sees it twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import structlog
@@ -17,11 +24,13 @@ import structlog
 from adapters import errors
 from adapters.contract import BookingChange, BookingListener
 from adapters.hl7v2._booking import Booker
+from adapters.hl7v2._frames import Heading, Parcel, envelope_field, heading, split
 from adapters.hl7v2._journal import PENDING, UNKNOWN
 from adapters.hl7v2._link import Link
 from adapters.hl7v2._siu import Rejected, read_change, to_booking
-from adapters.hl7v2.messages.er7 import Er7Error, parse
-from adapters.hl7v2.messages.header import ErrorDetail, ack
+from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
+from adapters.hl7v2.messages.er7 import Message, Segment
+from adapters.hl7v2.messages.header import ErrorDetail, ack, batch_envelope
 from adapters.hl7v2.messages.values import short_id
 
 log = structlog.get_logger(__name__)
@@ -36,33 +45,114 @@ class Receiver:
         self.listener: BookingListener | None = None
 
     async def __call__(self, payload: bytes) -> tuple[str | None, After | None]:
-        try:
-            text = payload.decode("utf-8")
-            message = parse(text)
-        except (UnicodeDecodeError, Er7Error):
+        parcel = split(payload)
+        answered: list[list[str]] = []
+        afters: list[After] = []
+        for batch in parcel.batches:
+            answered.append([])
+            for raw in batch.messages:
+                answer, after = await self._one(raw)
+                if answer is not None:
+                    answered[-1].append(answer)
+                if after is not None:
+                    afters.append(after)
+        count = sum(len(a) for a in answered)
+        if not count:
             log.warning("unreadable_frame_dropped", adapter=self.log_name)
             return None, None  # no MSH-10 to answer to
-        control = message.control_id
-        replay = await self.link.journal.inbound_ack(control)
-        if replay is not None:
-            log.info("siu_replayed", adapter=self.log_name, control_id=control)
-            return replay, None
-        trigger = message.message_type[1]
+        if count > 1 or parcel.wrapped:
+            log.info("siu_batch_received", adapter=self.log_name, messages=count)
+
+        async def tell_all() -> None:
+            for after in afters:
+                await after()
+
+        return self._answer(parcel, answered), tell_all if afters else None
+
+    def _answer(self, parcel: Parcel, answered: Sequence[Sequence[str]]) -> str:
+        """One frame back per frame received (MLLP, HL7 v2.5 Appendix C), in the same order.
+
+        Chapter 2.10.3: a batch is acknowledged by a batch holding one ACK per
+        message, under a BHS (and FHS) whose BHS-12/FHS-12 name the batch and
+        file answered. A bare run of messages gets its ACKs one after another.
+        """
+        now, header = self.clock(), self.link.header
+        parts: list[str] = []
+        for batch, answers in zip(parcel.batches, answered, strict=True):
+            text = "".join(answers)
+            if batch.header is not None:
+                theirs = envelope_field(batch.header, 11)
+                ours = short_id(f"bhs|{theirs}|{text}")
+                head, tail = batch_envelope(header, "B", theirs, ours, now, len(answers))
+                text = _er7(head) + text + _er7(tail)
+            parts.append(text)
+        text = "".join(parts)
+        if parcel.file_header is not None:
+            theirs = envelope_field(parcel.file_header, 11)
+            ours = short_id(f"fhs|{theirs}|{text}")
+            head, tail = batch_envelope(header, "F", theirs, ours, now, len(parcel.batches))
+            text = _er7(head) + text + _er7(tail)
+        return text
+
+    async def _one(self, raw: bytes) -> tuple[str | None, After | None]:
+        head = heading(raw)
+        if head is None:
+            return None, None
         try:
-            answer, after = await self._apply(text, control, trigger)
+            text = self._decode(head, raw)
         except Rejected as exc:
+            return self._refuse(head, exc), None
+        journal, options = self.link.journal, self.link.options
+        now = self.clock().timestamp()
+        seen = await journal.inbound_seen(
+            head.sender, head.control_id, now - options.inbound_retention_s
+        )
+        if seen is not None and seen.content_hash == head.content_hash:
+            log.info("siu_replayed", adapter=self.log_name, control_id=head.control_id)
+            return seen.ack, None
+        if seen is not None:
             log.warning(
-                "siu_rejected",
+                "siu_control_id_reused",
                 adapter=self.log_name,
-                control_id=control,
-                hl7_code=exc.hl7_code,
-                ack_code=exc.ack_code,
+                control_id=head.control_id,
+                sender=head.sender,
+                first_hash=seen.content_hash[:16],
+                this_hash=head.content_hash[:16],
             )
-            detail = ErrorDetail(exc.hl7_code, "", exc.reason)
-            answer = self._ack(trigger, control, exc.ack_code, detail)
-            after = None
-        await self.link.journal.remember_inbound(control, answer)
+        try:
+            answer, after = await self._apply(text, head.control_id, head.trigger)
+        except Rejected as exc:
+            return self._refuse(head, exc), None
+        await journal.remember_inbound(
+            head.sender,
+            head.control_id,
+            head.content_hash,
+            answer,
+            now,
+            options.inbound_retention_s,
+        )
         return answer, after
+
+    def _decode(self, head: Heading, raw: bytes) -> str:
+        """The message as text, by its MSH-18 or the supplier's default (chapter 2.14.9.18)."""
+        try:
+            return raw.decode(codec_for(head.charset or self.link.options.default_encoding))
+        except UnknownCharset as exc:
+            raise Rejected(str(exc), "AR", "103") from None
+        except UnicodeDecodeError as exc:
+            reason = f"the message is not valid {exc.encoding} text (byte {exc.start})"
+            raise Rejected(reason, "AR", "102") from None
+
+    def _refuse(self, head: Heading, exc: Rejected) -> str:
+        log.warning(
+            "siu_rejected",
+            adapter=self.log_name,
+            control_id=head.control_id,
+            hl7_code=exc.hl7_code,
+            ack_code=exc.ack_code,
+        )
+        detail = ErrorDetail(exc.hl7_code, "", exc.reason)
+        return self._ack(head.trigger, head.control_id, exc.ack_code, detail)
 
     def _ack(
         self, trigger: str, control: str, code: str = "AA", detail: ErrorDetail | None = None
@@ -88,7 +178,14 @@ class Receiver:
         if known is None and record.placer_id:
             known = await journal.booking_by_placer(record.placer_id)
         try:
-            booking = to_booking(change, link.name, link.mappings, known, self.clock())
+            booking = to_booking(
+                change,
+                link.name,
+                link.mappings,
+                known,
+                self.clock(),
+                link.options.identifier_defaults,
+            )
         except errors.MappingError as exc:
             raise Rejected(exc.message, "AE", "103") from None
         attempt = await journal.attempt_by_placer(record.placer_id) if record.placer_id else None
@@ -111,3 +208,7 @@ class Receiver:
             await listener(link.name, change_event)
 
         return self._ack(trigger, control), tell
+
+
+def _er7(segment: Segment) -> str:
+    return Message((segment,)).to_er7()

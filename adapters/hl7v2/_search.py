@@ -140,3 +140,23 @@ def _schedule(
             "location_id": location_id,
         }
     )
+
+
+def without_held(
+    result: SlotSearchResult, held: set[str], wanted: frozenset[SlotStatus]
+) -> SlotSearchResult:
+    """``result`` with the free slots a known booking holds shown busy, or left out.
+
+    A PAS may go on listing a slot as open after telling us (SIU^S12) that it
+    is booked, e.g. when its slot list is kept apart from its appointments;
+    what the gateway knows is booked is never offered as free (issue 8 item 4).
+    """
+    if not held:
+        return result
+    slots: list[Slot] = []
+    for slot in result.slots:
+        if slot.status is not SlotStatus.FREE or slot.id not in held:
+            slots.append(slot)
+        elif SlotStatus.BUSY in wanted:
+            slots.append(slot.model_copy(update={"status": SlotStatus.BUSY}))
+    return result.model_copy(update={"slots": tuple(slots)})

@@ -108,9 +108,17 @@ def _map(message: Message, trigger: str, mappings: Mappings, zone: ZoneInfo) -> 
 
 
 def to_booking(
-    change: Change, adapter: str, mappings: Mappings, known: Booking | None, now: datetime
+    change: Change,
+    adapter: str,
+    mappings: Mappings,
+    known: Booking | None,
+    now: datetime,
+    identifier_defaults: tuple[str, str] = ("", ""),
 ) -> Booking:
-    """The booking after ``change``: ours keeps its patient and documents; a desk one maps PID."""
+    """The booking after ``change``: ours keeps its patient and documents; a desk one maps PID.
+
+    ``identifier_defaults`` (authority, type) fill in what a PID-3 leaves empty.
+    """
     record = change.record
     channel = mappings.channel(record.appointment_type) if record.appointment_type else None
     slot_id = slot_uuid(adapter, change.schedule.pas_schedule, record.start)
@@ -135,6 +143,6 @@ def to_booking(
         start=record.start,
         end=record.end,
         description=record.description or "Booked at the supplier",
-        patient=from_pid(record.pid, mappings),
+        patient=from_pid(record.pid, mappings, identifier_defaults),
         created=now,
     )

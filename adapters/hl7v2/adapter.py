@@ -29,6 +29,7 @@ from adapters.domain import (
     CallContext,
     SlotQuery,
     SlotSearchResult,
+    SlotStatus,
     utcnow,
 )
 from adapters.hl7v2 import _siu
@@ -37,7 +38,8 @@ from adapters.hl7v2._edge import guarded, refusal, storable
 from adapters.hl7v2._inbound import Listener
 from adapters.hl7v2._link import Budget, Link
 from adapters.hl7v2._receive import Receiver
-from adapters.hl7v2._search import SlotRef, search_result
+from adapters.hl7v2._schedule_rows import ScheduleRows
+from adapters.hl7v2._search import SlotRef, search_result, without_held
 from adapters.hl7v2.client import TransportError
 from adapters.hl7v2.messages import scheduling as sched
 from adapters.hl7v2.messages.header import read_ack
@@ -45,6 +47,7 @@ from adapters.hl7v2.messages.values import short_id
 
 log = structlog.get_logger(__name__)
 SLOT_MEMORY = 100_000
+_UNKNOWN_CODE = "the PAS refuses slot queries for this schedule code"
 
 
 class Hl7v2Adapter:
@@ -60,6 +63,7 @@ class Hl7v2Adapter:
         self._slots: OrderedDict[str, SlotRef] = OrderedDict()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.booker = Booker(link, clock, self._key_lock)
+        self.schedule_rows = ScheduleRows(self._log_name)
         self.receiver = Receiver(link, self.booker, clock, self._log_name)
         self.inbound: Listener | None = None
         self.listen_address: tuple[str, int] | None = None
@@ -73,7 +77,7 @@ class Hl7v2Adapter:
             mappings = self.link.mappings
             if not storable(query.service_id) or query.service_id not in mappings.services:
                 raise errors.ServiceNotFound("no schedules are mapped for this service")
-            codes = tuple(
+            codes = self.schedule_rows.usable(
                 c
                 for c, m in mappings.schedules.items()
                 if m.schedule.service_id == query.service_id
@@ -81,23 +85,56 @@ class Hl7v2Adapter:
             statuses = tuple(c for s in query.statuses for c in mappings.statuses_out.get(s, ()))
             if not statuses or not codes:
                 return SlotSearchResult()
-            control = short_id(uuid.uuid4().hex)
-            now = utcnow()
-            message = sched.slot_query(
-                self.link.msh("SQM", "S25", "SQM_S25", control, now),
-                sched.SlotQuery(codes, query.start_from, query.start_to, statuses, control),
-                now,
-                self.link.header.zone,
-            )
-            answer = await self.link.exchange(message, Budget.of(self._budget_s, ctx))
-            reply = read_ack(answer)
-            if not reply.accepted:
-                raise refusal("search_slots", reply, mappings)
-            records = [sched.read_group(g, self.link.header.zone) for g in sched.groups(answer)]
+            budget = Budget.of(self._budget_s, ctx)
+            records = await self._slots_of(codes, statuses, query, budget)
             records = [r for r in records if _within(r, query)]
             result, refs = search_result(self.name, records, mappings, query.statuses)
+            free = (s.id for s in result.slots if s.status is SlotStatus.FREE)
+            held = await self.link.journal.held(free)
+            result = without_held(result, held, query.statuses)
         self._remember(refs)
         return result
+
+    async def _slots_of(
+        self, codes: tuple[str, ...], statuses: tuple[str, ...], query: SlotQuery, budget: Budget
+    ) -> list[sched.Booked]:
+        """The PAS's slots of ``codes``; if it refuses a code, those of the codes it knows."""
+        rows = self.schedule_rows
+        try:
+            found = await self._ask_slots(codes, statuses, query, budget)
+        except errors.ServiceNotFound:
+            if len(codes) == 1:
+                rows.refused(self.link.mappings.schedules[codes[0]], _UNKNOWN_CODE)
+                return []
+        else:
+            rows.answered(codes)
+            return found
+        found = []
+        for code in codes:  # which row does the PAS refuse?
+            try:
+                found += await self._ask_slots((code,), statuses, query, budget)
+            except errors.ServiceNotFound:
+                rows.refused(self.link.mappings.schedules[code], _UNKNOWN_CODE)
+            else:
+                rows.answered((code,))
+        return found
+
+    async def _ask_slots(
+        self, codes: tuple[str, ...], statuses: tuple[str, ...], query: SlotQuery, budget: Budget
+    ) -> list[sched.Booked]:
+        control = short_id(uuid.uuid4().hex)
+        now = utcnow()
+        message = sched.slot_query(
+            self.link.msh("SQM", "S25", "SQM_S25", control, now),
+            sched.SlotQuery(codes, query.start_from, query.start_to, statuses, control),
+            now,
+            self.link.header.zone,
+        )
+        answer = await self.link.exchange(message, budget)
+        reply = read_ack(answer)
+        if not reply.accepted:
+            raise refusal("search_slots", reply, self.link.mappings)
+        return [sched.read_group(g, self.link.header.zone) for g in sched.groups(answer)]
 
     async def book(self, request: BookingRequest, ctx: CallContext) -> Booking:
         async with self._guard("book", ctx):
@@ -152,10 +189,11 @@ class Hl7v2Adapter:
         except (TransportError, errors.AdapterError, ValueError) as exc:
             return Health(ok=False, detail=f"PAS unreachable ({type(exc).__name__})")
         latency = (time.perf_counter() - began) * 1000
+        detail = f"HL7 v2 PAS at {self.link.client.host}:{self.link.client.port}"
+        # Still ok: the service's other schedules are served; the row is named for the operator.
+        unusable = self.schedule_rows.report()
         return Health(
-            ok=True,
-            detail=f"HL7 v2 PAS at {self.link.client.host}:{self.link.client.port}",
-            latency_ms=latency,
+            ok=True, detail=f"{detail}; {unusable}" if unusable else detail, latency_ms=latency
         )
 
     async def close(self) -> None:

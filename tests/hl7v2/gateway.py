@@ -18,7 +18,13 @@ from tests.hl7v2.helpers import DEMO_MAPPINGS, UTC_SERVICE
 
 
 def write_config(
-    folder: Path, port: int, pas_port: int, listen_port: int, timeout_s: float = 10, **options: Any
+    folder: Path,
+    port: int,
+    pas_port: int,
+    listen_port: int,
+    timeout_s: float = 10,
+    mappings: Path = DEMO_MAPPINGS,
+    **options: Any,
 ) -> Path:
     extra = "".join(f"      {key}: {value}\n" for key, value in options.items())
     text = f"""
@@ -40,7 +46,7 @@ adapters:
     options:
       host: 127.0.0.1
       port: {pas_port}
-      mappings: {DEMO_MAPPINGS}
+      mappings: {mappings}
       database: {folder / "hl7v2-journal.sqlite3"}
       listen: {{host: 127.0.0.1, port: {listen_port}}}
 {extra}services:
@@ -65,11 +71,17 @@ class PasConsumer(Consumer):
 
 @asynccontextmanager
 async def gateway_over(
-    peer: PasPeer, folder: Path, ports: Callable[[], int], **options: Any
+    peer: PasPeer,
+    folder: Path,
+    ports: Callable[[], int],
+    mappings: Path = DEMO_MAPPINGS,
+    **options: Any,
 ) -> AsyncIterator[PasConsumer]:
     """Start a gateway fronting ``peer``; the peer sends its SIU messages to its listener."""
     port, listen_port = ports(), ports()
-    settings = load_config(write_config(folder, port, peer.port, listen_port, **options))
+    settings = load_config(
+        write_config(folder, port, peer.port, listen_port, mappings=mappings, **options)
+    )
     server = TestServer(create_app(settings), host="127.0.0.1", port=port)
     client = TestClient(server)
     await client.start_server()

@@ -76,7 +76,7 @@ async def test_unmapped_codes_are_refused_with_ae_103(hl7: Hl7v2Adapter, peer: P
     code, err, _ = await _send(hl7, s16)
     assert (code, err) == ("AR", "201")
     code, err, _ = await _send(hl7, text.replace(f"|{schedule}^^L|", "|NOSUCH^^L|"))
-    assert (code, err) == ("AE", "103"), "a resent MSH-10 gets the first answer again"
+    assert (code, err) == ("AE", "103"), "a resend is evaluated again, and is still unmapped"
     with pytest.raises(Exception, match="no booking"):
         await hl7.get(filler, call_context())
 

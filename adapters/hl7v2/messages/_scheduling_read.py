@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.hl7v2.messages._scheduling_types import ArqRequest, Booked, SlotQuery, Staff
@@ -53,21 +53,67 @@ def read_group(group: Sequence[Segment], zone: ZoneInfo) -> Booked:
 
 
 def _times(group: Sequence[Segment], zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """TQ1-7/TQ1-8, else SCH-11.4/.5 (the v2.3 TQ), else AIS-4 plus SCH-9 minutes."""
-    tq1 = next((s for s in group if s.name == "TQ1"), None)
+    """Start TQ1-7, else SCH-11.4 (the v2.3 TQ), else AIS-4; end TQ1-8, else SCH-11.5,
+    else the start plus a duration (``_duration``): PAS feeds in v2.3 often give no end."""
     sch = group[0]
-    start_text = (tq1.get(7) if tq1 else "") or sch.get(11, 4)
+    tq1, ais = (next((s for s in group if s.name == name), None) for name in ("TQ1", "AIS"))
+    start_text = (tq1.get(7) if tq1 else "") or sch.get(11, 4) or (ais.get(4) if ais else "")
     end_text = (tq1.get(8) if tq1 else "") or sch.get(11, 5)
     if not start_text:
-        raise ValueError("no start time in TQ1-7 or SCH-11.4")
+        raise ValueError("no start time in TQ1-7, SCH-11.4 or AIS-4")
     start = parse_instant(start_text, zone)
     if end_text:
         end = parse_instant(end_text, zone)
     else:
-        raise ValueError("no end time in TQ1-8 or SCH-11.5")
+        length = _duration(sch, tq1, ais)
+        if length is None:
+            raise ValueError("no end time (TQ1-8, SCH-11.5) and no duration (TQ1-13, SCH-9)")
+        end = start + length
     if end <= start:
         raise ValueError("the end time is not after the start time")
     return start, end
+
+
+#: Duration units (CE code of TQ1-13.2, AIS-8, SCH-10; ISO+ and ANSI spellings) -> seconds.
+_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+    **dict.fromkeys(("min", "mins", "minute", "minutes", "m"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("wk", "w", "week", "weeks"), 604800),
+}
+#: TQ-3 duration prefixes (chapter 4, TQ.3): S seconds, M minutes, H hours, D days, W weeks.
+_TQ_PREFIX = {"S": 1, "M": 60, "H": 3600, "D": 86400, "W": 604800}
+
+
+def _duration(sch: Segment, tq1: Segment | None, ais: Segment | None) -> timedelta | None:
+    """The first duration given: TQ1-13 occurrence duration (CQ), SCH-11.3 (TQ duration,
+    e.g. ``M30``), AIS-7/AIS-8, SCH-9/SCH-10; units default to minutes (chapter 10.6.2)."""
+    if tq1 is not None and tq1.get(13, 1):
+        return _amount("TQ1-13", tq1.get(13, 1), tq1.get(13, 2, 1))
+    tq_duration = sch.get(11, 3).strip().upper()
+    if tq_duration:
+        unit, amount = tq_duration[:1], tq_duration[1:]
+        if unit not in _TQ_PREFIX or not amount.isdigit():
+            shown = tq_duration[:12]
+            raise ValueError(f"SCH-11.3 duration '{shown}' is not S/M/H/D/W and a number")
+        return timedelta(seconds=int(amount) * _TQ_PREFIX[unit])
+    if ais is not None and ais.get(7):
+        return _amount("AIS-7", ais.get(7), ais.get(8, 1))
+    if sch.get(9):
+        return _amount("SCH-9", sch.get(9), sch.get(10, 1))
+    return None
+
+
+def _amount(where: str, quantity: str, unit: str) -> timedelta:
+    try:
+        number = float(quantity)
+    except ValueError:
+        raise ValueError(f"{where} duration '{quantity[:12]}' is not a number") from None
+    seconds = _UNIT_SECONDS.get((unit or "min").strip().lower())
+    if seconds is None:
+        raise ValueError(f"{where} duration unit '{unit[:12]}' is not one of s, min, h, d, wk")
+    return timedelta(seconds=number * seconds)
 
 
 def read_arq(message: Message, zone: ZoneInfo) -> ArqRequest:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.messages.er7 import Message, Segment, comp, segment
+from adapters.hl7v2.messages.er7 import DEFAULT, Message, Raw, Segment, comp, segment
 from adapters.hl7v2.messages.values import format_instant
 
 #: Table 0008 acknowledgement codes.
@@ -128,6 +128,31 @@ def ack(
     if error is not None:
         segments.append(err(error))
     return Message(tuple(segments))
+
+
+def batch_envelope(
+    header: Header, kind: str, answered: str, control_id: str, now: datetime, count: int
+) -> tuple[Segment, Segment]:
+    """FHS/FTS or BHS/BTS around an acknowledgement batch (chapter 2.10.3, 2.15.2-2.15.5).
+
+    FHS-11/BHS-11 is our own control id, FHS-12/BHS-12 the one of the file or
+    batch answered; FTS-1/BTS-1 counts the batches or messages inside.
+    """
+    head = segment(
+        f"{kind}HS",
+        Raw(DEFAULT.encoding_characters),
+        header.sending_application,
+        header.sending_facility,
+        header.receiving_application,
+        header.receiving_facility,
+        format_instant(now, header.zone),
+        None,
+        None,
+        None,
+        control_id,
+        answered or None,
+    )
+    return head, segment(f"{kind}TS", str(count))
 
 
 def msa(code: str, answered: str, text: str = "") -> Segment:

@@ -1,0 +1,135 @@
+"""One inbound MLLP frame cut into messages, before any of them is decoded.
+
+A frame may hold one message, a bare run of messages (several MSH), or an HL7
+batch (HL7 v2.5 chapter 2.10.3: ``[FHS] {[BHS] {MSH ...} [BTS]} [FTS]``).
+The cut is made on bytes, because each message names its own character set
+in MSH-18 (chapter 2.14.9.18) and the delimiters and segment names are ASCII
+in every set this listener reads (``messages.charsets``). The MSH fields the
+listener needs before decoding (MSH-3/4 sender, MSH-9, MSH-10, MSH-18) are
+ASCII-only in practice and are read as Latin-1, which cannot fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+_ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")
+
+
+@dataclass(slots=True)
+class Batch:
+    """One batch of a frame: its BHS (None for a bare run of MSH) and its messages."""
+
+    header: bytes | None = None
+    messages: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Parcel:
+    """Everything one frame held: FHS (if any) and its batches, in order."""
+
+    file_header: bytes | None = None
+    batches: list[Batch] = field(default_factory=list)
+
+    @property
+    def wrapped(self) -> bool:
+        return self.file_header is not None or any(b.header is not None for b in self.batches)
+
+    @property
+    def messages(self) -> list[bytes]:
+        return [m for b in self.batches for m in b.messages]
+
+
+def split(payload: bytes) -> Parcel:
+    """The frame's envelope and messages (each message's segments joined by CR).
+
+    Segments outside any message (stray lines before the first MSH) are not
+    part of a message and are left out; BTS/FTS close what they close.
+    """
+    parcel = Parcel()
+    batch: Batch | None = None
+    message: list[bytes] = []
+    for line in payload.replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r"):
+        line = line.strip(b"\x00")
+        if not line.strip():
+            continue
+        name = line[:3]
+        if name in _ENVELOPE or name == b"MSH":
+            _close(batch, message)
+            message = []
+        if name == b"FHS":
+            parcel.file_header = parcel.file_header or line
+        elif name == b"BHS":
+            batch = Batch(header=line)
+            parcel.batches.append(batch)
+        elif name in (b"BTS", b"FTS"):
+            batch = None
+        elif name == b"MSH":
+            if batch is None:
+                batch = Batch()
+                parcel.batches.append(batch)
+            message = [line]
+        elif message:
+            message.append(line)
+    _close(batch, message)
+    return parcel
+
+
+def _close(batch: Batch | None, message: list[bytes]) -> None:
+    if batch is not None and message:
+        batch.messages.append(b"\r".join(message) + b"\r")
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """What the listener reads of an MSH before decoding the message."""
+
+    sender: str
+    control_id: str
+    code: str
+    trigger: str
+    charset: str
+    content_hash: str
+
+
+def heading(message: bytes) -> Heading | None:
+    """MSH-3+4, MSH-10, MSH-9.1/9.2 and MSH-18.1 of ``message``, or None if MSH is unusable.
+
+    The content hash covers every byte of the message except MSH-7 (the time
+    of sending), which some engines rewrite when they resend the same message.
+    """
+    first, _, rest = message.partition(b"\r")
+    if len(first) < 8 or not first.startswith(b"MSH"):
+        return None
+    sep, encoding = first[3:4], first[4:8]
+    if sep.isalnum() or len(set(sep + encoding)) != 5:
+        return None
+    component, repetition = encoding[0:1], encoding[1:2]
+    fields = first.split(sep)  # fields[n - 1] is MSH-n (MSH-1 is the separator itself)
+
+    def value(number: int) -> bytes:
+        return fields[number - 1] if len(fields) >= number else b""
+
+    control = value(10).split(component)[0].decode("latin-1").strip()
+    if not control:
+        return None
+    kind = value(9).split(component)
+    hashed = [*fields[:6], b"", *fields[7:]] if len(fields) > 6 else fields
+    digest = hashlib.sha256(sep.join(hashed) + b"\r" + rest).hexdigest()
+    return Heading(
+        sender=(value(3) + b"|" + value(4)).decode("latin-1"),
+        control_id=control,
+        code=kind[0].decode("latin-1"),
+        trigger=kind[1].decode("latin-1") if len(kind) > 1 else "",
+        charset=value(18).split(repetition)[0].split(component)[0].decode("latin-1").strip(),
+        content_hash=digest,
+    )
+
+
+def envelope_field(line: bytes, number: int) -> str:
+    """Field ``number`` of an FHS/BHS line (numbered like MSH: field 1 is the separator)."""
+    if len(line) < 4:
+        return ""
+    fields = line.split(line[3:4])
+    return fields[number - 1].decode("latin-1") if len(fields) >= number else ""
