@@ -25,8 +25,8 @@ class Finished:
         return self.err.strip().splitlines()
 
 
-async def run(*args: str, cwd: Path = ROOT, timeout: float = 60.0) -> Finished:
-    """``uec-gateway ARGS`` to its end; killed and an error if it outlives ``timeout``."""
+async def run(*args: str, cwd: Path = ROOT, within_s: float = 60.0) -> Finished:
+    """``uec-gateway ARGS`` to its end; killed and an error if it outlives ``within_s``."""
     proc = await asyncio.create_subprocess_exec(
         str(UEC_GATEWAY),
         *args,
@@ -36,7 +36,7 @@ async def run(*args: str, cwd: Path = ROOT, timeout: float = 60.0) -> Finished:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(), within_s)
     except TimeoutError:
         proc.kill()
         await proc.wait()
