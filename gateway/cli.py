@@ -12,10 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from aiohttp import web
-
 from gateway import config as config_module
-from gateway import examples, logs, reporting
+from gateway import examples, reporting
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.store import AuditEntry
@@ -25,19 +23,9 @@ DEFAULT_CONFIG = Path("config/demo.yaml")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = config_module.load(args.config)
-    logs.configure(settings.logging.format, settings.logging.level)
-    from gateway.app import create_app  # imported here: building the app reads key files
+    from gateway import _serve as serving  # imported here: it loads the whole application
 
-    app = create_app(settings, args.config)
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
-    print(
-        f"uec-gateway serving {settings.server.service_root} on http://{host}:{port}",
-        file=sys.stderr,
-    )
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
-    return 0
+    return serving.run(args.config, args.host, args.port)
 
 
 def _token(args: argparse.Namespace) -> int:
