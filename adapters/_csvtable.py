@@ -263,6 +263,8 @@ async def every_problem(
                 key = (exc.path or exc.file, exc.line if exc.line and exc.line > 1 else 0)
                 if key in survey.left_out:
                     break
+                if not key[1] and any(p == key[0] for p, _ in survey.left_out):
+                    exc.detail += " (with the bad rows above left out)"
                 survey.left_out.add(key)
                 if exc.key is not None and key[1]:
                     survey.keys_left_out.add(exc.key)

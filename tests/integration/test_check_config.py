@@ -137,3 +137,23 @@ async def test_tls_problems_name_the_missing_file(tmp_path: Path) -> None:
     assert door.lines[0].endswith(f"TLS: cert_file {certs / 'gateway.pem'} does not exist")
     assert adapter.code == 1 and len(adapter.lines) == 1
     assert adapter.lines[0].endswith(f"TLS: ca_file {certs / 'pas-ca.pem'} does not exist")
+
+
+async def test_every_bad_directory_row_of_a_national_adapter_is_reported(tmp_path: Path) -> None:
+    """Each bad directory row at directory.csv:line:column, then what their loss leaves."""
+    demo_copy(tmp_path)
+    directory = tmp_path / "mappings/national_fhir/directory.csv"
+    lines = directory.read_text().splitlines()
+    lines[1] = lines[1].replace(",200000000115,", ",ASID-1,", 1)
+    lines[2] = lines[2].replace("/appointment,", "/appointment/,", 1)
+    directory.write_text("\n".join(lines) + "\n")
+    done = await run("check-config", str(tmp_path / "config/example-national-fhir.yaml"))
+    assert done.code == 1
+    expected = [
+        f"{directory}:2:{lines[1].index('ASID-1') + 1}: column asid: 'ASID-1' is not an ASID",
+        f"{directory}:3:{lines[2].index('https') + 1}: column service_root: must not end",
+        f"{directory}:1:1: no services listed (with the bad rows above left out)",
+    ]
+    assert len(done.lines) == len(expected), done.err
+    for line, start in zip(done.lines, expected, strict=True):
+        assert line.startswith(start), (line, start)
