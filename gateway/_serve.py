@@ -19,6 +19,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
+from adapters._csvtable import DataFileError
 from gateway import config as config_module
 from gateway import logs
 from gateway._checks import unwritable
@@ -94,6 +95,8 @@ def _reason(exc: BaseException, host: str, port: int) -> str:
         return f"cannot listen on {host}:{port}: the address is not this machine's"
     if isinstance(exc, config_module.ConfigError):
         return "; ".join(exc.problems)
+    if isinstance(exc, DataFileError) and exc.path:
+        return exc.located()
     text = " ".join(str(exc).split())  # one line, whatever the exception's message holds
     if isinstance(exc, OSError | ValueError | LookupError):
         return text or type(exc).__name__

@@ -138,3 +138,20 @@ async def test_the_serving_line_is_json_in_json_log_mode(
     assert event["event"] == "gateway_serving" and event["level"] == "info"
     assert event["url"] == f"http://127.0.0.1:{unused_tcp_port}"
     await _health_then_stop(proc, unused_tcp_port)
+
+
+async def test_a_bad_mapping_row_is_one_line_at_its_csv_position(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """A diary row naming an unknown organisation fails the start at services.csv:line:column."""
+    config = _config(tmp_path)
+    services = tmp_path / "mappings/embedded/demo/services.csv"
+    text = services.read_text().replace("org-rx1", "org-nope", 1)
+    services.write_text(text)
+    column = text.splitlines()[1].index("org-nope") + 1
+    done = await run("serve", "--config", str(config), "--port", str(unused_tcp_port))
+    assert done.code == 1
+    assert _refused(done.err) == (
+        f"uec-gateway: cannot start: {services}:2:{column}: column organisation_id: "
+        "unknown organisation 'org-nope'"
+    )
