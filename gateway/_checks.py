@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from adapters import registry
@@ -108,20 +108,35 @@ async def _front_door(path: Path, found: Examined, settings: Settings) -> list[s
 
 def _writable_paths(path: Path, found: Examined, settings: Settings) -> list[str]:
     """The store and each adapter's own database (its diary or journal) must be writable."""
-    wanted: list[tuple[tuple[str | int, ...], Path]] = []
-    if "store" not in found.invalid:
-        wanted.append((("store", "path"), settings.resolve(settings.store.path)))
-    for index, item in zip(found.adapter_at, settings.adapters, strict=True):
-        database = item.options.get("database")
-        if isinstance(database, str) and database and database != ":memory:":
-            wanted.append((("adapters", index, "options", "database"), Path(database)))
     out = []
-    for where, file in wanted:
-        reason = unwritable(settings.resolve(file))
+    for where, label, file in writable_paths(settings, found.adapter_at, found.invalid):
+        reason = unwritable(file)
         if reason:
-            label = ".".join(str(part) for part in where)
             out.append(f"{_at(path, found, where)}: {label}: {reason}")
     return out
+
+
+def writable_paths(
+    settings: Settings,
+    adapter_at: Sequence[int] | None = None,
+    invalid: frozenset[str] = frozenset(),
+) -> list[tuple[tuple[str | int, ...], str, Path]]:
+    """(where in the file, what, path) of every SQLite file the gateway will write.
+
+    An adapter's ``database`` option is its own state (the embedded diary, the
+    HL7 v2 journal) by the adapters' convention; ``:memory:`` writes nothing.
+    """
+    wanted: list[tuple[tuple[str | int, ...], str, Path]] = []
+    if "store" not in invalid:
+        wanted.append((("store", "path"), "store.path", settings.resolve(settings.store.path)))
+    at = range(len(settings.adapters)) if adapter_at is None else adapter_at
+    for index, item in zip(at, settings.adapters, strict=True):
+        database = item.options.get("database")
+        if isinstance(database, str) and database and database != ":memory:":
+            where = ("adapters", index, "options", "database")
+            label = f"adapter '{item.name}': database"
+            wanted.append((where, label, settings.resolve(Path(database))))
+    return wanted
 
 
 def unwritable(file: Path) -> str | None:

@@ -22,7 +22,7 @@ from aiohttp import web
 from adapters._csvtable import DataFileError
 from gateway import config as config_module
 from gateway import logs
-from gateway._checks import unwritable
+from gateway._checks import unwritable, writable_paths
 
 log = structlog.get_logger(__name__)
 
@@ -48,9 +48,10 @@ def run(config_path: Path, host: str | None, port: int | None) -> int:
     logs.configure(settings.logging.format, settings.logging.level)
     host = host or settings.server.host
     port = port if port is not None else settings.server.port
-    reason = unwritable(settings.resolve(settings.store.path))
-    if reason:
-        return _failed(f"store.path: {reason}", json_mode)
+    for _, label, file in writable_paths(settings):
+        reason = unwritable(file)
+        if reason:
+            return _failed(f"{label}: {reason}", json_mode)
     state = _State()
     try:
         asyncio.run(_serve(settings, config_path, host, port, state))

@@ -108,9 +108,9 @@ async def test_unwritable_store_diary_and_journal_are_reported(tmp_path: Path) -
     assert done.lines == [
         f"{config}:2:3: store.path: {blocker} is a file, not a folder, so "
         f"{blocker / 'gateway.sqlite3'} cannot be created",
-        f"{config}:7:7: adapters.0.options.database: {blocker} is a file, not a folder, so "
+        f"{config}:7:7: adapter 'diary': database: {blocker} is a file, not a folder, so "
         f"{blocker / 'diary.sqlite3'} cannot be created",
-        f"{config}:15:7: adapters.1.options.database: {blocker} is a file, not a folder, so "
+        f"{config}:15:7: adapter 'pas': database: {blocker} is a file, not a folder, so "
         f"{blocker / 'journal.sqlite3'} cannot be created",
     ]
     (tmp_path / "blocker").unlink()

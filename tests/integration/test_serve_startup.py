@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.integration.cli import UEC_GATEWAY, demo_copy, run
 
@@ -48,14 +49,24 @@ async def test_a_port_in_use_is_one_line_and_no_serving_line(
     assert "serving" not in done.out
 
 
-async def test_an_unwritable_store_is_one_line(tmp_path: Path, unused_tcp_port: int) -> None:
-    """A store path that cannot be created fails the start in one line naming the path."""
-    config = _config(tmp_path, store="path: ../var/demo/gateway.sqlite3=>path: ../blocker/g.db")
+@pytest.mark.parametrize(
+    ("option", "label"),
+    [
+        ("path: ../var/demo/gateway.sqlite3", "store.path"),
+        ("database: ../var/demo/embedded.sqlite3", "adapter 'demo-diary': database"),
+    ],
+)
+async def test_an_unwritable_store_or_diary_is_one_line(
+    tmp_path: Path, unused_tcp_port: int, option: str, label: str
+) -> None:
+    """A store or diary file that cannot be created fails the start in one line naming it."""
+    key = option.split(":")[0]
+    config = _config(tmp_path, edit=f"{option}=>{key}: ../blocker/g.db")
     (tmp_path / "blocker").write_text("a file, not a folder\n")
     done = await run("serve", "--config", str(config), "--port", str(unused_tcp_port))
     assert done.code == 1
     assert _refused(done.err) == (
-        f"uec-gateway: cannot start: store.path: {tmp_path / 'blocker'} is a file, not a "
+        f"uec-gateway: cannot start: {label}: {tmp_path / 'blocker'} is a file, not a "
         f"folder, so {tmp_path / 'blocker/g.db'} cannot be created"
     )
 
