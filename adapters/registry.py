@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from adapters._csvtable import every_problem
 from adapters.contract import SupplierAdapter
 
 #: Alias -> "module:factory". Adding a supplier adds one line here.
@@ -68,6 +69,16 @@ async def check(kind: str, name: str, options: Mapping[str, Any], base_dir: Path
         return
     adapter = await factory(name, options, base_dir)
     await adapter.close()
+
+
+async def check_every(
+    kind: str, name: str, options: Mapping[str, Any], base_dir: Path
+) -> Sequence[Exception]:
+    """Every problem ``check`` finds: each bad mapping row or table, then any other error.
+
+    Mapping problems are ``DataFileError``s that know their CSV file, line and column.
+    """
+    return await every_problem(lambda: check(kind, name, options, base_dir))
 
 
 async def create(

@@ -12,12 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from aiohttp import web
-
-from adapters import registry
 from gateway import config as config_module
-from gateway import examples, logs, reporting
-from gateway.security import Scope, load_keys
+from gateway import examples, reporting
+from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.store import AuditEntry
 from gateway.store.sqlite import SqliteStore
@@ -26,19 +23,9 @@ DEFAULT_CONFIG = Path("config/demo.yaml")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = config_module.load(args.config)
-    logs.configure(settings.logging.format, settings.logging.level)
-    from gateway.app import create_app  # imported here: building the app reads key files
+    from gateway import _serve as serving  # imported here: it loads the whole application
 
-    app = create_app(settings, args.config)
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
-    print(
-        f"uec-gateway serving {settings.server.service_root} on http://{host}:{port}",
-        file=sys.stderr,
-    )
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
-    return 0
+    return serving.run(args.config, args.host, args.port)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -58,62 +45,20 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_adapters(
-    path: Path, marks: config_module.Marks, settings: config_module.Settings
-) -> list[str]:
-    """Check every adapter's options and mapping tables (registry.check)."""
-    problems = []
-    for index, item in enumerate(settings.adapters):
-        found = config_module.where(marks, ("adapters", index))
-        at = f"{path}:{found[0]}:{found[1]}" if found else str(path)
-        try:
-            await registry.check(item.kind, item.name, item.options, settings.base_dir)
-        except Exception as exc:  # report every problem, whatever raised it
-            problems.append(f"{at}: adapter '{item.name}': {exc}")
-    return problems
-
-
-def _check_front_door(
-    path: Path, marks: config_module.Marks, settings: config_module.Settings
-) -> list[str]:
-    """The HL7 front door's tables, when the front door is configured."""
-    door = settings.hl7_front_door
-    if door is None:
-        return []
-    from gateway.hl7.tables import load_tables
-
-    try:
-        load_tables(settings.resolve(door.mappings))
-    except (ValueError, OSError) as exc:
-        found = config_module.where(marks, ("hl7_front_door", "mappings"))
-        at = f"{path}:{found[0]}:{found[1]}" if found else str(path)
-        return [f"{at}: hl7_front_door: {exc}"]
-    return []
-
-
 def _check(args: argparse.Namespace) -> int:
     """Validate everything and print every problem as file:line:column: message."""
-    try:
-        settings, marks = config_module.load_checked(args.config)
-    except config_module.ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    problems = config_module.missing_secrets(args.config, marks, settings, os.environ)
-    try:
-        load_keys(settings.security.jwt, settings.base_dir, os.environ)
-    except config_module.ConfigError as exc:
-        problems.extend(p for p in exc.problems if "is not set" not in p)
-    problems.extend(asyncio.run(_check_adapters(args.config, marks, settings)))
-    problems.extend(_check_front_door(args.config, marks, settings))
+    from gateway import _checks
+
+    problems, found = asyncio.run(_checks.problems(args.config, os.environ))
     for problem in problems:
         print(problem, file=sys.stderr)
-    if not problems:
-        print(
-            f"{args.config}: OK ({len(settings.adapters)} adapter(s), "
-            f"{len(settings.services)} route(s))"
-        )
-    return 1 if problems else 0
+    if problems or found is None or found.settings is None:
+        return 1
+    print(
+        f"{args.config}: OK ({len(found.settings.adapters)} adapter(s), "
+        f"{len(found.settings.services)} route(s))"
+    )
+    return 0
 
 
 def _example_booking(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ options whose name ends in ``_env`` name an environment variable.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,9 +18,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway._yaml import Marks, load_with_marks, where
+from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 
-__all__ = ["ConfigError", "Marks", "Settings", "load", "load_checked", "missing_secrets", "where"]
+__all__ = [
+    "ConfigError",
+    "Examined",
+    "Marks",
+    "Settings",
+    "examine",
+    "load",
+    "load_checked",
+    "missing_secrets",
+    "where",
+]
 
 
 class _Section(BaseModel):
@@ -211,36 +222,96 @@ def _at(path: Path, marks: Marks, where_: tuple[str | int, ...]) -> str:
     return f"{path}:{found[0]}:{found[1]}" if found else str(path)
 
 
-def load_checked(path: Path) -> tuple[Settings, Marks]:
-    """Read and validate ``path``; every problem found is in the ConfigError."""
+@dataclass(frozen=True)
+class Examined:
+    """A configuration file read as far as it goes, with every problem found in it."""
+
+    #: The settings, with invalid sections at their defaults and invalid list items left
+    #: out; None if even that does not validate.
+    settings: Settings | None
+    marks: Marks
+    problems: list[str]
+    #: The position in the file's ``adapters:`` list of each of ``settings.adapters``.
+    adapter_at: tuple[int, ...] = ()
+    #: Top-level sections left at their defaults because they were invalid.
+    invalid: frozenset[str] = frozenset()
+
+
+def _mark(path: Path, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    return f"{at}: {exc.problem or exc.context}"
+
+
+def _read(path: Path) -> tuple[Any, Marks, list[str]]:
+    """The file's data and marks, and its duplicate keys; ConfigError if it cannot be read."""
+    duplicates: list[DuplicateKey] = []
     try:
-        raw, marks = load_with_marks(path.read_text(encoding="utf-8"))
+        raw, marks = load_with_marks(path.read_text(encoding="utf-8"), duplicates)
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{at}: {exc.problem or exc.context}") from exc
+        raise ConfigError(_mark(path, exc)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    duplicates.sort(
+        key=lambda d: (d.problem_mark.line, d.problem_mark.column) if d.problem_mark else (0, 0)
+    )
+    return raw, marks, [_mark(path, d) for d in duplicates]
+
+
+def examine(path: Path) -> Examined:
+    """Read and validate ``path``, finding every problem; ConfigError only if unreadable."""
+    raw, marks, problems = _read(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}:1:1: the top level must be a mapping")
     raw.setdefault("base_dir", str(path.parent.resolve()))
+    structure = _route_problems(path, marks, raw) + _literal_secrets(path, marks, raw)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(
-            [
-                f"{_at(path, marks, tuple(e['loc']))}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                for e in exc.errors()
-            ]
-        ) from exc
-    problems = _route_problems(path, marks, settings) + _literal_secrets(path, marks, settings)
-    if problems:
-        raise ConfigError(problems)
-    return settings, marks
+        invalid = [
+            f"{_at(path, marks, tuple(e['loc']))}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        return _salvage(raw, exc, marks, problems + invalid + structure)
+    count = len(settings.adapters)
+    return Examined(settings, marks, problems + structure, tuple(range(count)))
+
+
+def _salvage(
+    raw: dict[str, Any], exc: ValidationError, marks: Marks, problems: list[str]
+) -> Examined:
+    """The settings without what failed validation, so the rest can still be checked."""
+    bad_items: dict[str, set[int]] = {"adapters": set(), "services": set()}
+    invalid: set[str] = set()
+    for error in exc.errors():
+        section, *rest = error["loc"] or ("",)
+        if section in bad_items and rest and isinstance(rest[0], int):
+            bad_items[str(section)].add(rest[0])
+        else:
+            invalid.add(str(section))
+    data = {key: value for key, value in raw.items() if key not in invalid}
+    kept: dict[str, list[int]] = {}
+    for key, bad in bad_items.items():
+        if isinstance(data.get(key), list):
+            kept[key] = [i for i in range(len(data[key])) if i not in bad]
+            data[key] = [data[key][i] for i in kept[key]]
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError:
+        return Examined(None, marks, problems, invalid=frozenset(invalid))
+    return Examined(settings, marks, problems, tuple(kept.get("adapters", ())), frozenset(invalid))
+
+
+def load_checked(path: Path) -> tuple[Settings, Marks]:
+    """Read and validate ``path``; every problem found is in the ConfigError."""
+    found = examine(path)
+    if found.problems or found.settings is None:
+        raise ConfigError(found.problems)
+    return found.settings, found.marks
 
 
 def load(path: Path) -> Settings:
@@ -248,34 +319,49 @@ def load(path: Path) -> Settings:
     return load_checked(path)[0]
 
 
-def _route_problems(path: Path, marks: Marks, settings: Settings) -> list[str]:
+def _items(raw: Mapping[str, Any], section: str) -> list[tuple[int, Mapping[str, Any]]]:
+    """The mappings of a top-level list, with their positions (anything else is left out)."""
+    items = raw.get(section)
+    if not isinstance(items, list):
+        return []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, dict)]
+
+
+def _route_problems(path: Path, marks: Marks, raw: Mapping[str, Any]) -> list[str]:
+    # Read from the file itself, so routes are checked even where adapters are invalid.
     problems = []
-    names = [a.name for a in settings.adapters]
-    for index, item in enumerate(settings.adapters):
-        if names.index(item.name) != index:
+    names: list[object] = []
+    for index, item in _items(raw, "adapters"):
+        name = item.get("name")
+        if isinstance(name, str) and name in names:
             where_ = _at(path, marks, ("adapters", index, "name"))
-            problems.append(f"{where_}: adapter name '{item.name}' is used twice")
+            problems.append(f"{where_}: adapter name '{name}' is used twice")
+        names.append(name)
+    known = [n for n in names if isinstance(n, str)]
     seen: set[str] = set()
-    for index, route in enumerate(settings.services):
-        if route.adapter not in names:
+    for index, route in _items(raw, "services"):
+        service, adapter = route.get("id"), route.get("adapter")
+        if isinstance(adapter, str) and adapter not in known:
             where_ = _at(path, marks, ("services", index, "adapter"))
-            configured = ", ".join(names) or "none"
+            configured = ", ".join(known) or "none"
             problems.append(
-                f"{where_}: service {route.id} routes to unknown adapter instance "
-                f"'{route.adapter}' (configured: {configured})"
+                f"{where_}: service {service} routes to unknown adapter instance "
+                f"'{adapter}' (configured: {configured})"
             )
-        if route.id in seen:
+        if isinstance(service, str) and service in seen:
             where_ = _at(path, marks, ("services", index, "id"))
-            problems.append(f"{where_}: service {route.id} is routed twice")
-        seen.add(route.id)
+            problems.append(f"{where_}: service {service} is routed twice")
+        if isinstance(service, str):
+            seen.add(service)
     return problems
 
 
-def _literal_secrets(path: Path, marks: Marks, settings: Settings) -> list[str]:
+def _literal_secrets(path: Path, marks: Marks, raw: Mapping[str, Any]) -> list[str]:
     problems = []
-    for index, item in enumerate(settings.adapters):
-        for key, value in item.options.items():
-            if key.lower() in SECRET_OPTIONS and value:
+    for index, item in _items(raw, "adapters"):
+        options = item.get("options")
+        for key, value in options.items() if isinstance(options, dict) else ():
+            if str(key).lower() in SECRET_OPTIONS and value:
                 where_ = _at(path, marks, ("adapters", index, "options", key))
                 problems.append(
                     f"{where_}: '{key}' holds a secret in the file; name an environment "
@@ -284,15 +370,31 @@ def _literal_secrets(path: Path, marks: Marks, settings: Settings) -> list[str]:
     return problems
 
 
+def _env_options(
+    where_: tuple[str | int, ...], options: Mapping[str, Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """``*_env`` options at any depth (e.g. ``auth.client_secret_env``) and their variables."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            found.extend(_env_options((*where_, key), value))
+        elif str(key).endswith("_env") and isinstance(value, str):
+            found.append(((*where_, key), value))
+    return found
+
+
 def missing_secrets(
-    path: Path, marks: Marks, settings: Settings, environ: Mapping[str, str]
+    path: Path,
+    marks: Marks,
+    settings: Settings,
+    environ: Mapping[str, str],
+    adapter_at: Sequence[int] | None = None,
 ) -> list[str]:
     """Options ``*_env`` (and JWT ``secret_env``) naming variables that are not set."""
     wanted: list[tuple[tuple[str | int, ...], str]] = []
-    for index, item in enumerate(settings.adapters):
-        for key, value in item.options.items():
-            if key.endswith("_env") and isinstance(value, str):
-                wanted.append((("adapters", index, "options", key), value))
+    at = range(len(settings.adapters)) if adapter_at is None else adapter_at
+    for index, item in zip(at, settings.adapters, strict=True):
+        wanted.extend(_env_options(("adapters", index, "options"), item.options))
     for index, key_ in enumerate(settings.security.jwt.keys):
         if key_.secret_env:
             wanted.append((("security", "jwt", "keys", index, "secret_env"), key_.secret_env))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,6 +16,7 @@ from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
 from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME
 
 MEMORY = ":memory:"
+T = TypeVar("T")
 VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
 
 
@@ -41,11 +43,11 @@ class TlsOptions(_Options):
     def client_context(self, base_dir: Path) -> ssl.SSLContext | None:
         if not self.enabled:
             return None
-        context = ssl.create_default_context(cafile=_path(self.ca_file, base_dir))
+        self._files_exist(base_dir)
+        ca = _path(self.ca_file, base_dir)
+        context = _loaded(f"ca_file {ca}", ssl.create_default_context, cafile=ca)
         if self.cert_file:
-            context.load_cert_chain(
-                _path(self.cert_file, base_dir) or "", _path(self.key_file, base_dir)
-            )
+            self._load_chain(context, base_dir)
         return context
 
     def server_context(self, base_dir: Path) -> ssl.SSLContext | None:
@@ -53,20 +55,41 @@ class TlsOptions(_Options):
             return None
         if not self.cert_file:
             raise ValueError("a TLS listener needs cert_file (and key_file)")
+        self._files_exist(base_dir)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(
-            _path(self.cert_file, base_dir) or "", _path(self.key_file, base_dir)
-        )
+        self._load_chain(context, base_dir)
         if self.ca_file:
-            context.load_verify_locations(_path(self.ca_file, base_dir))
+            ca = _path(self.ca_file, base_dir)
+            _loaded(f"ca_file {ca}", context.load_verify_locations, ca)
             context.verify_mode = ssl.CERT_REQUIRED
         return context
+
+    def _files_exist(self, base_dir: Path) -> None:
+        """Each configured file must exist; the error names the option and the file."""
+        for option in ("cert_file", "key_file", "ca_file"):
+            path = _path(getattr(self, option), base_dir)
+            if path is not None and not Path(path).is_file():
+                raise FileNotFoundError(f"{option} {path} does not exist")
+
+    def _load_chain(self, context: ssl.SSLContext, base_dir: Path) -> None:
+        cert, key = _path(self.cert_file, base_dir) or "", _path(self.key_file, base_dir)
+        what = f"cert_file {cert}" + (f" with key_file {key}" if key else "")
+        _loaded(what, context.load_cert_chain, cert, key)
+
+
+def _loaded(what: str, load: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``load(...)``; an unreadable or invalid file is an error naming it (``what``)."""
+    try:
+        return load(*args, **kwargs)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise ValueError(f"{what} cannot be loaded: {reason}") from None
 
 
 def _path(value: Path | None, base_dir: Path) -> str | None:
     if value is None:
         return None
-    return str(value if value.is_absolute() else base_dir / value)
+    return os.path.normpath(value if value.is_absolute() else base_dir / value)
 
 
 class ListenOptions(_Options):

@@ -69,14 +69,16 @@ def test_check_config_accepts_the_demo(capsys: pytest.CaptureFixture[str], tmp_p
 def test_check_config_reports_a_broken_row(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """A data row naming an unknown organisation fails with file, line and column."""
+    """A data row naming an unknown organisation is reported at the CSV's own file:line:column."""
     shutil.copytree(ROOT / "config", tmp_path / "config")
     shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
     services = tmp_path / "mappings/embedded/demo/services.csv"
     services.write_text(services.read_text().replace("org-rx1", "org-nope", 1))
+    column = services.read_text().splitlines()[1].index("org-nope") + 1
     assert main(["check-config", str(tmp_path / "config/demo.yaml")]) == 1
-    err = capsys.readouterr().err
-    assert "services.csv line 2" in err and "org-nope" in err
+    (problem,) = capsys.readouterr().err.strip().splitlines()
+    assert problem.startswith(f"{services}:2:{column}: column organisation_id:")
+    assert "org-nope" in problem
 
 
 def test_check_config_reports_unknown_adapter_and_route(
