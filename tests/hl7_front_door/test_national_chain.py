@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from gateway.service import BookingService
 from tests.hl7_front_door.conftest import SERVICE_ID, door_section
 from tests.hl7_front_door.legacy import NHS_NUMBER, ZONE, Legacy, ack_of, appointment
 from tests.national_fhir.conftest import adapter_options, provider_config, write_directory
+from tests.national_fhir.helpers import claims
 from tests.national_fhir.stub_ssp import StubSsp
 
 Client = TestClient[web.Request, web.Application]
@@ -117,6 +119,19 @@ async def test_search_book_and_cancel_at_a_national_provider_over_hl7(chain: Cha
     assert chain.ssp.requests("GET", r"/Slot\?")
     assert len(chain.ssp.requests("POST", r"/Appointment$")) == 1
     assert chain.ssp.requests("PUT", r"/Appointment/")
+
+
+async def test_the_jwt_names_the_legacy_system_and_the_gateways_model_and_version(
+    chain: Chain,
+) -> None:
+    """fs_authentication.md: requesting_device has the sending application, model and version."""
+    (offer,) = await chain.legacy.offers()
+    assert ack_of(await chain.legacy.book(offer)).code == "AA"
+    (post,) = chain.ssp.requests("POST", r"/Appointment$")
+    device = claims(post)["requesting_device"]
+    assert device["identifier"][0]["value"] == "CAS-APP", "MSH-3"
+    assert device["model"] == "uec-gateway"
+    assert device["version"] == package_version("uec-gateway")
 
 
 async def test_duplicate_msh10_books_once_at_the_provider(chain: Chain) -> None:

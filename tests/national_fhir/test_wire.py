@@ -155,6 +155,24 @@ async def test_jwt_names_the_callers_device_and_logged_on_user(rig: Rig) -> None
     ]
 
 
+async def test_a_callers_device_without_version_is_sent_with_model_and_version(rig: Rig) -> None:
+    """fs_authentication.md: requesting_device SHALL have model and version, whoever asks."""
+    ident = Identifier(system="https://111.example/Id/device", value="pas-7")
+    for device in (
+        RequestingDevice(identifier=ident),
+        RequestingDevice(identifier=ident, model="Legacy PAS"),
+    ):
+        ctx = call_context().model_copy(update={"device": device})
+        await rig.adapter.search_slots(SlotQuery(service_id=SERVICE_ID), ctx)
+        sent = claims(rig.ssp.seen[-1])["requesting_device"]
+        assert sent == {
+            "resourceType": "Device",
+            "identifier": [{"system": "https://111.example/Id/device", "value": "pas-7"}],
+            "model": "uec-gateway",
+            "version": "0.1.0",
+        }
+
+
 async def test_slot_search_sends_search_slots_md_parameters(rig: Rig) -> None:
     """service, status, start=ge/le with a +00:00 offset (percent-encoded) and the includes."""
     await free_slot(rig.adapter)
