@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,7 @@ class NationalFhirAdapter:
         cancel_attempts: int,
         max_pages: int,
         log_name: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.name = name
         self._wire = wire
@@ -109,6 +111,8 @@ class NationalFhirAdapter:
         self._cancel_attempts = cancel_attempts
         self._max_pages = max_pages
         self._log_name = log_name or name
+        # When a booking request is made (the referral's DocumentReference.indexed).
+        self._clock = clock
         self._closed = False
         self._slots: Lru[str, SeenSlot] = Lru(100_000)
         # (service root, schedule id) -> national service id, and booking -> service id.
@@ -146,6 +150,7 @@ class NationalFhirAdapter:
                 schedule_id=seen.schedule_id,
                 slot_start=seen.start,
                 slot_end=seen.end,
+                requested_at=self._clock(),
             )
             call = Call(
                 "POST",
