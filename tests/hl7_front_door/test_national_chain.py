@@ -24,7 +24,7 @@ from gateway.service import BookingService
 from tests.hl7_front_door.conftest import SERVICE_ID, door_section
 from tests.hl7_front_door.legacy import NHS_NUMBER, ZONE, Legacy, ack_of, appointment
 from tests.national_fhir.conftest import adapter_options, provider_config, write_directory
-from tests.national_fhir.helpers import claims
+from tests.national_fhir.helpers import claims, outcome
 from tests.national_fhir.stub_ssp import StubSsp
 
 Client = TestClient[web.Request, web.Application]
@@ -151,6 +151,23 @@ async def test_slot_taken_at_the_provider_is_ae_slot_not_free(chain: Chain) -> N
     assert ack_of(await chain.legacy.book(offer)).code == "AA"
     answer = ack_of(await chain.legacy.book(offer))
     assert answer.code == "AE" and answer.errors[0].application_code == "SLOT_NOT_FREE"
+
+
+@pytest.mark.parametrize("spine", [None, "SLOT_NOT_FREE"], ids=["in-words-only", "with-spine-code"])
+async def test_provider_422_slot_no_longer_available_is_ae_slot_not_free(
+    chain: Chain, spine: str | None
+) -> None:
+    """A provider 422 with code processing, "Slot no longer available", is AE SLOT_NOT_FREE."""
+    (offer,) = await chain.legacy.offers()
+    chain.ssp.inject(
+        method="POST",
+        path=r"/Appointment$",
+        status=422,
+        body=outcome("processing", spine, "Slot no longer available"),
+    )
+    answer = ack_of(await chain.legacy.book(offer))
+    assert answer.code == "AE" and answer.errors[0].application_code == "SLOT_NOT_FREE"
+    assert "transient" not in answer.errors[0].text
 
 
 async def test_provider_down_is_ae_transient(chain: Chain) -> None:

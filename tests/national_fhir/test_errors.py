@@ -35,6 +35,19 @@ BOOK_CASES: list[tuple[int, bytes, E]] = [
     (415, outcome("not-supported", "UNSUPPORTED_MEDIA_TYPE"), ProviderIncompatible),
     (422, outcome("conflict", "SLOT_NOT_FREE"), errors.SlotUnavailable),
     (422, outcome("not-found", "REFERENCE_NOT_FOUND"), errors.SlotNotFound),
+    # book_an_appointment.md: a slot no longer free is a business-rule 422, said in words
+    # under issue code processing, with or without the Spine code.
+    (422, outcome("processing", diagnostics="Slot no longer available"), errors.SlotUnavailable),
+    (
+        422,
+        outcome("processing", "SLOT_NOT_FREE", "Slot no longer available"),
+        errors.SlotUnavailable,
+    ),
+    (
+        422,
+        outcome("processing", "INVALID_RESOURCE", "Appointment.contained.Slot is missing"),
+        errors.BookingRejected,
+    ),
     (
         422,
         outcome("value", "INVALID_NHS_NUMBER", f"NHS number {NHS_NUMBER}"),
