@@ -18,20 +18,17 @@ from adapters import errors
 from adapters.national_fhir._wire import Interaction, Reply
 
 
-class AccessRefused(errors.SupplierUnavailable):
+class AccessRefused(errors.SupplierRefused):
     """The SSP or provider refused this consumer (403): retrying will not help."""
 
-    transient = False
 
-
-class ProviderIncompatible(errors.SupplierProtocolError):
-    """The provider cannot take what we send (400 on a read, 415, 406): not transient."""
-
-    transient = False
+class ProviderIncompatible(errors.SupplierRefused):
+    """The provider cannot take what we send (400 on a read, 404 on a create, 406, 412,
+    415, a 412 on every round of a cancel): not transient."""
 
 
 class ConflictPersisted(errors.SupplierUnavailable):
-    """The booking kept changing under a cancel (409/412 every round); try again later."""
+    """The booking kept changing under a cancel (409 every round); try again later."""
 
 
 S = Interaction.SEARCH_SLOTS
@@ -95,13 +92,13 @@ TABLE: tuple[Rule, ...] = (
     (frozenset({B}), 422, None, errors.BookingRejected, "the provider refused the booking"),
     (frozenset({B}), 400, None, errors.BookingRejected, "the provider found the booking invalid"),
     (frozenset({C}), 422, None, errors.BookingNotCancellable, "the provider refused the cancel"),
-    (frozenset({C}), 403, None, errors.BookingNotCancellable, "not permitted to cancel"),
     (frozenset({B}), 403, None, AccessRefused, "the SSP or provider refused this consumer"),
     (ANY, 403, None, AccessRefused, "the SSP or provider refused this consumer"),
     (ANY, 405, None, errors.CapabilityNotSupported, "the provider does not offer this"),
     (ANY, 501, None, errors.CapabilityNotSupported, "the provider does not offer this"),
     (frozenset({C}), 409, None, ConflictPersisted, "the booking kept changing"),
-    (frozenset({C}), 412, None, ConflictPersisted, "the provider refused the version"),
+    # A 412 to every freshly read version is the provider refusing our If-Match itself.
+    (frozenset({C}), 412, None, ProviderIncompatible, "the provider refused the version"),
     # 504: the SSP forwarded the request and the provider did not answer in time; a
     # booking or cancel may have been made (fs_xti.md: resend with the same X-Request-ID).
     (frozenset({B, C}), 504, None, errors.OutcomeUnknown, "the provider timed out"),

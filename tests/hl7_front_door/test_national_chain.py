@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.domain import BookingStatus
 from adapters.hl7v2.messages import scheduling
+from adapters.hl7v2.messages.header import Ack
 from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.hl7 import HL7_FRONT_DOOR
@@ -177,6 +178,54 @@ async def test_provider_down_is_ae_transient(chain: Chain) -> None:
     assert answer.code == "AE"
     assert answer.errors[0].application_code == "SUPPLIER_UNAVAILABLE"
     assert "transient" in answer.errors[0].text
+
+
+REFUSALS = [
+    (403, outcome("forbidden", "ACCESS_DENIED")),
+    (404, outcome("not-found", "NO_RECORD_FOUND")),
+    (412, outcome("conflict", "PRECONDITION_FAILED")),
+    (415, outcome("not-supported", "UNSUPPORTED_MEDIA_TYPE")),
+]
+
+
+def _refused(answer: Ack) -> None:
+    """AR: do not resend unchanged; never the transient "may be resent later"."""
+    assert answer.code == "AR", answer
+    assert answer.errors[0].application_code == "SUPPLIER_REFUSED"
+    assert "transient" not in answer.errors[0].text
+
+
+@pytest.mark.parametrize(("status", "body"), REFUSALS, ids=[str(s) for s, _ in REFUSALS])
+async def test_provider_4xx_to_a_booking_is_ar_do_not_resend(
+    chain: Chain, status: int, body: bytes
+) -> None:
+    """book_an_appointment.md: a 4xx is not retried unchanged, so the legacy system gets AR."""
+    (offer,) = await chain.legacy.offers()
+    chain.ssp.inject(method="POST", path=r"/Appointment$", status=status, body=body)
+    _refused(ack_of(await chain.legacy.book(offer)))
+    assert not await chain.provider_service.patient_appointments(NHS_NUMBER)
+
+
+@pytest.mark.parametrize(("status", "body"), [REFUSALS[0], REFUSALS[3]], ids=["403", "415"])
+async def test_provider_4xx_to_a_search_is_ar_do_not_resend(
+    chain: Chain, status: int, body: bytes
+) -> None:
+    """search_slots.md: a 4xx is not retried unchanged, so the legacy system gets AR."""
+    chain.ssp.inject(method="GET", path=r"/Slot\?", status=status, body=body)
+    _refused(ack_of(await chain.legacy.search()))
+
+
+@pytest.mark.parametrize(("status", "body"), [REFUSALS[0], REFUSALS[2]], ids=["403", "412"])
+async def test_provider_4xx_to_every_cancel_round_is_ar_do_not_resend(
+    chain: Chain, status: int, body: bytes
+) -> None:
+    """cancel_an_appointment.md: a 403, or a 412 to every fresh version, is AR, not transient."""
+    (offer,) = await chain.legacy.offers()
+    booked = appointment(await chain.legacy.book(offer))
+    chain.ssp.inject(method="PUT", path=r"/Appointment/", status=status, body=body, times=10)
+    _refused(ack_of(await chain.legacy.cancel(booked.filler_id)))
+    held = await chain.provider_service.patient_appointments(NHS_NUMBER)
+    assert held[0].booking.status is BookingStatus.BOOKED
 
 
 async def test_reschedule_at_the_provider_books_new_then_cancels_old(chain: Chain) -> None:

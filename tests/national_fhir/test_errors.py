@@ -68,8 +68,9 @@ READ_CASES: list[tuple[int, bytes, E]] = [
 ]
 
 CANCEL_CASES: list[tuple[int, bytes, E]] = [
-    (403, outcome("forbidden", "ACCESS_DENIED"), errors.BookingNotCancellable),
-    (412, outcome("conflict", "PRECONDITION_FAILED"), ConflictPersisted),
+    # cancel_an_appointment.md: 403 is a refused JWT, not a booking that cannot be cancelled.
+    (403, outcome("forbidden", "ACCESS_DENIED"), AccessRefused),
+    (412, outcome("conflict", "PRECONDITION_FAILED"), ProviderIncompatible),
     (409, outcome("conflict", "CONFLICT"), ConflictPersisted),
     (422, outcome("business-rule", "INVALID_RESOURCE"), errors.BookingNotCancellable),
     (500, outcome("exception"), errors.SupplierUnavailable),
