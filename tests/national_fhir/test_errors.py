@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from adapters import errors
 from adapters.contract import SupplierAdapter
-from adapters.domain import SlotQuery
+from adapters.domain import SlotQuery, utcnow
 from adapters.national_fhir._outcomes import AccessRefused, ConflictPersisted, ProviderIncompatible
 from tests.contract.builders import NHS_NUMBER, booking_request, call_context
 from tests.national_fhir.conftest import SERVICE_ID, Rig
 from tests.national_fhir.helpers import free_slot, outcome
 
 E = type[errors.AdapterError]
+
+
+def _bundle(kind: str | None) -> bytes:
+    """A Bundle of one free future slot, of type ``kind`` (None: no type)."""
+    start = utcnow().replace(microsecond=0) + timedelta(days=1)
+    slot = {
+        "resourceType": "Slot",
+        "id": "s1",
+        "schedule": {"reference": "Schedule/sch1"},
+        "status": "free",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=10)).isoformat(),
+    }
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "entry": [{"resource": slot}]}
+    if kind is not None:
+        bundle["type"] = kind
+    return json.dumps(bundle).encode()
+
 
 SEARCH_CASES: list[tuple[int, bytes, E]] = [
     (403, outcome("forbidden", "ACCESS_DENIED"), AccessRefused),
@@ -26,6 +47,8 @@ SEARCH_CASES: list[tuple[int, bytes, E]] = [
     (200, b"{not json", errors.SupplierProtocolError),
     (200, b"<Bundle xmlns='http://hl7.org/fhir'/>", errors.SupplierProtocolError),
     (200, b'{"resourceType":"OperationOutcome"}', errors.SupplierProtocolError),
+    # search_slots.md: results are a searchset Bundle; another type is not search results.
+    *((200, _bundle(kind), errors.SupplierProtocolError) for kind in ("collection", None)),
 ]
 
 BOOK_CASES: list[tuple[int, bytes, E]] = [
