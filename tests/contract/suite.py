@@ -234,6 +234,20 @@ class AdapterContract:
         if Capability.SEARCH_SLOTS in adapter.capabilities:
             assert await _search(adapter, slot, service_id, SlotStatus.FREE), "slot not freed"
 
+    @requires(Capability.BOOK, Capability.READ, Capability.CANCEL)
+    async def test_get_and_cancel_take_the_service_the_booking_was_made_at(
+        self, adapter: SupplierAdapter, service_id: str, fresh_slot: FreshSlot
+    ) -> None:
+        """get and cancel accept the booking's service id (as the gateway stores it)."""
+        booked = await adapter.book(booking_request(await fresh_slot()), call_context())
+        read = await adapter.get(booked.supplier_ref, call_context(), service_id=service_id)
+        assert read == booked
+        cancelled = await adapter.cancel(
+            booked.supplier_ref, call_context(), service_id=booked.service_id
+        )
+        assert cancelled.status is BookingStatus.CANCELLED
+        assert cancelled.service_id == service_id
+
     @requires(Capability.BOOK, Capability.CANCEL)
     async def test_cancelling_twice_is_not_cancellable(
         self, adapter: SupplierAdapter, fresh_slot: FreshSlot

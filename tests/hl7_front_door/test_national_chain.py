@@ -24,11 +24,17 @@ from gateway.http.exchange import RUNTIME
 from gateway.service import BookingService
 from tests.hl7_front_door.conftest import SERVICE_ID, door_section
 from tests.hl7_front_door.legacy import NHS_NUMBER, ZONE, Legacy, ack_of, appointment
-from tests.national_fhir.conftest import adapter_options, provider_config, write_directory
+from tests.national_fhir.conftest import (
+    PROVIDER_ASID,
+    adapter_options,
+    provider_config,
+    write_directory,
+)
 from tests.national_fhir.helpers import claims, outcome
 from tests.national_fhir.stub_ssp import StubSsp
 
 Client = TestClient[web.Request, web.Application]
+OTHER_SERVICE = "918999198888"
 
 
 @dataclass
@@ -36,6 +42,16 @@ class Chain:
     legacy: Legacy
     ssp: StubSsp
     provider: Client
+    consumer: Client
+    consumer_config: Path
+    consumer_port: int
+
+    async def restart_consumer(self) -> None:
+        """Stop the legacy system's gateway and start it again on the same store."""
+        await self.legacy.close()
+        await self.consumer.close()
+        self.consumer = await _serve(self.consumer_config, self.consumer_port)
+        self.legacy = _legacy(self.consumer)
 
     @property
     def provider_service(self) -> BookingService:
@@ -75,6 +91,20 @@ async def _serve(path: Path, port: int) -> Client:
     return client
 
 
+def _legacy(consumer: Client) -> Legacy:
+    host, port = consumer.app[HL7_FRONT_DOOR].address or ("", 0)  # type: ignore[index]
+    return Legacy(host, port)
+
+
+def _shared_asid_directory(tmp: Path, root: str) -> Path:
+    """The demo service and a second one behind the same ASID and root, as the shipped
+    mappings/national_fhir/directory.csv lists two services of one provider."""
+    path = write_directory(tmp, root)
+    with path.open("a", encoding="utf-8") as table:
+        table.write(f"{OTHER_SERVICE},{PROVIDER_ASID},{root},Demo out-of-hours GP\n")
+    return path
+
+
 @pytest.fixture
 async def chain(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Chain]:
     """Provider gateway, stub SSP and consumer gateway with its HL7 door, all on 127.0.0.1."""
@@ -83,15 +113,15 @@ async def chain(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> A
     root = f"http://127.0.0.1:{provider_port}/STU3/1/careconnect/appointment"
     ssp = StubSsp(allowed=root)
     ssp_url = await ssp.start(unused_tcp_port_factory())
-    options = adapter_options(ssp_url, write_directory(tmp_path, root))
-    consumer = await _serve(consumer_config(tmp_path, consumer_port, options), consumer_port)
-    host, port = consumer.app[HL7_FRONT_DOOR].address or ("", 0)  # type: ignore[index]
-    legacy = Legacy(host, port)
+    options = adapter_options(ssp_url, _shared_asid_directory(tmp_path, root))
+    config = consumer_config(tmp_path, consumer_port, options)
+    consumer = await _serve(config, consumer_port)
+    built = Chain(_legacy(consumer), ssp, provider, consumer, config, consumer_port)
     try:
-        yield Chain(legacy, ssp, provider)
+        yield built
     finally:
-        await legacy.close()
-        await consumer.close()
+        await built.legacy.close()
+        await built.consumer.close()
         await ssp.close()
         await provider.close()
 
@@ -133,6 +163,18 @@ async def test_the_jwt_names_the_legacy_system_and_the_gateways_model_and_versio
     assert device["identifier"][0]["value"] == "CAS-APP", "MSH-3"
     assert device["model"] == "uec-gateway"
     assert device["version"] == package_version("uec-gateway")
+
+
+async def test_cancel_after_the_gateway_restarts_reaches_the_right_service(chain: Chain) -> None:
+    """Two directory rows share an ASID: the stored service lets a restarted gateway cancel."""
+    (offer,) = await chain.legacy.offers()
+    booked = appointment(await chain.legacy.book(offer))
+    await chain.restart_consumer()
+    cancelled = await chain.legacy.cancel(booked.filler_id)
+    assert ack_of(cancelled).code == "AA", cancelled.to_er7()
+    assert appointment(cancelled).status == "Cancelled"
+    held = await chain.provider_service.patient_appointments(NHS_NUMBER)
+    assert [v.booking.status for v in held] == [BookingStatus.CANCELLED]
 
 
 async def test_duplicate_msh10_books_once_at_the_provider(chain: Chain) -> None:
