@@ -186,7 +186,7 @@ async def test_after_a_restart_a_booking_at_a_shared_asid_is_read_and_cancelled(
         encoding="utf-8",
     )
     first = await rig.make_adapter()
-    query = SlotQuery(service_id=SERVICE_ID, start_from=utcnow() + timedelta(minutes=5))
+    query = SlotQuery(service_id=SERVICE_ID, start_from=utcnow() + timedelta(hours=1))
     slot = (await first.search_slots(query, call_context())).slots[0]
     booked = await first.book(booking_request(slot), call_context())
     await first.close()
