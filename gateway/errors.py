@@ -81,9 +81,10 @@ class ErrorKind(enum.Enum):
         502, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
     )
     SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
-    # The supplier refused the request as sent (e.g. its 403, 404, 412, 415): not transient.
+    # The supplier refused the request as sent (e.g. its 403, 404, 412, 415): a server error
+    # to our consumer (book_an_appointment.md: 500), but not transient.
     SUPPLIER_REFUSED = ErrorSpec(
-        502, "exception", "SUPPLIER_REFUSED", "Supplier system refused the request"
+        500, "exception", "SUPPLIER_REFUSED", "Supplier system refused the request"
     )
 
     @property

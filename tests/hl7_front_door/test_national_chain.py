@@ -21,6 +21,7 @@ from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.hl7 import HL7_FRONT_DOOR
 from gateway.http.exchange import RUNTIME
+from gateway.security.tokens import mint_token
 from gateway.service import BookingService
 from tests.hl7_front_door.conftest import SERVICE_ID, door_section
 from tests.hl7_front_door.legacy import NHS_NUMBER, ZONE, Legacy, ack_of, appointment
@@ -268,6 +269,21 @@ async def test_provider_4xx_to_every_cancel_round_is_ar_do_not_resend(
     _refused(ack_of(await chain.legacy.cancel(booked.filler_id)))
     held = await chain.provider_service.patient_appointments(NHS_NUMBER)
     assert held[0].booking.status is BookingStatus.BOOKED
+
+
+async def test_provider_4xx_reaches_a_fhir_consumer_as_a_non_transient_500(chain: Chain) -> None:
+    """The same refusal through the FHIR door: 500 SUPPLIER_REFUSED, issue code not transient."""
+    chain.ssp.inject(method="GET", path=r"/Slot\?", status=403, body=REFUSALS[0][1])
+    root = f"http://127.0.0.1:{chain.consumer_port}/STU3/1/careconnect/appointment"
+    token = mint_token(scope="organization/slot.read", audience=root)
+    resp = await chain.consumer.get(
+        f"/STU3/1/careconnect/appointment/Slot?service={SERVICE_ID}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert resp.status == 500
+    (issue,) = (await resp.json(content_type=None))["issue"]
+    assert issue["code"] == "exception"
+    assert issue["details"]["coding"][0]["code"] == "SUPPLIER_REFUSED"
 
 
 async def test_reschedule_at_the_provider_books_new_then_cancels_old(chain: Chain) -> None:
