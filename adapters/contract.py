@@ -72,12 +72,25 @@ class SupplierAdapter(Protocol):
         """Book ``request.slot_id`` for the patient; idempotent on ``ctx.request_id``."""
         ...
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
-        """The supplier's current view of one booking."""
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
+        """The supplier's current view of one booking.
+
+        ``service_id`` is the national service the booking was made at, when the
+        caller knows it (the gateway keeps it with the booking): an adapter whose
+        reference alone does not say (several services behind one endpoint, after
+        a restart) uses it; one whose references are unambiguous may ignore it.
+        """
         ...
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
-        """Cancel one booking and free its slot; returns the cancelled booking."""
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
+        """Cancel one booking and free its slot; returns the cancelled booking.
+
+        ``service_id`` as for ``get``.
+        """
         ...
 
     def serves(self, service_id: str) -> bool:

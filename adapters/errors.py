@@ -54,6 +54,12 @@ class CapabilityNotSupported(AdapterError):
     """The adapter does not offer the requested interaction."""
 
 
+class SupplierRefused(AdapterError):
+    """The supplier refused the request as sent (access, media type, precondition, no such
+    endpoint): resending it unchanged will not succeed (book_an_appointment.md: 4xx
+    failures "SHOULD NOT be retried without taking steps to address the underlying cause")."""
+
+
 class SupplierUnavailable(AdapterError):
     """The supplier could not be reached or answered with a server fault."""
 

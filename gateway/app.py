@@ -8,8 +8,6 @@ import hmac
 import os
 import signal
 from collections.abc import AsyncIterator
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
 from pathlib import Path
 
 import structlog
@@ -22,18 +20,12 @@ from gateway.hl7 import front_door_ctx
 from gateway.http import handlers
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
+from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
 from gateway.store.sqlite import SqliteStore
 
 log = structlog.get_logger(__name__)
-
-
-def _version() -> str:
-    try:
-        return package_version("uec-gateway")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -114,7 +106,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
         middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
     )
     app[SETTINGS] = settings
-    app[VERSION] = _version()
+    app[VERSION] = release_version()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))

@@ -81,6 +81,11 @@ class ErrorKind(enum.Enum):
         502, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
     )
     SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
+    # The supplier refused the request as sent (e.g. its 403, 404, 412, 415): a server error
+    # to our consumer (book_an_appointment.md: 500), but not transient.
+    SUPPLIER_REFUSED = ErrorSpec(
+        500, "exception", "SUPPLIER_REFUSED", "Supplier system refused the request"
+    )
 
     @property
     def spec(self) -> ErrorSpec:
@@ -117,6 +122,7 @@ ADAPTER_ERRORS: tuple[tuple[type[adapter_errors.AdapterError], ErrorKind], ...] 
     (adapter_errors.BookingRejected, ErrorKind.BUSINESS_RULE),
     (adapter_errors.MappingError, ErrorKind.BUSINESS_RULE),
     (adapter_errors.CapabilityNotSupported, ErrorKind.NOT_IMPLEMENTED),
+    (adapter_errors.SupplierRefused, ErrorKind.SUPPLIER_REFUSED),
     (adapter_errors.SupplierTimeout, ErrorKind.SUPPLIER_TIMEOUT),
     (adapter_errors.OutcomeUnknown, ErrorKind.SUPPLIER_TIMEOUT),
     (adapter_errors.SupplierUnavailable, ErrorKind.SUPPLIER_UNAVAILABLE),

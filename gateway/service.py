@@ -162,9 +162,10 @@ class BookingService:
                 home.route, "book", ctx, home.route.adapter.book(request, ctx)
             )
             if not self.router.allowed(booking.service_id, ods):
-                await self._call(
-                    home.route, "cancel", ctx, home.route.adapter.cancel(booking.supplier_ref, ctx)
+                undo = home.route.adapter.cancel(
+                    booking.supplier_ref, ctx, service_id=booking.service_id
                 )
+                await self._call(home.route, "cancel", ctx, undo)
                 raise ApiError(
                     ErrorKind.ACCESS_DENIED,
                     f"organisation '{ods}' may not book at service '{booking.service_id}'",
@@ -255,8 +256,9 @@ class BookingService:
                     ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured"
                 )
             self._require(route, Capability.CANCEL, "cancel appointments")
+            ref, sid = current.booking.supplier_ref, current.booking.service_id
             cancelled = await self._call(
-                route, "cancel", ctx, route.adapter.cancel(current.booking.supplier_ref, ctx)
+                route, "cancel", ctx, route.adapter.cancel(ref, ctx, service_id=sid)
             )
             version = await self._next_version(current, cancelled)
             if client_request_id:

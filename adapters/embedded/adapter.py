@@ -141,14 +141,18 @@ class EmbeddedAdapter:
         )
         return booking
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("get", ctx):
             booking = await self._booking(supplier_ref)
         if booking is None:
             raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         return booking
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("cancel", ctx) as call:
             booking = await self._write(call, lambda: self._cancel(supplier_ref))
         log.info(

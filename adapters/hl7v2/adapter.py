@@ -152,7 +152,9 @@ class Hl7v2Adapter:
         )
         return booking
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("get", ctx):
             found = (
                 await self.link.journal.booking(supplier_ref) if storable(supplier_ref) else None
@@ -161,7 +163,9 @@ class Hl7v2Adapter:
             raise errors.BookingNotFound("no booking under this reference")
         return found
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("cancel", ctx):
             journal = self.link.journal
             current = await journal.booking(supplier_ref) if storable(supplier_ref) else None

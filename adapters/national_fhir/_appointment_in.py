@@ -92,7 +92,7 @@ def booking(data: Json, *, supplier_ref: str, service_id: str, read_at: datetime
         end=instant(data["end"], "Appointment.end") if data.get("end") else slot.end,
         description=text(data.get("description")) or "",
         patient=patient(patient_json),
-        document=document(document_json, start=start) if document_json else None,
+        document=document(document_json) if document_json else None,
         referral_reference=text(referrals[0].get("reference")) if referrals else None,
         created=instant(created, "Appointment.created") if created else read_at,
     )
@@ -197,7 +197,7 @@ def _telecom(data: Json) -> tuple[ContactPoint, ...]:
     return tuple(points)
 
 
-def document(data: Json, *, start: datetime) -> SupportingDocument | None:
+def document(data: Json) -> SupportingDocument | None:
     codings = items(obj(data.get("type")).get("coding"))
     content = items(data.get("content"))
     attachment = obj(content[0].get("attachment")) if content else {}
@@ -215,6 +215,5 @@ def document(data: Json, *, start: datetime) -> SupportingDocument | None:
         type_display=text(codings[0].get("display")),
         content_type=content_type,
         language=text(attachment.get("language")),
-        # The appointment's start is what _appointment_out sends when no time was given.
-        indexed=None if indexed == start else indexed,
+        indexed=indexed,
     )

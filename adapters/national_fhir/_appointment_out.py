@@ -95,10 +95,14 @@ def patient(value: Patient) -> Json:
     )
 
 
-def document(value: SupportingDocument, *, start: datetime) -> Json:
-    # STU3 DocumentReference.indexed is 1..1 but the canonical document may not say
-    # when it was indexed; the appointment's start stands in, and is read back as
-    # "not said" (_appointment_in), so a booking reads back exactly as it was asked for.
+#: document_reference.md: content.attachment.language "en", "the document is in English".
+LANGUAGE = "en"
+
+
+def document(value: SupportingDocument, *, requested_at: datetime) -> Json:
+    # STU3 DocumentReference.indexed is 1..1 ("when this document reference was
+    # created"); a canonical document that does not say is dated by the booking
+    # request that refers to it, never by the appointment's start.
     return _prune(
         {
             "resourceType": "DocumentReference",
@@ -117,12 +121,13 @@ def document(value: SupportingDocument, *, start: datetime) -> Json:
                     )
                 ]
             },
-            "indexed": instant(value.indexed or start),
+            "indexed": instant(value.indexed or requested_at),
             "content": [
                 {
-                    "attachment": _prune(
-                        {"contentType": value.content_type, "language": value.language}
-                    )
+                    "attachment": {
+                        "contentType": value.content_type,
+                        "language": value.language or LANGUAGE,
+                    }
                 }
             ],
         }
@@ -136,11 +141,13 @@ def appointment(
     schedule_id: str,
     slot_start: datetime,
     slot_end: datetime,
+    requested_at: datetime,
 ) -> Json:
-    """The Appointment that books ``request`` into the slot a search described."""
+    """The Appointment that books ``request`` (made at ``requested_at``) into the slot a
+    search described."""
     contained: list[Json] = []
     if request.document is not None:
-        contained.append(document(request.document, start=request.start))
+        contained.append(document(request.document, requested_at=requested_at))
     contained.append(patient(request.patient))
     contained.append(
         {

@@ -4,33 +4,31 @@ er_overview.md lists what the SSP (403, 405, 415, 502, 504) and providers
 (400, 403, 404, 409, 412, 422, 500) answer; the booking pages say which status
 means what per interaction. The provider's OperationOutcome is kept for the log
 as its issue codes only (``supplier_detail``): diagnostics are free text and may
-quote patient data, so they are never kept.
+quote patient data, so they are never kept (one rule reads them, below, and
+keeps nothing of them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from adapters import errors
 from adapters.national_fhir._wire import Interaction, Reply
 
 
-class AccessRefused(errors.SupplierUnavailable):
+class AccessRefused(errors.SupplierRefused):
     """The SSP or provider refused this consumer (403): retrying will not help."""
 
-    transient = False
 
-
-class ProviderIncompatible(errors.SupplierProtocolError):
-    """The provider cannot take what we send (400 on a read, 415, 406): not transient."""
-
-    transient = False
+class ProviderIncompatible(errors.SupplierRefused):
+    """The provider cannot take what we send (400 on a read, 404 on a create, 406, 412,
+    415, a 412 on every round of a cancel): not transient."""
 
 
 class ConflictPersisted(errors.SupplierUnavailable):
-    """The booking kept changing under a cancel (409/412 every round); try again later."""
+    """The booking kept changing under a cancel (409 every round); try again later."""
 
 
 S = Interaction.SEARCH_SLOTS
@@ -47,14 +45,45 @@ DUPLICATE = frozenset({"DUPLICATE_REJECTED", "duplicate"})
 #: ... and ones that say the referenced Slot does not exist.
 NO_SUCH_SLOT = frozenset({"REFERENCE_NOT_FOUND", "not-found", "NO_RECORD_FOUND"})
 
-Rule = tuple[frozenset[Interaction], int, frozenset[str] | None, type[errors.AdapterError], str]
+#: Issue codes under which a provider may say "slot taken" in words only.
+_SAID_IN_WORDS = frozenset({"processing", "business-rule"})
+#: ... and the words: "Slot no longer available", "slot is not free", "slot already booked".
+_TAKEN_WORDS = re.compile(
+    r"\bslot\b[^.;]*\b(?:no longer|not|already)\b[^.;]*\b(?:free|available|booked|taken)\b",
+    re.IGNORECASE,
+)
+
+
+def slot_taken(body: Any) -> bool:
+    """Whether an OperationOutcome says the slot is no longer free.
+
+    book_an_appointment.md: a slot that is no longer free is a business-rule 422,
+    "accompanied by an OperationOutcome providing additional detail". Providers
+    say it with a code (SLOT_NOT_FREE in details, or issue code conflict) or only
+    with issue code ``processing`` and diagnostics such as "Slot no longer
+    available"; the diagnostics are matched here, never kept.
+    """
+    found = codes(body)
+    if SLOT_TAKEN & found:
+        return True
+    return bool(_SAID_IN_WORDS & found) and any(_TAKEN_WORDS.search(d) for d in _diagnostics(body))
+
+
+def _diagnostics(body: Any) -> Iterable[str]:
+    issues = _dicts(body.get("issue")) if isinstance(body, dict) else ()
+    return (i["diagnostics"][:500] for i in issues if isinstance(i.get("diagnostics"), str))
+
+
+#: A rule's condition on the body: codes of which one must be present, or a test.
+Needed = frozenset[str] | Callable[[Any], bool] | None
+Rule = tuple[frozenset[Interaction], int, Needed, type[errors.AdapterError], str]
 
 #: (interactions, status, codes that must be present or None, error, message). First match wins.
 TABLE: tuple[Rule, ...] = (
     (frozenset({S}), 404, None, errors.ServiceNotFound, "the provider holds no such service"),
     (frozenset({R, C}), 404, None, errors.BookingNotFound, "the provider has no such booking"),
     (frozenset({B}), 422, NO_SUCH_SLOT, errors.SlotNotFound, "the provider has no such slot"),
-    (frozenset({B}), 422, SLOT_TAKEN, errors.SlotUnavailable, "the slot is no longer free"),
+    (frozenset({B}), 422, slot_taken, errors.SlotUnavailable, "the slot is no longer free"),
     # A resend while the first send is still being worked on: nobody knows yet.
     (frozenset({B}), 409, DUPLICATE, errors.OutcomeUnknown, "an earlier send is in progress"),
     # er_overview.md: "The requested Slot is no longer free -> 409" (a 409 with a
@@ -63,13 +92,13 @@ TABLE: tuple[Rule, ...] = (
     (frozenset({B}), 422, None, errors.BookingRejected, "the provider refused the booking"),
     (frozenset({B}), 400, None, errors.BookingRejected, "the provider found the booking invalid"),
     (frozenset({C}), 422, None, errors.BookingNotCancellable, "the provider refused the cancel"),
-    (frozenset({C}), 403, None, errors.BookingNotCancellable, "not permitted to cancel"),
     (frozenset({B}), 403, None, AccessRefused, "the SSP or provider refused this consumer"),
     (ANY, 403, None, AccessRefused, "the SSP or provider refused this consumer"),
     (ANY, 405, None, errors.CapabilityNotSupported, "the provider does not offer this"),
     (ANY, 501, None, errors.CapabilityNotSupported, "the provider does not offer this"),
     (frozenset({C}), 409, None, ConflictPersisted, "the booking kept changing"),
-    (frozenset({C}), 412, None, ConflictPersisted, "the provider refused the version"),
+    # A 412 to every freshly read version is the provider refusing our If-Match itself.
+    (frozenset({C}), 412, None, ProviderIncompatible, "the provider refused the version"),
     # 504: the SSP forwarded the request and the provider did not answer in time; a
     # booking or cancel may have been made (fs_xti.md: resend with the same X-Request-ID).
     (frozenset({B, C}), 504, None, errors.OutcomeUnknown, "the provider timed out"),
@@ -126,8 +155,9 @@ def error_for(interaction: Interaction, reply: Reply) -> errors.AdapterError:
     """The typed error for an unwanted answer to ``interaction``, by the table above."""
     found = codes(reply.body)
     for interactions, status, needed, typed, message in TABLE:
-        matches = interaction in interactions and reply.status == status
-        if matches and (needed is None or needed & found):
+        if interaction not in interactions or reply.status != status:
+            continue
+        if needed is None or (needed(reply.body) if callable(needed) else needed & found):
             return typed(f"{message} (HTTP {status})", supplier_detail=detail(reply))
     if 400 <= reply.status < 500:
         return ProviderIncompatible(

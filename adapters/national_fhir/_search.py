@@ -59,8 +59,8 @@ async def search(
         reply = await wire.send(call, ctx)
         if reply.status != 200:
             raise error_for(Interaction.SEARCH_SLOTS, reply)
-        if not isinstance(reply.body, dict):
-            raise malformed(Interaction.SEARCH_SLOTS, reply, "a Bundle")
+        if not _is_searchset(reply.body):
+            raise malformed(Interaction.SEARCH_SLOTS, reply, "a searchset Bundle")
         reader.add_page(reply.body)
         following = next_link(reply.body)
         # search_slots.md: providers MAY page; only pages at the same provider are followed.
@@ -68,3 +68,13 @@ async def search(
             break
         path, params = following[len(endpoint.root) :], []
     return reader.result()
+
+
+def _is_searchset(body: object) -> bool:
+    """search_slots.md: the answer is a Bundle of type searchset; any other Bundle (a
+    transaction, a collection, a history) is not search results, however Slot-like."""
+    return (
+        isinstance(body, dict)
+        and body.get("resourceType") == "Bundle"
+        and body.get("type") == "searchset"
+    )

@@ -72,22 +72,21 @@ class TokenIssuer:
         return jwt.encode(claims, "", algorithm="none")
 
     def _device(self, ctx: CallContext | None) -> dict[str, Any]:
+        system, value = self.device.system, self.device.value
+        model, version = self.device.model, self.device.version
         if ctx is not None and ctx.device is not None:
-            ident = ctx.device.identifier
-            model, version = ctx.device.model, ctx.device.version
-            system, value = ident.system, ident.value
-        else:
-            system, value = self.device.system, self.device.value
-            model, version = self.device.model, self.device.version
-        device: dict[str, Any] = {
+            system, value = ctx.device.identifier.system, ctx.device.identifier.value
+            # fs_authentication.md: model and version SHALL be populated. A caller that
+            # names only its identifier (a legacy system, a token without them) is
+            # described by this system's configured product and version, never half of each.
+            if ctx.device.model and ctx.device.version:
+                model, version = ctx.device.model, ctx.device.version
+        return {
             "resourceType": "Device",
             "identifier": [{"system": system, "value": value}],
+            "model": model,
+            "version": version,
         }
-        if model:
-            device["model"] = model
-        if version:
-            device["version"] = version
-        return device
 
     def _organisation(self, ctx: CallContext | None) -> dict[str, Any]:
         # The organisation "from where the request originates, rather than the hosting

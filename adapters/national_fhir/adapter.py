@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,7 @@ class NationalFhirAdapter:
         cancel_attempts: int,
         max_pages: int,
         log_name: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.name = name
         self._wire = wire
@@ -109,6 +111,8 @@ class NationalFhirAdapter:
         self._cancel_attempts = cancel_attempts
         self._max_pages = max_pages
         self._log_name = log_name or name
+        # When a booking request is made (the referral's DocumentReference.indexed).
+        self._clock = clock
         self._closed = False
         self._slots: Lru[str, SeenSlot] = Lru(100_000)
         # (service root, schedule id) -> national service id, and booking -> service id.
@@ -146,6 +150,7 @@ class NationalFhirAdapter:
                 schedule_id=seen.schedule_id,
                 slot_start=seen.start,
                 slot_end=seen.end,
+                requested_at=self._clock(),
             )
             call = Call(
                 "POST",
@@ -171,32 +176,37 @@ class NationalFhirAdapter:
         )
         return booking
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("get", ctx):
             endpoint, appointment_id = await self._locate(supplier_ref)
             data = await read(self._wire, endpoint, appointment_id, ctx)
-            return self._to_booking(data, endpoint)
+            return self._to_booking(data, endpoint, self._known(service_id))
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("cancel", ctx) as attempt:
             endpoint, appointment_id = await self._locate(supplier_ref)
+            service = self._known(service_id)
             request_id = request_id_for("cancel", ctx)
             for round_no in range(1, self._cancel_attempts + 1):
                 current = await read(self._wire, endpoint, appointment_id, ctx)
-                if self._to_booking(current, endpoint).status is not BookingStatus.BOOKED:
+                if self._to_booking(current, endpoint, service).status is not BookingStatus.BOOKED:
                     raise errors.BookingNotCancellable("the booking is not booked at the provider")
                 attempt.write_sent = True
                 reply = await put_cancel(
                     self._wire, endpoint, appointment_id, current, request_id, ctx
                 )
                 if reply.status == 200 and is_appointment(reply.body):
-                    booking = self._to_booking(reply.body, endpoint)
+                    booking = self._to_booking(reply.body, endpoint, service)
                     break
                 if reply.status == 200 or (reply.status == 409 and is_duplicate(reply)):
                     # Done, perhaps by this very request (a resend meeting its own earlier
                     # success is told "X-Request-ID used before"): the provider says which.
                     latest = await read(self._wire, endpoint, appointment_id, ctx)
-                    booking = self._to_booking(latest, endpoint)
+                    booking = self._to_booking(latest, endpoint, service)
                     if booking.status is BookingStatus.CANCELLED:
                         break
                 if reply.status not in (409, 412) or round_no == self._cancel_attempts:
@@ -303,6 +313,10 @@ class NationalFhirAdapter:
         root = await self._resolver.root(entry, interaction.interaction_id)
         self._asids[root] = entry.asid
         return Endpoint(entry.asid, root)
+
+    def _known(self, service_id: str | None) -> str | None:
+        """The caller's service id for a booking, if it is one of this directory's."""
+        return service_id if service_id is not None and service_id in self._directory else None
 
     def _to_booking(self, data: Json, endpoint: Endpoint, service_id: str | None = None) -> Booking:
         appointment_id = appointment_in.appointment_id(data)

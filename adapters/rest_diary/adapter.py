@@ -111,7 +111,9 @@ class RestDiaryAdapter:
         )
         return booking
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("get", ctx):
             path = f"/appointments/{_ref_segment(supplier_ref)}"
             reply = await self._call("get", "GET", path, ctx, None, {}, True)
@@ -119,7 +121,9 @@ class RestDiaryAdapter:
                 raise from_reply("get", reply, self._log_name)
             return self._convert.booking(w.WireAppointment.model_validate(_json(reply)))
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("cancel", ctx):
             path = f"/appointments/{_ref_segment(supplier_ref)}/cancel"
             body = json.dumps({"reasonCode": "PATIENT_REQUEST"}).encode()

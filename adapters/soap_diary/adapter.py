@@ -108,13 +108,17 @@ class SoapDiaryAdapter:
         )
         return booking
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("get", ctx):
             payload = _by_id("GetAppointment", supplier_ref)
             answer = await self._call("GetAppointment", payload, ctx, True)
             return self._convert.booking(x.appointment(need(answer, "Appointment")))
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         async with self._guard("cancel", ctx):
             payload = _by_id("CancelAppointment", supplier_ref)
             answer = await self._call("CancelAppointment", payload, ctx, False)

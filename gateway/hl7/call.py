@@ -5,7 +5,9 @@
 - The CallContext's request id is the booking service's ``idempotency_key``
   of scope + MSH-10 (DESIGN.md: "the legacy MSH-10 travels in the call context
   all the way out"); the organisation is the configured ODS code of MSH-4, the
-  device is MSH-3, the deadline the configured time budget.
+  device is MSH-3 as identified by this gateway (model and version: this
+  gateway's, the product that makes the request; fs_authentication.md SHALL
+  populate both), the deadline the configured time budget.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from adapters.domain import (
     RequestingOrganisation,
     utcnow,
 )
+from gateway import release
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.hl7.inbound import Envelope
@@ -83,7 +86,8 @@ class Call:
                     system=f"{root}/Id/hl7v2-sending-application",
                     value=self.envelope.application,
                 ),
-                model=self.envelope.application,
+                model=release.PRODUCT,
+                version=release.version(),
             ),
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 
+from gateway import release
 from gateway.security._claims import ODS_SYSTEM
 from gateway.security.interactions import Scope
 
@@ -31,7 +32,7 @@ def build_payload(
     organisation_name: str = "Demo 111 Service",
     device_id: str = "uec-gateway-cli",
     device_model: str = "uec-gateway token",
-    device_version: str = "1.0",
+    device_version: str | None = None,
     practitioner_id: str | None = "10019",
     practitioner_family: str = "Clinician",
     practitioner_given: str = "Demo",
@@ -42,7 +43,8 @@ def build_payload(
     """The claims of fs_authentication.md's full example, filled from the arguments.
 
     With ``practitioner_id=None`` the optional requesting_practitioner claim is
-    left out and ``sub`` names the device instead.
+    left out and ``sub`` names the device instead. The device's ``version``
+    (which fs_authentication.md says SHALL be sent) is this gateway's own unless given.
     """
     unknown = [s for s in scope.split() if s not in set(Scope)]
     if unknown or not scope.strip():
@@ -61,7 +63,7 @@ def build_payload(
             "resourceType": "Device",
             "identifier": [{"system": DEVICE_SYSTEM, "value": device_id}],
             "model": device_model,
-            "version": device_version,
+            "version": device_version or release.version(),
         },
         "requesting_organization": {
             "resourceType": "Organization",

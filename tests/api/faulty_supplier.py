@@ -78,11 +78,15 @@ class FaultySupplier:
         await self._misbehave()
         raise AssertionError("unreachable")
 
-    async def get(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def get(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         await self._misbehave()
         raise AssertionError("unreachable")
 
-    async def cancel(self, supplier_ref: str, ctx: CallContext) -> Booking:
+    async def cancel(
+        self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
+    ) -> Booking:
         await self._misbehave()
         raise AssertionError("unreachable")
 

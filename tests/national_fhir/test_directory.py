@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from adapters.domain import SlotQuery
+from adapters.domain import BookingStatus, SlotQuery, utcnow
+from adapters.errors import MappingError
 from adapters.national_fhir import (
     DirectoryError,
     NationalFhirAdapter,
@@ -20,7 +22,7 @@ from adapters.national_fhir import (
 from adapters.national_fhir._directory import DirectoryEntry
 from adapters.national_fhir._sds import EndpointResolver, SdsError
 from adapters.registry import resolve
-from tests.contract.builders import call_context
+from tests.contract.builders import booking_request, call_context
 from tests.national_fhir.conftest import PROVIDER_ASID, SERVICE_ID, Rig, adapter_options
 from tests.national_fhir.fake_sds import FakeSds
 
@@ -171,3 +173,32 @@ async def test_adapter_discovers_the_provider_through_sds(rig: Rig) -> None:
     finally:
         await adapter.close()
     assert rig.ssp.seen[-1].target.startswith(rig.provider_root + "/Slot?")
+
+
+async def test_after_a_restart_a_booking_at_a_shared_asid_is_read_and_cancelled(rig: Rig) -> None:
+    """Two services behind one ASID (as the shipped table has): the stored service id
+    tells a fresh adapter which one a booking belongs to; without it, it cannot tell."""
+    other = "918999198888"
+    rig.directory.write_text(
+        HEADER
+        + f"{SERVICE_ID},{PROVIDER_ASID},{rig.provider_root},UTC\n"
+        + f"{other},{PROVIDER_ASID},{rig.provider_root},GP\n",
+        encoding="utf-8",
+    )
+    first = await rig.make_adapter()
+    query = SlotQuery(service_id=SERVICE_ID, start_from=utcnow() + timedelta(hours=1))
+    slot = (await first.search_slots(query, call_context())).slots[0]
+    booked = await first.book(booking_request(slot), call_context())
+    await first.close()
+    restarted = await rig.make_adapter()
+    try:
+        with pytest.raises(MappingError, match="cannot tell which national service"):
+            await restarted.get(booked.supplier_ref, call_context())
+        read = await restarted.get(booked.supplier_ref, call_context(), service_id=SERVICE_ID)
+        assert read == booked
+        cancelled = await restarted.cancel(
+            booked.supplier_ref, call_context(), service_id=SERVICE_ID
+        )
+        assert cancelled.status is BookingStatus.CANCELLED and cancelled.service_id == SERVICE_ID
+    finally:
+        await restarted.close()

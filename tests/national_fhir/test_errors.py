@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from adapters import errors
 from adapters.contract import SupplierAdapter
-from adapters.domain import SlotQuery
+from adapters.domain import SlotQuery, utcnow
 from adapters.national_fhir._outcomes import AccessRefused, ConflictPersisted, ProviderIncompatible
 from tests.contract.builders import NHS_NUMBER, booking_request, call_context
 from tests.national_fhir.conftest import SERVICE_ID, Rig
 from tests.national_fhir.helpers import free_slot, outcome
 
 E = type[errors.AdapterError]
+
+
+def _bundle(kind: str | None) -> bytes:
+    """A Bundle of one free future slot, of type ``kind`` (None: no type)."""
+    start = utcnow().replace(microsecond=0) + timedelta(days=1)
+    slot = {
+        "resourceType": "Slot",
+        "id": "s1",
+        "schedule": {"reference": "Schedule/sch1"},
+        "status": "free",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=10)).isoformat(),
+    }
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "entry": [{"resource": slot}]}
+    if kind is not None:
+        bundle["type"] = kind
+    return json.dumps(bundle).encode()
+
 
 SEARCH_CASES: list[tuple[int, bytes, E]] = [
     (403, outcome("forbidden", "ACCESS_DENIED"), AccessRefused),
@@ -26,6 +47,8 @@ SEARCH_CASES: list[tuple[int, bytes, E]] = [
     (200, b"{not json", errors.SupplierProtocolError),
     (200, b"<Bundle xmlns='http://hl7.org/fhir'/>", errors.SupplierProtocolError),
     (200, b'{"resourceType":"OperationOutcome"}', errors.SupplierProtocolError),
+    # search_slots.md: results are a searchset Bundle; another type is not search results.
+    *((200, _bundle(kind), errors.SupplierProtocolError) for kind in ("collection", None)),
 ]
 
 BOOK_CASES: list[tuple[int, bytes, E]] = [
@@ -35,6 +58,19 @@ BOOK_CASES: list[tuple[int, bytes, E]] = [
     (415, outcome("not-supported", "UNSUPPORTED_MEDIA_TYPE"), ProviderIncompatible),
     (422, outcome("conflict", "SLOT_NOT_FREE"), errors.SlotUnavailable),
     (422, outcome("not-found", "REFERENCE_NOT_FOUND"), errors.SlotNotFound),
+    # book_an_appointment.md: a slot no longer free is a business-rule 422, said in words
+    # under issue code processing, with or without the Spine code.
+    (422, outcome("processing", diagnostics="Slot no longer available"), errors.SlotUnavailable),
+    (
+        422,
+        outcome("processing", "SLOT_NOT_FREE", "Slot no longer available"),
+        errors.SlotUnavailable,
+    ),
+    (
+        422,
+        outcome("processing", "INVALID_RESOURCE", "Appointment.contained.Slot is missing"),
+        errors.BookingRejected,
+    ),
     (
         422,
         outcome("value", "INVALID_NHS_NUMBER", f"NHS number {NHS_NUMBER}"),
@@ -55,8 +91,9 @@ READ_CASES: list[tuple[int, bytes, E]] = [
 ]
 
 CANCEL_CASES: list[tuple[int, bytes, E]] = [
-    (403, outcome("forbidden", "ACCESS_DENIED"), errors.BookingNotCancellable),
-    (412, outcome("conflict", "PRECONDITION_FAILED"), ConflictPersisted),
+    # cancel_an_appointment.md: 403 is a refused JWT, not a booking that cannot be cancelled.
+    (403, outcome("forbidden", "ACCESS_DENIED"), AccessRefused),
+    (412, outcome("conflict", "PRECONDITION_FAILED"), ProviderIncompatible),
     (409, outcome("conflict", "CONFLICT"), ConflictPersisted),
     (422, outcome("business-rule", "INVALID_RESOURCE"), errors.BookingNotCancellable),
     (500, outcome("exception"), errors.SupplierUnavailable),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 import pytest
@@ -14,11 +15,12 @@ from adapters.domain import (
     RequestingOrganisation,
     RequestingPractitioner,
     SlotQuery,
+    utcnow,
 )
 from adapters.national_fhir._wire import join
 from tests.contract.builders import booking_request, call_context
 from tests.national_fhir.conftest import CONSUMER_ASID, PROVIDER_ASID, SERVICE_ID, Rig
-from tests.national_fhir.helpers import URN, claims, free_slot
+from tests.national_fhir.helpers import URN, body, claims, free_slot
 
 REQUIRED_CLAIMS = {
     "iss",
@@ -153,6 +155,48 @@ async def test_jwt_names_the_callers_device_and_logged_on_user(rig: Rig) -> None
         {"system": "https://fhir.nhs.uk/Id/sds-role-profile-id", "value": "UNK"},
         {"system": "https://111.example/Id/user", "value": "u-42"},
     ]
+
+
+async def test_a_callers_device_without_version_is_sent_with_model_and_version(rig: Rig) -> None:
+    """fs_authentication.md: requesting_device SHALL have model and version, whoever asks."""
+    ident = Identifier(system="https://111.example/Id/device", value="pas-7")
+    for device in (
+        RequestingDevice(identifier=ident),
+        RequestingDevice(identifier=ident, model="Legacy PAS"),
+    ):
+        ctx = call_context().model_copy(update={"device": device})
+        await rig.adapter.search_slots(SlotQuery(service_id=SERVICE_ID), ctx)
+        sent = claims(rig.ssp.seen[-1])["requesting_device"]
+        assert sent == {
+            "resourceType": "Device",
+            "identifier": [{"system": "https://111.example/Id/device", "value": "pas-7"}],
+            "model": "uec-gateway",
+            "version": "0.1.0",
+        }
+
+
+async def test_referral_document_is_in_english_and_indexed_when_the_booking_was_asked(
+    rig: Rig,
+) -> None:
+    """document_reference.md: attachment.language is sent; indexed is the request's time."""
+    slot = await free_slot(rig.adapter)
+    plain = booking_request(slot)
+    assert plain.document is not None
+    request = plain.model_copy(
+        update={"document": plain.document.model_copy(update={"language": None})}
+    )
+    before = utcnow()
+    booked = await rig.adapter.book(request, call_context())
+    after = utcnow()
+    (post,) = rig.ssp.requests("POST", r"/Appointment$")
+    (sent,) = [c for c in body(post)["contained"] if c["resourceType"] == "DocumentReference"]
+    assert sent["content"][0]["attachment"]["language"] == "en"
+    indexed = datetime.fromisoformat(sent["indexed"])
+    assert before - timedelta(milliseconds=1) <= indexed <= after, "the booking request's time"
+    assert indexed != slot.start
+    # What the provider holds is what is read back: the document as sent.
+    assert booked.document is not None and booked.document.indexed == indexed
+    assert (await rig.adapter.get(booked.supplier_ref, call_context())).document == booked.document
 
 
 async def test_slot_search_sends_search_slots_md_parameters(rig: Rig) -> None:

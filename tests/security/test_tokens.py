@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from importlib.metadata import version as package_version
 from typing import Any
 
 import pytest
@@ -27,7 +28,8 @@ def test_unsigned_token_has_trailing_dot_and_none_header() -> None:
 
 
 def test_payload_has_every_claim_of_the_full_example() -> None:
-    """The payload has the full example's claims, resource types and identifier systems."""
+    """The payload has the full example's claims and identifier systems; the device's version
+    is the gateway's own (as in requests the gateway makes for legacy systems)."""
     claims = _part(mint_token(scope=APPT_WRITE, audience=AUDIENCE, now=NOW), 1)
     assert list(claims) == [
         "iss",
@@ -45,6 +47,7 @@ def test_payload_has_every_claim_of_the_full_example() -> None:
     assert claims["reason_for_request"] == "directcare"
     assert claims["requesting_device"]["resourceType"] == "Device"
     assert set(claims["requesting_device"]) == {"resourceType", "identifier", "model", "version"}
+    assert claims["requesting_device"]["version"] == package_version("uec-gateway")
     org = claims["requesting_organization"]
     assert org == {
         "resourceType": "Organization",
