@@ -1,4 +1,4 @@
-"""Suite-wide rules: under CI a missing shared sample fails instead of skipping."""
+"""Suite-wide rules: under CI a missing shared sample fails instead of skipping; fuzz profiles."""
 
 from __future__ import annotations
 
@@ -6,8 +6,37 @@ import os
 from collections.abc import Generator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.samples import ABSENT, SHARED_SAMPLES
+
+#: Fuzzing in the ordinary run: a fixed seed (derandomized) and a bounded example count, so CI
+#: time is known and a failure replays exactly; ``--fuzz-long`` explores far more, at random.
+settings.register_profile(
+    "fuzz",
+    derandomize=True,
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "fuzz-long",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--fuzz-long``: the fuzz tests run thousands of random examples instead of a fixed few."""
+    parser.addoption(
+        "--fuzz-long", action="store_true", help="run the fuzz tests long and at random"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose the fuzz profile before any test is collected."""
+    settings.load_profile("fuzz-long" if config.getoption("--fuzz-long") else "fuzz")
 
 
 def _in_ci() -> bool:
