@@ -101,7 +101,8 @@ async def search_slots(request: web.Request) -> web.Response:
     now = utcnow()
     wanted = search.slot_search(request.query, now)
     ex.service_id = wanted.query.service_id
-    result = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
+    found = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
+    result = wanted.select(found)
     ex.slot_count = len(result.slots)
     body = bundle.slot_bundle(
         result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
