@@ -46,6 +46,25 @@ async def test_cancel_makes_version_2_keeps_version_1_and_frees_the_slot(
     )
 
 
+async def test_cancel_changes_only_the_status(consumer: Consumer) -> None:
+    """cancel_an_appointment.md: the new version differs from the booked one only in status."""
+    slot, booked = await _booked(consumer)
+    resp = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
+    assert resp.status == 200, await resp.text()
+    cancelled = await resp.json(content_type=None)
+    current = await (await consumer.read(f"Appointment/{booked['id']}")).json(content_type=None)
+    for version in (cancelled, current):
+        assert version["status"] == "cancelled"
+        assert {k: v for k, v in version.items() if k not in ("status", "meta")} == {
+            k: v for k, v in booked.items() if k not in ("status", "meta")
+        }
+    contained = {c["resourceType"]: c for c in current["contained"]}
+    assert contained["Slot"]["status"] == "busy", "the resource keeps the slot as booked"
+    free = await consumer.search(f"&start=ge{slot['start'][:19]}Z&start=le{slot['start'][:19]}Z")
+    free_ids = {e["resource"]["id"] for e in (await free.json(content_type=None))["entry"]}
+    assert slot["id"] in free_ids, "the diary has freed the slot"
+
+
 async def test_cancel_without_if_match_is_412(consumer: Consumer) -> None:
     """An update without If-Match is refused with 412 and changes nothing."""
     _, booked = await _booked(consumer)
