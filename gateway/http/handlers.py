@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from adapters.domain import utcnow
+from adapters.domain import BookingStatus, utcnow
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import appointment as fhir_appointment
 from gateway.fhir import bundle, formats, render, search
@@ -223,7 +223,10 @@ async def cancel(request: web.Request) -> web.Response:
 async def search_appointments(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SEARCH_APPOINTMENTS)
     nhs_number = search.patient_nhs_number(request.query)
-    found = await ex.current.service.patient_appointments(nhs_number)
+    held = await ex.current.service.patient_appointments(nhs_number)
+    # search_patient_appointments.md: the patient's current appointments; a cancelled
+    # one (or one entered in error) is not one the patient still has.
+    found = [v for v in held if v.booking.status is BookingStatus.BOOKED]
     body = bundle.appointment_bundle(
         found, base=_base(request), self_url=_self_url(request), now=utcnow()
     )
