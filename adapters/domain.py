@@ -236,6 +236,8 @@ class RequestingDevice(_Value):
 class RequestingPractitioner(_Value):
     id: str
     identifiers: tuple[Identifier, ...] = ()
+    #: fs_authentication.md: the user's name, which provenance records ("name and role").
+    name: HumanName | None = None
 
 
 class CallContext(_Value):

@@ -1,10 +1,12 @@
-"""NHS number rules shared by every front door and adapter."""
+"""NHS number rules, and national identifier systems, shared by every front door and adapter."""
 
 from __future__ import annotations
 
 import re
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+#: fs_authentication.md: the user's SDS role profile id ("UNK" without an NHS smartcard).
+SDS_ROLE_PROFILE_SYSTEM = "https://fhir.nhs.uk/Id/sds-role-profile-id"
 _DIGITS = re.compile(r"^\d{10}$")
 
 

@@ -16,9 +16,33 @@ import contextlib
 
 import structlog
 
+from adapters.domain import RequestingPractitioner
+from adapters.nhs import SDS_ROLE_PROFILE_SYSTEM
 from gateway.store import AuditEntry, Store
 
 log = structlog.get_logger(__name__)
+
+#: Longest author name kept: a name, not a place to store whatever a token carries.
+MAX_NAME = 200
+
+
+def author(practitioner: RequestingPractitioner | None) -> tuple[str | None, str | None]:
+    """The author's name (as written: prefix, given, family) and SDS role profile id.
+
+    fs_authentication.md, Provenance: "author details (identified through unique ID),
+    including name and role". The role is the SDS role profile id the JWT gives
+    (``UNK`` when the user has no NHS smartcard), None when the claim has none.
+    """
+    if practitioner is None:
+        return None, None
+    role = next(
+        (i.value for i in practitioner.identifiers if i.system == SDS_ROLE_PROFILE_SYSTEM), None
+    )
+    name = practitioner.name
+    if name is None:
+        return None, role
+    text = " ".join((*name.prefix, *name.given, *((name.family,) if name.family else ())))
+    return text[:MAX_NAME] or None, role
 
 
 class AuditTrail:

@@ -12,7 +12,13 @@ Choices where the spec pages disagree (see docs/spec-choices.md):
   (search_slots.md, book_an_appointment.md, cancel_an_appointment.md);
 - a slot that is no longer free is 422 (book_an_appointment.md, "business
   rule"), not 409 (er_overview.md), so that 409 on POST always means "this
-  X-Request-ID was used before" and a consumer can tell the two apart.
+  X-Request-ID was used before" and a consumer can tell the two apart; its
+  issue code is ``processing`` and its diagnostics "Slot no longer available",
+  what the national assurance scripts look for;
+- a supplier that is down or answers nonsense is 500 (search_slots.md,
+  book_an_appointment.md: "a server error ... MUST include a status of 500"),
+  with the ``transient`` issue code so a consumer knows a retry may help. 502 is
+  what the SSP answers when it cannot reach us (er_overview.md), not ours to use.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ class ErrorSpec:
     spine_code: str
     display: str
     severity: str = "error"
+    #: When set, the FHIR door's diagnostics are exactly this text (a consumer matches
+    #: on it); the particular reason follows in a second, informational issue.
+    fixed_diagnostics: str | None = None
 
 
 class ErrorKind(enum.Enum):
@@ -65,7 +74,13 @@ class ErrorKind(enum.Enum):
         422, "processing", "INVALID_RESOURCE", "Resource does not meet its profile"
     )
     INVALID_NHS_NUMBER = ErrorSpec(422, "value", "INVALID_NHS_NUMBER", "Invalid NHS number")
-    SLOT_UNAVAILABLE = ErrorSpec(422, "conflict", "SLOT_NOT_FREE", "Slot no longer free")
+    SLOT_UNAVAILABLE = ErrorSpec(
+        422,
+        "processing",
+        "SLOT_NOT_FREE",
+        "Slot no longer free",
+        fixed_diagnostics="Slot no longer available",
+    )
     REFERENCE_NOT_FOUND = ErrorSpec(
         422, "not-found", "REFERENCE_NOT_FOUND", "Referenced resource not found"
     )
@@ -78,7 +93,7 @@ class ErrorKind(enum.Enum):
     )
     NOT_IMPLEMENTED = ErrorSpec(501, "not-supported", "NOT_IMPLEMENTED", "Not implemented")
     SUPPLIER_UNAVAILABLE = ErrorSpec(
-        502, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
+        500, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
     )
     SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
     # The supplier refused the request as sent (e.g. its 403, 404, 412, 415): a server error
@@ -131,7 +146,7 @@ ADAPTER_ERRORS: tuple[tuple[type[adapter_errors.AdapterError], ErrorKind], ...] 
 
 
 def from_adapter_error(exc: adapter_errors.AdapterError) -> ApiError:
-    """Translate a typed adapter error; unknown subclasses become 502."""
+    """Translate a typed adapter error; unknown subclasses become 500 (transient)."""
     for cls, kind in ADAPTER_ERRORS:
         if isinstance(exc, cls):
             return ApiError(kind, exc.message)

@@ -292,9 +292,10 @@ class BookingService:
     async def _next_version(
         self, current: AppointmentVersion, supplier_view: Booking
     ) -> AppointmentVersion:
-        booking = current.booking.model_copy(
-            update={"status": BookingStatus.CANCELLED, "slot": supplier_view.slot}
-        )
+        # cancel_an_appointment.md: "no other elements of the Appointment resource may be
+        # changed", so the contained Slot stays as booked; the supplier's diary (its view,
+        # ``supplier_view``) is where the slot becomes free again.
+        booking = current.booking.model_copy(update={"status": BookingStatus.CANCELLED})
         version = AppointmentVersion(
             appointment_id=current.appointment_id,
             version=current.version + 1,

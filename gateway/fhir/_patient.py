@@ -2,8 +2,9 @@
 
 fs_fhir_overrides.md: identifier 0..1 (NHS number with its verification
 extension 1..1), name, gender, birthDate and address 1..1, telecom.rank
-required when telecom is populated; the NHS number must pass its check digit
-(422 INVALID_NHS_NUMBER).
+required when telecom is populated, with exactly one rank 1 (fs_patientcontact.md);
+the NHS number must pass its check digit (422 INVALID_NHS_NUMBER). Every other
+breach is one code: 422 INVALID_RESOURCE.
 """
 
 from __future__ import annotations
@@ -88,21 +89,32 @@ def _address(patient: Json) -> Address:
     )
 
 
+def _rank(item: Json, where: str) -> int:
+    rank = item.get("rank")
+    if rank is None:
+        raise violation(where, "telecom.rank is required when telecom is populated")
+    # Base STU3 (the structural layer, 400) has already checked it is a positiveInt.
+    return int(rank)
+
+
 def _telecom(patient: Json) -> tuple[ContactPoint, ...]:
-    points = []
-    for index, item in enumerate(patient.get("telecom") or []):
-        if item.get("rank") is None:
-            raise violation(
-                f"Appointment.contained.Patient.telecom[{index}].rank",
-                "telecom.rank is required when telecom is populated",
-            )
-        points.append(
-            ContactPoint(
-                system=item.get("system", "phone"),
-                value=str(item.get("value", "")),
-                use=item.get("use"),
-                rank=int(item["rank"]),
-            )
+    where = "Appointment.contained.Patient.telecom"
+    points = [
+        ContactPoint(
+            system=item.get("system", "phone"),
+            value=str(item.get("value", "")),
+            use=item.get("use"),
+            rank=_rank(item, f"{where}[{index}].rank"),
+        )
+        for index, item in enumerate(patient.get("telecom") or [])
+    ]
+    firsts = sum(1 for p in points if p.rank == 1)
+    if points and firsts != 1:
+        # fs_patientcontact.md: the primary contact "must always have a rank value of 1",
+        # and rank 1 "must be unique"; other ranks may repeat.
+        raise violation(
+            f"{where}.rank",
+            f"exactly one telecom must have rank 1 (the primary contact); found {firsts}",
         )
     return tuple(points)
 

@@ -35,6 +35,18 @@ KNOWN_INCLUDES = frozenset(
         SERVICE_LOCATION,
     }
 )
+#: Other spellings of the same includes: search_slots.md's own example and the
+#: capability statement of uec_capability.md write ``HealthcareService.location``,
+#: ``HealthcareService.providedBy`` and ``Slot.schedule`` (the element path, dotted).
+_ALIASES = {"healthcareservice:providedby": SERVICE_ORGANISATION}
+
+
+def include_key(name: str) -> str:
+    """The include ``name`` as one of ``KNOWN_INCLUDES`` (or unknown), whichever spelling."""
+    key = name.strip().lower()
+    if ":" not in key:
+        key = key.replace(".", ":", 1)
+    return _ALIASES.get(key, key)
 
 
 def _entry(base: str, resource: Json, mode: str) -> Json:
@@ -86,7 +98,7 @@ def slot_bundle(
     self_url: str,
     now: datetime,
 ) -> Json:
-    wanted = {i.lower() for i in includes}
+    wanted = {include_key(i) for i in includes}
     entries = [_entry(base, render.slot(s), "match") for s in result.slots]
     inc = _Includer(base)
     # Each schedule once, in the order its first slot appears.

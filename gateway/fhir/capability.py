@@ -32,6 +32,10 @@ _INCLUDES: tuple[tuple[Capability, str, str], ...] = (
     (Capability.INCLUDE_LOCATION, SCHEDULE_LOCATION, "Schedule:actor:Location"),
     (Capability.INCLUDE_ORGANISATION, SERVICE_ORGANISATION, "HealthcareService:Organization"),
     (Capability.INCLUDE_LOCATION, SERVICE_LOCATION, "HealthcareService:Location"),
+    # uec_capability.md spells these as element paths; both spellings are accepted.
+    (Capability.INCLUDE_SCHEDULE, SLOT_SCHEDULE, "Slot.schedule"),
+    (Capability.INCLUDE_ORGANISATION, SERVICE_ORGANISATION, "HealthcareService.providedBy"),
+    (Capability.INCLUDE_LOCATION, SERVICE_LOCATION, "HealthcareService.location"),
 )
 
 _PROFILES = (
@@ -68,7 +72,15 @@ def _slot_resource(caps: set[Capability]) -> dict[str, Any]:
             {
                 "name": "start",
                 "type": "date",
-                "documentation": "start=geX&start=leY: window in which slots start",
+                "documentation": "start=geX&start=leY: window in which slots start; "
+                "gt/lt exclude the bound",
+            },
+            {
+                # uec_capability.md declares end beside start.
+                "name": "end",
+                "type": "date",
+                "documentation": "end=geX&end=leY: window in which slots end; "
+                "gt/lt exclude the bound",
             },
         ],
     }

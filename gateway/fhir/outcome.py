@@ -19,14 +19,20 @@ def operation_outcome(error: ApiError, *, outcome_id: str | None = None) -> dict
         "details": {
             "coding": [{"system": SPINE_CODES, "code": spec.spine_code, "display": spec.display}]
         },
-        "diagnostics": error.diagnostics,
+        "diagnostics": spec.fixed_diagnostics or error.diagnostics,
     }
     if error.expression:
         issue["expression"] = [error.expression]
+    issues = [issue]
+    if spec.fixed_diagnostics and error.diagnostics != spec.fixed_diagnostics:
+        # er_overview.md: say why (e.g. why the slot is not free) beside the fixed text.
+        issues.append(
+            {"severity": "information", "code": "informational", "diagnostics": error.diagnostics}
+        )
     return {
         "resourceType": "OperationOutcome",
         # er_overview.md: a provider id for the outcome, traceable in our logs.
         "id": outcome_id or str(uuid.uuid4()),
         "meta": {"profile": [OUTCOME_PROFILE]},
-        "issue": [issue],
+        "issue": issues,
     }

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from multidict import MultiMapping
 
-from adapters.domain import SlotQuery, SlotStatus
+from adapters.domain import SlotQuery, SlotSearchResult, SlotStatus
 from adapters.nhs import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
+from gateway.fhir._window import Window, supplier_bounds, window
 
 SERVICE_PARAMS = ("service", "schedule.actor:healthcareservice", "schedule.actor:HealthcareService")
 INCLUDE_PARAMS = ("_include", "_include:iterate", "_include:recurse")
@@ -30,8 +31,15 @@ PATIENT_PARAMS = (
 
 @dataclass(frozen=True, slots=True)
 class SlotSearch:
+    #: What the supplier is asked for: the inclusive start window around ``window``.
     query: SlotQuery
     includes: tuple[str, ...]
+    window: Window
+
+    def select(self, result: SlotSearchResult) -> SlotSearchResult:
+        """The supplier's slots that the window admits (exclusive bounds, ``end``)."""
+        slots = tuple(s for s in result.slots if self.window.admits(s))
+        return result.model_copy(update={"slots": slots})
 
 
 def _bad(param: str, message: str) -> ApiError:
@@ -72,47 +80,9 @@ def _statuses(params: MultiMapping[str]) -> frozenset[SlotStatus]:
     return frozenset(statuses)
 
 
-def _parse_when(raw: str, upper: bool) -> datetime:
-    """A date or dateTime; a bare date covers its whole day (UTC)."""
-    if len(raw) == 10:
-        day = date.fromisoformat(raw)
-        moment = datetime.combine(day, time.min, tzinfo=UTC)
-        return moment + timedelta(days=1) - timedelta(microseconds=1) if upper else moment
-    value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    if value.tzinfo is None:
-        raise ValueError("a time needs a UTC offset")
-    return value.astimezone(UTC)
-
-
-def _window(params: MultiMapping[str], now: datetime) -> tuple[datetime | None, datetime | None]:
-    start_from: datetime | None = None
-    start_to: datetime | None = None
-    for raw in params.getall("start", []):
-        prefix, value = raw[:2], raw[2:]
-        if prefix not in ("ge", "gt", "le", "lt", "eq"):
-            prefix, value = "eq", raw
-        try:
-            lower = _parse_when(value, upper=False)
-            upper = _parse_when(value, upper=True)
-        except ValueError:
-            raise _bad(
-                "start", f"'start={raw}' is not a valid date or dateTime with offset"
-            ) from None
-        if prefix in ("ge", "gt", "eq"):
-            start_from = lower if prefix != "gt" else lower + timedelta(microseconds=1)
-        if prefix in ("le", "lt", "eq"):
-            start_to = upper if prefix != "lt" else lower - timedelta(microseconds=1)
-    if start_from and start_to and start_from > start_to:
-        raise _bad("start", "the start window ends before it begins")
-    if start_to is not None and start_to < now:
-        # er_overview.md: both ends in the past is 400; a past window start alone is fine.
-        raise _bad("start", "the whole start window is in the past")
-    # Slots that have already started cannot be booked, so they are never offered.
-    return max(start_from, now) if start_from else now, start_to
-
-
 def slot_search(params: MultiMapping[str], now: datetime) -> SlotSearch:
-    start_from, start_to = _window(params, now)
+    wanted = window(params, now)
+    start_from, start_to = supplier_bounds(wanted, now)
     includes: list[str] = []
     for name in INCLUDE_PARAMS:
         includes.extend(params.getall(name, []))
@@ -122,7 +92,7 @@ def slot_search(params: MultiMapping[str], now: datetime) -> SlotSearch:
         start_from=start_from,
         start_to=start_to,
     )
-    return SlotSearch(query=query, includes=tuple(includes))
+    return SlotSearch(query=query, includes=tuple(includes), window=wanted)
 
 
 def patient_nhs_number(params: MultiMapping[str]) -> str:

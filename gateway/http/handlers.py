@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from adapters.domain import utcnow
+from adapters.domain import BookingStatus, utcnow
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import appointment as fhir_appointment
 from gateway.fhir import bundle, formats, render, search
@@ -101,7 +101,8 @@ async def search_slots(request: web.Request) -> web.Response:
     now = utcnow()
     wanted = search.slot_search(request.query, now)
     ex.service_id = wanted.query.service_id
-    result = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
+    found = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
+    result = wanted.select(found)
     ex.slot_count = len(result.slots)
     body = bundle.slot_bundle(
         result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
@@ -222,7 +223,10 @@ async def cancel(request: web.Request) -> web.Response:
 async def search_appointments(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SEARCH_APPOINTMENTS)
     nhs_number = search.patient_nhs_number(request.query)
-    found = await ex.current.service.patient_appointments(nhs_number)
+    held = await ex.current.service.patient_appointments(nhs_number)
+    # search_patient_appointments.md: the patient's current appointments; a cancelled
+    # one (or one entered in error) is not one the patient still has.
+    found = [v for v in held if v.booking.status is BookingStatus.BOOKED]
     body = bundle.appointment_bundle(
         found, base=_base(request), self_url=_self_url(request), now=utcnow()
     )

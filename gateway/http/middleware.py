@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapters.domain import utcnow
+from gateway.audit import author
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
@@ -98,6 +99,7 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
 
 def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     claims = ex.claims
+    name, role = author(claims.practitioner if claims else None)
     entry = AuditEntry(
         at=utcnow(),
         interaction=ex.interaction,
@@ -112,6 +114,8 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         organisation_name=claims.organisation.name if claims else None,
         device_id=claims.device.identifier.value if claims else None,
         practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
+        practitioner_name=name,
+        practitioner_role=role,
         appointment_id=ex.appointment_id,
         outcome=ex.outcome,
         service_id=ex.service_id,

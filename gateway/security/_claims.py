@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, V
 from pydantic import StringConstraints as Str
 
 from adapters.domain import (
+    HumanName,
     Identifier,
     RequestingDevice,
     RequestingOrganisation,
@@ -94,6 +95,8 @@ class _Practitioner(_Claim):
     resource_type: Literal["Practitioner"] | None = Field(None, alias="resourceType")
     id: _Text
     identifier: tuple[_Identifier, ...] = ()
+    # Read leniently (_human_name): it is kept for audit, never used to decide anything.
+    name: Any = None
 
 
 class _Payload(_Claim):
@@ -227,4 +230,28 @@ def _practitioner(practitioner: _Practitioner | None, sub: str) -> RequestingPra
         identifiers=tuple(
             Identifier(system=i.system, value=i.value) for i in practitioner.identifier
         ),
+        name=_human_name(practitioner.name),
     )
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(v.strip() for v in items if isinstance(v, str) and v.strip())
+
+
+def _human_name(raw: Any) -> HumanName | None:
+    """The first name of the claim's Practitioner; None if it gives none that can be read.
+
+    fs_authentication.md asks for name.family, given and prefix; consumers vary, so a
+    name that is malformed is left out of the audit rather than refusing the call.
+    """
+    first = raw[0] if isinstance(raw, list) and raw else raw
+    if not isinstance(first, dict):
+        return None
+    family = _texts(first.get("family"))
+    name = HumanName(
+        family=family[0] if family else None,
+        given=_texts(first.get("given")),
+        prefix=_texts(first.get("prefix")),
+    )
+    return name if name.family or name.given else None

@@ -77,6 +77,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE audit ADD COLUMN slot_count INTEGER",
         "ALTER TABLE audit ADD COLUMN front_door TEXT",
     ),
+    (
+        # fs_authentication.md, Provenance: "author details ..., including name and role".
+        "ALTER TABLE audit ADD COLUMN practitioner_name TEXT",
+        "ALTER TABLE audit ADD COLUMN practitioner_role TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -116,6 +121,8 @@ AUDIT_FIELDS = (
     "service_id",
     "slot_count",
     "front_door",
+    "practitioner_name",
+    "practitioner_role",
 )
 
 SELECT_VERSIONS = (

@@ -61,6 +61,10 @@ class AuditEntry:
     organisation_name: str | None = None
     device_id: str | None = None
     practitioner_id: str | None = None
+    #: fs_authentication.md, Provenance: the author's name and role (SDS role profile id),
+    #: as the JWT's requesting_practitioner gives them. The user's, never the patient's.
+    practitioner_name: str | None = None
+    practitioner_role: str | None = None
     appointment_id: str | None = None
     outcome: str | None = None
     #: The national service the call was about, when known (for reporting).

@@ -43,6 +43,23 @@ async def test_booked_slot_leaves_the_free_search_and_a_second_booking_is_422(
     assert body["issue"][0]["details"]["coding"][0]["code"] == "SLOT_NOT_FREE"
 
 
+async def test_slot_taken_outcome_is_what_the_assurance_scripts_expect(
+    consumer: Consumer,
+) -> None:
+    """A taken slot's 422 carries issue code processing and "Slot no longer available"."""
+    (slot,) = await consumer.free_slots()
+    assert (await consumer.book(booking_body(slot))).status == 201
+    again = await consumer.book(booking_body(slot))
+    assert again.status == 422
+    first, *rest = (await again.json(content_type=None))["issue"]
+    assert (first["severity"], first["code"]) == ("error", "processing")
+    assert first["details"]["coding"][0]["code"] == "SLOT_NOT_FREE"
+    assert first["diagnostics"] == "Slot no longer available"
+    # er_overview.md: why the slot is not free, from the supplier, beside the fixed text.
+    assert [(i["severity"], i["code"]) for i in rest] == [("information", "informational")]
+    assert rest[0]["diagnostics"]
+
+
 async def test_read_and_vread_and_unknown(consumer: Consumer) -> None:
     """GET Appointment/id and /_history/1 return the booking; unknown ids and versions are 404."""
     (slot,) = await consumer.free_slots()

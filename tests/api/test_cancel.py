@@ -46,6 +46,25 @@ async def test_cancel_makes_version_2_keeps_version_1_and_frees_the_slot(
     )
 
 
+async def test_cancel_changes_only_the_status(consumer: Consumer) -> None:
+    """cancel_an_appointment.md: the new version differs from the booked one only in status."""
+    slot, booked = await _booked(consumer)
+    resp = await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
+    assert resp.status == 200, await resp.text()
+    cancelled = await resp.json(content_type=None)
+    current = await (await consumer.read(f"Appointment/{booked['id']}")).json(content_type=None)
+    for version in (cancelled, current):
+        assert version["status"] == "cancelled"
+        assert {k: v for k, v in version.items() if k not in ("status", "meta")} == {
+            k: v for k, v in booked.items() if k not in ("status", "meta")
+        }
+    contained = {c["resourceType"]: c for c in current["contained"]}
+    assert contained["Slot"]["status"] == "busy", "the resource keeps the slot as booked"
+    free = await consumer.search(f"&start=ge{slot['start'][:19]}Z&start=le{slot['start'][:19]}Z")
+    free_ids = {e["resource"]["id"] for e in (await free.json(content_type=None))["entry"]}
+    assert slot["id"] in free_ids, "the diary has freed the slot"
+
+
 async def test_cancel_without_if_match_is_412(consumer: Consumer) -> None:
     """An update without If-Match is refused with 412 and changes nothing."""
     _, booked = await _booked(consumer)
@@ -97,19 +116,20 @@ async def test_cancel_accepts_the_same_instants_with_other_offsets(consumer: Con
     assert resp.status == 200, await resp.text()
 
 
-async def test_cancelled_appointments_show_in_patient_search_as_cancelled(
-    consumer: Consumer,
-) -> None:
-    """The patient index shows the current version only: the cancelled one, not the booked v1."""
-    _, booked = await _booked(consumer)
-    await consumer.cancel(booked["id"], _cancelled(booked), **{"If-Match": 'W/"1"'})
+async def test_cancelled_appointments_leave_the_patient_search(consumer: Consumer) -> None:
+    """search_patient_appointments.md: a cancelled appointment is no longer a current one."""
+    _, kept = await _booked(consumer)
+    _, gone = await _booked(consumer)
+    resp = await consumer.cancel(gone["id"], _cancelled(gone), **{"If-Match": 'W/"1"'})
+    assert resp.status == 200
     resp = await consumer.read(
         f"Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{NHS_NUMBER}"
     )
-    entries = (await resp.json(content_type=None))["entry"]
-    assert [(e["resource"]["id"], e["resource"]["status"]) for e in entries] == [
-        (booked["id"], "cancelled")
+    body = await resp.json(content_type=None)
+    assert [(e["resource"]["id"], e["resource"]["status"]) for e in body["entry"]] == [
+        (kept["id"], "booked")
     ]
+    assert body["total"] == 1
 
 
 async def test_concurrent_cancels_make_one_new_version(consumer: Consumer) -> None:

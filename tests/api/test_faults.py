@@ -1,4 +1,4 @@
-"""A misbehaving supplier never surfaces as a stack trace: 504, 502 or 500 OperationOutcomes."""
+"""A misbehaving supplier never surfaces as a stack trace: 504 or 500 OperationOutcomes."""
 
 from __future__ import annotations
 
@@ -28,17 +28,18 @@ async def test_slow_supplier_is_504_within_the_time_budget(
     assert outcome["issue"][0]["code"] == "transient"
 
 
-async def test_supplier_down_is_502(gateway: Gateway, faulty_registered: None) -> None:
-    """A supplier that cannot be reached gives 502 with a transient issue code."""
+async def test_supplier_down_is_500_transient(gateway: Gateway, faulty_registered: None) -> None:
+    """search_slots.md: a supplier that cannot be reached is 500, with a transient issue code."""
     consumer = await gateway(extra_adapters="faulty:down")
     resp = await consumer.client.get(
         f"{SERVICE_ROOT_PATH}/Slot?service=555000111",
         headers=consumer.headers(READ_SLOTS, "read:slot"),
     )
-    assert resp.status == 502
-    assert (await resp.json(content_type=None))["issue"][0]["details"]["coding"][0][
-        "code"
-    ] == "SUPPLIER_UNAVAILABLE"
+    assert resp.status == 500
+    issue = (await resp.json(content_type=None))["issue"][0]
+    assert issue["code"] == "transient"
+    assert issue["details"]["coding"][0]["code"] == "SUPPLIER_UNAVAILABLE"
+    assert issue["diagnostics"] == "connection refused by supplier"
 
 
 async def test_adapter_bug_is_500_operation_outcome(

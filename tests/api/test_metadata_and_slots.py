@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fhir.resources.STU3.bundle import Bundle
 from fhir.resources.STU3.capabilitystatement import CapabilityStatement
@@ -160,3 +161,89 @@ async def test_past_window_start_alone_is_fine(consumer: Consumer) -> None:
     past = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d")
     resp = await consumer.search(f"&start=ge{past}")
     assert resp.status == 200
+
+
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _slots(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Slot"
+    ]
+
+
+async def _slots_for(consumer: Consumer, query: str) -> list[dict[str, Any]]:
+    resp = await consumer.search(query)
+    assert resp.status == 200, await resp.text()
+    return _slots(await resp.json(content_type=None))
+
+
+async def _anchor(consumer: Consumer) -> dict[str, Any]:
+    """The first free slot starting at least an hour from now."""
+    slots = await _slots_for(consumer, f"&start=ge{_at(datetime.now(UTC) + timedelta(hours=1))}")
+    assert slots, "the demo diary has free slots in the coming days"
+    return slots[0]
+
+
+def _start(slot: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(slot["start"])
+
+
+async def test_gt_and_lt_leave_out_slots_on_the_bound(consumer: Consumer) -> None:
+    """start=gtX and start=ltX never return a slot starting exactly at X; ge and le do."""
+    anchor = await _anchor(consumer)
+    at = _start(anchor)
+    hour = timedelta(hours=1)
+    inclusive = await _slots_for(consumer, f"&start=ge{_at(at)}&start=le{_at(at)}")
+    assert anchor["id"] in {s["id"] for s in inclusive}
+    after = await _slots_for(consumer, f"&start=gt{_at(at)}&start=le{_at(at + hour)}")
+    assert all(_start(s) > at for s in after), [s["start"] for s in after]
+    before = await _slots_for(consumer, f"&start=ge{_at(at - hour)}&start=lt{_at(at)}")
+    assert all(_start(s) < at for s in before), [s["start"] for s in before]
+
+
+async def test_end_parameter_bounds_when_slots_end(consumer: Consumer) -> None:
+    """end=leX keeps only slots ending by X; end=gtX only those ending after X."""
+    anchor = await _anchor(consumer)
+    at, end = _start(anchor), datetime.fromisoformat(anchor["end"])
+    ending_by = await _slots_for(consumer, f"&start=ge{_at(at)}&end=le{_at(end)}")
+    assert anchor["id"] in {s["id"] for s in ending_by}
+    assert all(datetime.fromisoformat(s["end"]) <= end for s in ending_by)
+    later = await _slots_for(consumer, f"&start=ge{_at(at)}&start=le{_at(at)}&end=gt{_at(end)}")
+    assert anchor["id"] not in {s["id"] for s in later}
+    past = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+    resp = await consumer.search(f"&end=le{past}")
+    assert resp.status == 400, "a window of ends wholly in the past is refused like start's"
+
+
+async def test_capability_statement_declares_end_and_both_include_spellings(
+    consumer: Consumer,
+) -> None:
+    """/metadata lists the end parameter and the dotted includes of uec_capability.md."""
+    resp = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/metadata", headers=consumer.headers(READ_SLOTS, "read:metadata")
+    )
+    body = await resp.json(content_type=None)
+    slot = next(r for r in body["rest"][0]["resource"] if r["type"] == "Slot")
+    assert {"service", "status", "start", "end"} <= {p["name"] for p in slot["searchParam"]}
+    assert {
+        "HealthcareService:Location",
+        "HealthcareService:Organization",
+        "HealthcareService.location",
+        "HealthcareService.providedBy",
+    } <= set(slot["searchInclude"])
+
+
+async def test_dotted_service_includes_return_location_and_organization(
+    consumer: Consumer,
+) -> None:
+    """_include=HealthcareService.location / .providedBy (search_slots.md's spelling) work."""
+    for query in (
+        "&_include:iterate=HealthcareService.location&_include=HealthcareService.providedBy",
+        "&_include=HealthcareService:location&_include:iterate=HealthcareService:providedBy",
+    ):
+        resp = await consumer.search(query)
+        body = await resp.json(content_type=None)
+        kinds = [e["resource"]["resourceType"] for e in body["entry"]]
+        assert kinds.count("Location") >= 1 and kinds.count("Organization") >= 1, query

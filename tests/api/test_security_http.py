@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 
-from gateway.security.tokens import mint_token
+from gateway.security.tokens import build_payload, encode_token, mint_token
 from tests.api.conftest import (
+    NHS_NUMBER,
     READ_SLOTS,
     SERVICE_ID,
     SERVICE_ROOT_PATH,
@@ -126,6 +128,32 @@ async def test_audit_records_who_did_what(consumer: Consumer) -> None:
     assert booked.correlation_id == "audit-me"
     assert booked.status == 201 and booked.appointment_id
     assert any(e.interaction == "slot_search" for e in entries)
+
+
+async def test_audit_holds_the_authors_name_and_role(consumer: Consumer) -> None:
+    """fs_authentication.md Provenance: the audit keeps the user's name and role, no patient."""
+    from gateway.http.exchange import AUDIT, STORE
+
+    claims = build_payload(scope=WRITE_APPTS, audience=consumer.root)
+    claims["requesting_practitioner"]["name"] = [
+        {"family": "Jones", "given": ["Claire"], "prefix": ["Dr"]}
+    ]
+    claims["requesting_practitioner"]["identifier"][1]["value"] = "444555666777"
+    (slot,) = await consumer.free_slots()
+    resp = await consumer.book(booking_body(slot), Authorization=f"Bearer {encode_token(claims)}")
+    assert resp.status == 201, await resp.text()
+    await consumer.client.app[AUDIT].flush()  # type: ignore[index]
+    entries = await consumer.client.app[STORE].audit_entries(10)  # type: ignore[union-attr]
+    booked = next(e for e in entries if e.interaction == "book")
+    assert (booked.practitioner_id, booked.practitioner_name, booked.practitioner_role) == (
+        "10019",
+        "Dr Claire Jones",
+        "444555666777",
+    )
+    searched = next(e for e in entries if e.interaction == "slot_search")
+    assert (searched.practitioner_name, searched.practitioner_role) == ("Demo Clinician", "UNK")
+    recorded = " ".join(str(v) for e in entries for v in dataclasses.astuple(e))
+    assert NHS_NUMBER not in recorded and "Chalmers" not in recorded
 
 
 async def test_write_token_books(consumer: Consumer) -> None:

@@ -33,7 +33,7 @@ async def _live(peer: PasPeer) -> list[str]:
 async def test_pas_down_is_unavailable_and_the_adapter_reconnects(
     hl7: Hl7v2Adapter, peer: PasPeer
 ) -> None:
-    """Refused connections are SupplierUnavailable (502); once the PAS is back, calls work."""
+    """Refused connections are SupplierUnavailable (500 at the FHIR door); once back, calls work."""
     slot = await _slot(hl7)
     await peer.go_down()
     with pytest.raises(errors.SupplierUnavailable):

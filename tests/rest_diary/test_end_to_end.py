@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.rest_diary.peer import RunningPeer
+from adapters.rest_diary.peer import FaultSpec, Mode, RunningPeer
 from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.examples import booking_body
@@ -141,3 +141,24 @@ async def test_slot_taken_at_the_supplier_is_422(consumer: Consumer, peer: Runni
     assert resp.status == 422
     body = await resp.json(content_type=None)
     assert body["issue"][0]["details"]["coding"][0]["code"] == "SLOT_NOT_FREE"
+
+
+async def test_supplier_down_is_500_transient_for_search_and_book(
+    consumer: Consumer, peer: RunningPeer
+) -> None:
+    """search_slots.md, book_an_appointment.md: a supplier that is down gives 500, transient."""
+    bundle = await _search(consumer)
+    slot = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Slot")
+    peer.fault(FaultSpec(mode=Mode.SERVER_ERROR))
+    searched = await consumer.client.get(
+        f"{SERVICE_ROOT_PATH}/Slot?service={MIU_SERVICE}",
+        headers=consumer.headers(READ_SLOTS, "read:slot"),
+    )
+    booked = await consumer.book(booking_body(slot))
+    for resp in (searched, booked):
+        assert resp.status == 500, await resp.text()
+        issue = (await resp.json(content_type=None))["issue"][0]
+        assert issue["code"] == "transient"
+        assert issue["details"]["coding"][0]["code"] == "SUPPLIER_UNAVAILABLE"
+        assert issue["diagnostics"]
+    assert await peer.diary.count_appointments() == 0

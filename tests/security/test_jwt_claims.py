@@ -229,3 +229,32 @@ def test_practitioner_identifiers_are_carried() -> None:
         "https://fhir.nhs.uk/Id/sds-user-id",
         "https://fhir.nhs.uk/Id/sds-role-profile-id",
     ]
+
+
+SPEC_PRACTITIONER = {
+    # fs_authentication.md's requesting_practitioner example.
+    "resourceType": "Practitioner",
+    "id": "10019",
+    "identifier": [
+        {"system": "https://fhir.nhs.uk/Id/sds-user-id", "value": "111222333444"},
+        {"system": "https://fhir.nhs.uk/Id/sds-role-profile-id", "value": "444555666777"},
+    ],
+    "name": [{"family": "Jones", "given": ["Claire"], "prefix": ["Dr"]}],
+}
+
+
+def test_practitioner_name_is_read_for_provenance() -> None:
+    """The user's name in requesting_practitioner reaches the verified claims."""
+    claims = verify(unsigned(payload(requesting_practitioner=SPEC_PRACTITIONER)))
+    assert claims.practitioner is not None and claims.practitioner.name is not None
+    name = claims.practitioner.name
+    assert (name.prefix, name.given, name.family) == (("Dr",), ("Claire",), "Jones")
+
+
+@pytest.mark.parametrize("name", [None, "Claire Jones", [{"family": 7}], [], [{"given": [3]}]])
+def test_unreadable_practitioner_name_is_left_out_not_refused(name: Any) -> None:
+    """A name consumers got wrong does not refuse the call: it only leaves the audit's name out."""
+    claim = {**SPEC_PRACTITIONER, "name": name}
+    claims = verify(unsigned(payload(requesting_practitioner=claim)))
+    assert claims.practitioner is not None and claims.practitioner.id == "10019"
+    assert claims.practitioner.name is None

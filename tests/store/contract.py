@@ -278,6 +278,8 @@ class StoreContract:
             organisation_name="Practice",
             device_id="dev-1",
             practitioner_id="prac-1",
+            practitioner_name="Dr Claire Jones",
+            practitioner_role="444555666777",
             appointment_id="appt-1",
             outcome="booked",
         )

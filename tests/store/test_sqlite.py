@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,42 @@ async def test_version_1_database_is_migrated_keeping_its_audit(tmp_path: Path) 
     assert [(e.service_id, e.slot_count, e.front_door) for e in found] == [
         ("918999198999", 12, "hl7v2")
     ]
+    await store.close()
+
+
+async def test_version_2_database_gains_the_authors_name_and_role(tmp_path: Path) -> None:
+    """A schema 2 database keeps its audit rows and then stores the author's name and role."""
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as raw:
+        for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+            raw.execute(statement)
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        raw.execute("INSERT INTO schema_version VALUES (2)")
+        raw.execute(
+            "INSERT INTO audit (at, interaction, method, path, status, practitioner_id)"
+            " VALUES ('2026-01-01T00:00:00.000000+00:00', 'book', 'POST', '/x', 201, 'u1')"
+        )
+    raw.close()
+    store = SqliteStore(path)
+    await store.open()
+    (old,) = await store.audit_entries(5)
+    assert (old.practitioner_id, old.practitioner_name, old.practitioner_role) == (
+        "u1",
+        None,
+        None,
+    )
+    entry = AuditEntry(
+        at=T0,
+        interaction="cancel",
+        method="PUT",
+        path="/a",
+        status=200,
+        practitioner_id="u2",
+        practitioner_name="Dr Claire Jones",
+        practitioner_role="444555666777",
+    )
+    await store.record_audit(entry)
+    assert await store.audit_between(T0, T0 + timedelta(seconds=1)) == [entry]
     await store.close()
 
 
