@@ -175,6 +175,19 @@ async def gzip_request(run: Run) -> None:
     )
 
 
+@check(CHECKS, "gzip-request-undecodable-400", "implementation_api.md, er_overview.md")
+async def gzip_undecodable(run: Run) -> None:
+    """A body sent as gzip that is not gzip is malformed: 400, never a server error."""
+    reply = await _post(
+        run,
+        b'{"resourceType": "Appointment"}',
+        "gzip-request-undecodable-400",
+        # Its own connection: a server may close one whose body it could not read.
+        headers={"Content-Encoding": "gzip", "Connection": "close"},
+    )
+    expect_refusal(reply, (400,), "Content-Encoding gzip on a plain body")
+
+
 @check(CHECKS, "book-malformed-400", f"{BOOK}, er_overview.md")
 async def malformed(run: Run) -> None:
     """A body that is not even JSON: 400 and an OperationOutcome."""

@@ -1,0 +1,117 @@
+"""``uec-gateway selftest`` against the gateway over every backend, through real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.selftest.backends import (
+    BACKENDS,
+    REST_KEY,
+    REST_KEY_ENV,
+    ROOT,
+    SOAP_PASSWORD,
+    SOAP_PASSWORD_ENV,
+    Target,
+)
+
+#: Per backend, the checks that fail today only because of provider defects being
+#: fixed on other branches (issue 8, item 6): start=gt exclusivity (embedded
+#: backend only), the end parameter, the dotted HealthcareService includes, a
+#: cancel changing the contained Slot's status, the taken-slot OperationOutcome
+#: (processing, "Slot no longer available"), cancelled appointments in the
+#: patient's search. Empty these sets when those fixes merge.
+KNOWN_PROVIDER_DEFECTS: dict[str, frozenset[str]] = {
+    backend: frozenset(
+        {
+            "slot-end-parameter",
+            "include-healthcareservice-dotted",
+            "book-slot-taken-outcome",
+            "cancel-changes-only-status",
+            "patient-appointments-omits-cancelled",
+            *(["slot-start-gt-exclusive"] if backend == "embedded" else []),
+        }
+    )
+    for backend in BACKENDS
+}
+LINE = re.compile(r"^(PASS|FAIL) [a-z0-9-]+ — .+$")
+CLOSING = re.compile(r"^(\d+) passed, (\d+) failed$")
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(REST_KEY_ENV, REST_KEY)
+    monkeypatch.setenv(SOAP_PASSWORD_ENV, SOAP_PASSWORD)
+
+
+async def selftest(*args: str) -> tuple[int, str, str]:
+    """Run ``uec-gateway selftest ARGS`` as its own process: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway",
+        "selftest",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=180)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def target_args(target: Target) -> list[str]:
+    return [
+        "--target",
+        target.url,
+        "--service",
+        target.service,
+        "--other-service",
+        target.other_service,
+    ]
+
+
+def expected_code(backend: str) -> int:
+    return 1 if KNOWN_PROVIDER_DEFECTS[backend] else 0
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+async def test_selftest_passes_over_every_backend(
+    backend: str, tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> None:
+    """Over each backend every check passes but the known provider defects (JSON report)."""
+    async with BACKENDS[backend](tmp_path, unused_tcp_port_factory) as target:
+        code, out, err = await selftest(*target_args(target), "--json")
+    report: dict[str, Any] = json.loads(out)
+    failed = {c["name"]: c["detail"] for c in report["checks"] if not c["passed"]}
+    assert set(failed) == KNOWN_PROVIDER_DEFECTS[backend], failed
+    assert code == expected_code(backend), err
+    assert report["passed"] >= 50 and report["failed"] == len(failed)
+    assert all(c["page"].endswith(".md") for c in report["checks"]), "each check cites a page"
+
+
+async def test_text_report_one_line_per_check_and_the_closing_count(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> None:
+    """Text mode: a PASS/FAIL line per check citing its page, then exactly 'N passed, M failed'."""
+    async with BACKENDS["embedded"](tmp_path, unused_tcp_port_factory) as target:
+        code, out, _ = await selftest(*target_args(target))
+    *lines, closing = out.strip().splitlines()
+    assert all(LINE.match(line) for line in lines), [x for x in lines if not LINE.match(x)]
+    counted = CLOSING.match(closing)
+    assert counted, closing
+    passed, failed = int(counted[1]), int(counted[2])
+    assert passed == sum(line.startswith("PASS ") for line in lines)
+    assert failed == sum(line.startswith("FAIL ") for line in lines)
+    fails = {line.split()[1] for line in lines if line.startswith("FAIL ")}
+    assert fails == KNOWN_PROVIDER_DEFECTS["embedded"]
+    assert code == expected_code("embedded")
+    assert "PASS book-concurrent-one-wins — book_an_appointment.md, fs_xti.md" in lines
