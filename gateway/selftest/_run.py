@@ -64,7 +64,6 @@ class State:
     chain: dict[str, Any] | None = None
     booking: Booking | None = None
     cancelled: dict[str, Any] | None = None
-    cancel_reply: Reply | None = None
     cancel_sent: tuple[dict[str, Any], dict[str, str]] | None = None
     #: Every appointment the run booked and has not cancelled: id -> where it was seen.
     to_cancel: dict[str, str] = field(default_factory=dict)

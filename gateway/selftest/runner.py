@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
+from gateway.security.interactions import Interaction
 from gateway.selftest._http import Consumer, Options, TargetUnreachable
 from gateway.selftest._run import Check, Run, State, Unmet
 from gateway.selftest.checks import (
@@ -64,8 +65,6 @@ async def run_selftest(options: Options) -> Report:
 
 async def _probe(run: Run) -> None:
     """One request first, so an unreachable target is a usage error, not 50 failures."""
-    from gateway.security.interactions import Interaction
-
     await run.consumer.send(Interaction.METADATA, "/metadata")
     run.consumer.replies.clear()
 

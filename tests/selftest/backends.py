@@ -35,7 +35,7 @@ server:
   service_root: http://127.0.0.1:{port}{root}
   request_timeout_s: 10
 security:
-  ssp:
+{jwt}  ssp:
     enforcement: warn
     asid: "200000000115"
 store:
@@ -68,10 +68,10 @@ Backend = Callable[[Path, Ports], AbstractAsyncContextManager[Target]]
 
 @asynccontextmanager
 async def _gateway(
-    tmp: Path, port: int, adapter: str, service: str, other: str
+    tmp: Path, port: int, adapter: str, service: str, other: str, jwt: str = ""
 ) -> AsyncIterator[Target]:
     path = tmp / "gateway.yaml"
-    text = HEAD.format(port=port, root=SERVICE_ROOT_PATH, tmp=tmp)
+    text = HEAD.format(port=port, root=SERVICE_ROOT_PATH, tmp=tmp, jwt=jwt)
     path.write_text(text + adapter + SERVICES.format(service=service, other=other))
     settings = load_config(path)
     client = TestClient(TestServer(create_app(settings, path), host="127.0.0.1", port=port))
@@ -83,8 +83,8 @@ async def _gateway(
 
 
 @asynccontextmanager
-async def embedded(tmp: Path, ports: Ports) -> AsyncIterator[Target]:
-    """The embedded SQLite diary of the demo (no supplier at all)."""
+async def embedded(tmp: Path, ports: Ports, jwt: str = "") -> AsyncIterator[Target]:
+    """The embedded SQLite diary of the demo (no supplier at all); ``jwt``: security.jwt."""
     adapter = f"""  - name: backend
     kind: embedded
     options:
@@ -92,7 +92,7 @@ async def embedded(tmp: Path, ports: Ports) -> AsyncIterator[Target]:
       data_dir: {ROOT}/mappings/embedded/demo
       horizon_days: {DAYS}
 """
-    async with _gateway(tmp, ports(), adapter, "918999198999", "918999198888") as target:
+    async with _gateway(tmp, ports(), adapter, "918999198999", "918999198888", jwt) as target:
         yield target
 
 

@@ -11,6 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from tests.selftest.backends import (
     BACKENDS,
@@ -20,6 +27,7 @@ from tests.selftest.backends import (
     SOAP_PASSWORD,
     SOAP_PASSWORD_ENV,
     Target,
+    embedded,
 )
 
 #: Per backend, the checks that fail today only because of provider defects being
@@ -115,3 +123,43 @@ async def test_text_report_one_line_per_check_and_the_closing_count(
     assert fails == KNOWN_PROVIDER_DEFECTS["embedded"]
     assert code == expected_code("embedded")
     assert "PASS book-concurrent-one-wins — book_an_appointment.md, fs_xti.md" in lines
+
+
+HS_SECRET_ENV, HS_SECRET = "SELFTEST_JWT_SECRET", "selftest-jwt-secret-not-a-secret-0123456789"
+
+
+def _signing(kind: str, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[str]]:
+    """(the gateway's security.jwt section, the selftest's key options) for ``kind``."""
+    if kind == "hs256":
+        monkeypatch.setenv(HS_SECRET_ENV, HS_SECRET)
+        key = f"{{kid: selftest, algorithm: HS256, secret_env: {HS_SECRET_ENV}}}"
+        options = ["--key-env", HS_SECRET_ENV, "--kid", "selftest"]
+    else:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (tmp / "consumer.pem").write_bytes(
+            private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        )
+        (tmp / "consumer.pub.pem").write_bytes(
+            private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+        key = f"{{algorithm: RS256, public_key_file: {tmp / 'consumer.pub.pem'}}}"
+        options = ["--key-file", str(tmp / "consumer.pem"), "--algorithm", "RS256"]
+    return f"  jwt:\n    allow_unsigned: false\n    keys:\n      - {key}\n", options
+
+
+@pytest.mark.parametrize("kind", ["hs256", "rs256"])
+async def test_selftest_signs_its_tokens_when_the_target_needs_it(
+    kind: str,
+    tmp_path: Path,
+    unused_tcp_port_factory: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the key options a gateway refusing unsigned tokens passes; without them it fails."""
+    jwt, key_options = _signing(kind, tmp_path, monkeypatch)
+    async with embedded(tmp_path, unused_tcp_port_factory, jwt=jwt) as target:
+        _, signed_out, _ = await selftest(*target_args(target), "--json", *key_options)
+        unsigned_code, unsigned_out, _ = await selftest(*target_args(target), "--json")
+    signed = {c["name"] for c in json.loads(signed_out)["checks"] if not c["passed"]}
+    assert signed == KNOWN_PROVIDER_DEFECTS["embedded"]
+    unsigned = {c["name"] for c in json.loads(unsigned_out)["checks"] if not c["passed"]}
+    assert unsigned_code == 1 and {"metadata-capability-statement", "book-201"} <= unsigned

@@ -80,6 +80,10 @@ async def test_non_conformant_server_is_reported_fail_with_exit_1(non_conformant
         for line in lines
     ), out
     assert "FAIL book-201 — needs at least 1 free slot" in out
+    assert (
+        "FAIL format-accept-xml — XML is not declared: expected 415, "
+        "saw 200 CapabilityStatement (implementation_api.md)"
+    ) in lines
     counted = CLOSING.match(lines[-1])
     assert counted and int(counted[2]) == sum(x.startswith("FAIL ") for x in lines) > 30
     assert "unexpected reply" not in out, "every failure says what was expected and seen"
