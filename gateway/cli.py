@@ -16,6 +16,7 @@ from gateway import config as config_module
 from gateway import examples, reporting
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
+from gateway.selftest import cli as selftest_cli
 from gateway.store import AuditEntry
 from gateway.store.sqlite import SqliteStore
 
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)
     check.set_defaults(func=_check)
+    selftest_cli.add_parser(sub)
     return parser
 
 

@@ -79,7 +79,15 @@ async def _body(request: web.Request) -> dict[str, Any]:
     limit = request.app[SETTINGS].server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
-    raw = await request.content.read(limit + 1)
+    try:
+        raw = await request.content.read(limit + 1)
+    except web.RequestPayloadError as exc:  # e.g. "Content-Encoding: gzip" on a plain body
+        # The rest of the body is unread, so the connection cannot be reused: say so.
+        raise ApiError(
+            ErrorKind.BAD_REQUEST,
+            "the body cannot be decoded as sent",
+            headers={"Connection": "close"},
+        ) from exc
     if len(raw) > limit:
         raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
     return formats.load(raw, fmt)
