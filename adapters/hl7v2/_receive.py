@@ -32,6 +32,7 @@ from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
 from adapters.hl7v2.messages.er7 import Message, Segment
 from adapters.hl7v2.messages.header import ErrorDetail, ack, batch_envelope
 from adapters.hl7v2.messages.values import short_id
+from adapters.hl7v2.mllp import UnreadableFrame
 
 log = structlog.get_logger(__name__)
 After = Callable[[], Awaitable[None]]
@@ -58,8 +59,7 @@ class Receiver:
                     afters.append(after)
         count = sum(len(a) for a in answered)
         if not count:
-            log.warning("unreadable_frame_dropped", adapter=self.log_name)
-            return None, None  # no MSH-10 to answer to
+            raise UnreadableFrame(payload)  # no MSH-10 to answer to: the listener hangs up
         if count > 1 or parcel.wrapped:
             log.info("siu_batch_received", adapter=self.log_name, messages=count)
 

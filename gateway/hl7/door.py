@@ -22,6 +22,7 @@ from adapters.domain import utcnow
 from adapters.hl7v2.messages.er7 import Message
 from adapters.hl7v2.messages.header import Header
 from adapters.hl7v2.messages.values import short_id
+from adapters.hl7v2.mllp import UnreadableFrame
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.errors import ApiError, ErrorKind
@@ -59,11 +60,14 @@ class FrontDoor:
         self.zone = ZoneInfo(settings.timezone)
 
     async def handle(self, payload: bytes) -> bytes | None:
-        """The answer to one frame, or None (not HL7, or an ACK needing no answer)."""
+        """The answer to one frame, or None (an ACK needing no answer).
+
+        A frame whose MSH is readable but whose body is not is answered AR with
+        an ERR; one with no readable MSH raises ``UnreadableFrame``.
+        """
         envelope = read_envelope(payload)
         if envelope is None:
-            log.warning("hl7_frame_unreadable", size=len(payload))
-            return None
+            raise UnreadableFrame(payload)  # no MSH-10 to answer: the listener hangs up
         if envelope.code == "ACK":
             return None
         started = time.perf_counter()
