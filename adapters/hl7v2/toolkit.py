@@ -6,6 +6,7 @@ adapter's private modules.
 """
 
 from adapters.hl7v2._frames import Heading, heading
+from adapters.hl7v2._loggable import fingerprint, loggable_id
 from adapters.hl7v2._mapping_tables import read_genders, read_identifiers
 from adapters.hl7v2._options import TlsOptions
 from adapters.hl7v2._pid import from_pid, to_pid
@@ -13,8 +14,10 @@ from adapters.hl7v2._pid import from_pid, to_pid
 __all__ = [
     "Heading",
     "TlsOptions",
+    "fingerprint",
     "from_pid",
     "heading",
+    "loggable_id",
     "read_genders",
     "read_identifiers",
     "to_pid",

@@ -55,3 +55,18 @@ async def test_input_with_no_readable_msh_is_a_logged_counted_close(
     assert isinstance(line["size"], int) and len(line["sha256"]) == 16
     assert "9434765919" not in repr(logs)
     assert hl7.inbound.unreadable_closed == before + 1
+
+
+async def test_an_nhs_number_as_msh_10_is_never_logged(hl7: Hl7v2Adapter, peer: PasPeer) -> None:
+    """Row 10: an SIU whose MSH-10 is an NHS number is answered; its log lines hold a hash."""
+    item = await desk_siu(peer, hl7, PATIENT)
+    text = siu_text(peer, "S12", item, "9434765919")
+    with capture_logs() as logs:
+        answer = await answer_or_close(_address(hl7), frame(text.encode()))
+        again = await answer_or_close(
+            _address(hl7), frame(text.replace("SIU^S12", "SIU^S99", 1).encode())
+        )
+    assert answer is not None and acks_of(answer) == [("AA", "9434765919", "")]
+    assert again is not None and acks_of(again) == [("AR", "9434765919", "201")]
+    assert [e for e in logs if e["event"] == "siu_accepted"]
+    assert "9434765919" not in repr(logs)
