@@ -7,6 +7,11 @@ in MSH-18 (chapter 2.14.9.18) and the delimiters and segment names are ASCII
 in every set this listener reads (``messages.charsets``). The MSH fields the
 listener needs before decoding (MSH-3/4 sender, MSH-9, MSH-10, MSH-18) are
 ASCII-only in practice and are read as Latin-1, which cannot fail.
+
+``heading`` is how much of an MSH can be read whatever follows it; the HL7 v2
+front door uses it too (``toolkit``), so a message whose body is unreadable
+(bytes that do not decode, a segment with no valid name) is still answered
+``AR`` by both, naming the MSH-10 it answers (HL7 v2.5 chapter 2.9.2).
 """
 
 from __future__ import annotations
@@ -91,15 +96,22 @@ class Heading:
     trigger: str
     charset: str
     content_hash: str
+    #: MSH-3.1, MSH-4.1 and MSH-12.1, for an answer's header (as sent, Latin-1 read).
+    application: str = ""
+    facility: str = ""
+    version: str = ""
 
 
 def heading(message: bytes) -> Heading | None:
-    """MSH-3+4, MSH-10, MSH-9.1/9.2 and MSH-18.1 of ``message``, or None if MSH is unusable.
+    """MSH-3+4, MSH-10, MSH-9.1/9.2, MSH-12 and MSH-18.1 of ``message``, or None if MSH is
+    unusable (no MSH first, no five distinct delimiters, or no MSH-10 to answer).
 
     The content hash covers every byte of the message except MSH-7 (the time
     of sending), which some engines rewrite when they resend the same message.
     """
-    first, _, rest = message.partition(b"\r")
+    # A frame from a front-door consumer may still end its segments with LF (er7.parse).
+    cut = min((i for i in (message.find(b"\r"), message.find(b"\n")) if i >= 0), default=-1)
+    first, rest = (message, b"") if cut < 0 else (message[:cut], message[cut + 1 :])
     if len(first) < 8 or not first.startswith(b"MSH"):
         return None
     sep, encoding = first[3:4], first[4:8]
@@ -111,7 +123,10 @@ def heading(message: bytes) -> Heading | None:
     def value(number: int) -> bytes:
         return fields[number - 1] if len(fields) >= number else b""
 
-    control = value(10).split(component)[0].decode("latin-1").strip()
+    def first_component(number: int) -> str:
+        return value(number).split(component)[0].decode("latin-1").strip()
+
+    control = first_component(10)
     if not control:
         return None
     kind = value(9).split(component)
@@ -124,6 +139,9 @@ def heading(message: bytes) -> Heading | None:
         trigger=kind[1].decode("latin-1") if len(kind) > 1 else "",
         charset=value(18).split(repetition)[0].split(component)[0].decode("latin-1").strip(),
         content_hash=digest,
+        application=first_component(3),
+        facility=first_component(4),
+        version=first_component(12),
     )
 
 

@@ -4,7 +4,10 @@ Frames on one connection are handled in order (an S15 must not overtake its
 S12). Each frame is answered with one frame (its ACK, or the ACKs of every
 message it held, ``_receive``; chapter 2.9.2), and only after the answer is
 written is the gateway told (``NotifyingAdapter``: acknowledge, then report).
-An identical resend of an accepted message gets the first ACK again.
+An identical resend of an accepted message gets the first ACK again. A frame
+with no readable MSH (or bytes that are not MLLP, such as HTTP text) cannot be
+answered: it is logged (``unreadable_frame_dropped``, size and hash, never the
+content), counted, and the connection closed rather than left open.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, frame, read_frames
+from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, UnreadableFrame, frame, read_frames
 
 log = structlog.get_logger(__name__)
 
-#: payload -> (ACK text or None, what to do once the ACK is written)
+#: payload -> (ACK text or None, what to do once the ACK is written); raises
+#: ``UnreadableFrame`` when no message in the frame has a readable MSH.
 Handler = Callable[[bytes], Awaitable[tuple[str | None, Callable[[], Awaitable[None]] | None]]]
 
 
@@ -32,6 +36,8 @@ class Listener:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Connections closed because what they sent had no readable MSH.
+        self.unreadable_closed = 0
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> tuple[str, int]:
         # reuse_port: a reloaded gateway generation can listen while the old one drains.
@@ -68,7 +74,7 @@ class Listener:
         decoder = FrameDecoder(self._max_frame)
         try:
             while True:
-                frames = await read_frames(reader, decoder)
+                frames = await read_frames(reader, decoder, refuse_noise=True)
                 if not frames:
                     break
                 for payload in frames:
@@ -80,6 +86,15 @@ class Listener:
                         await after()
         except FrameTooLarge:
             log.warning("oversized_frame_refused", adapter=self._log_name)
+        except UnreadableFrame as exc:
+            self.unreadable_closed += 1
+            log.warning(
+                "unreadable_frame_dropped",
+                adapter=self._log_name,
+                size=exc.size,
+                sha256=exc.digest,
+                closed_connections=self.unreadable_closed,
+            )
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             log.info("siu_connection_lost", adapter=self._log_name, error_type=type(exc).__name__)
         finally:

@@ -27,11 +27,13 @@ from adapters.hl7v2._booking import Booker
 from adapters.hl7v2._frames import Heading, Parcel, envelope_field, heading, split
 from adapters.hl7v2._journal import PENDING, UNKNOWN
 from adapters.hl7v2._link import Link
+from adapters.hl7v2._loggable import loggable_id
 from adapters.hl7v2._siu import Rejected, read_change, to_booking
 from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
 from adapters.hl7v2.messages.er7 import Message, Segment
 from adapters.hl7v2.messages.header import ErrorDetail, ack, batch_envelope
 from adapters.hl7v2.messages.values import short_id
+from adapters.hl7v2.mllp import UnreadableFrame
 
 log = structlog.get_logger(__name__)
 After = Callable[[], Awaitable[None]]
@@ -58,8 +60,7 @@ class Receiver:
                     afters.append(after)
         count = sum(len(a) for a in answered)
         if not count:
-            log.warning("unreadable_frame_dropped", adapter=self.log_name)
-            return None, None  # no MSH-10 to answer to
+            raise UnreadableFrame(payload)  # no MSH-10 to answer to: the listener hangs up
         if count > 1 or parcel.wrapped:
             log.info("siu_batch_received", adapter=self.log_name, messages=count)
 
@@ -108,14 +109,14 @@ class Receiver:
             head.sender, head.control_id, now - options.inbound_retention_s
         )
         if seen is not None and seen.content_hash == head.content_hash:
-            log.info("siu_replayed", adapter=self.log_name, control_id=head.control_id)
+            log.info("siu_replayed", adapter=self.log_name, control_id=loggable_id(head.control_id))
             return seen.ack, None
         if seen is not None:
             log.warning(
                 "siu_control_id_reused",
                 adapter=self.log_name,
-                control_id=head.control_id,
-                sender=head.sender,
+                control_id=loggable_id(head.control_id),
+                sender=loggable_id(head.sender),
                 first_hash=seen.content_hash[:16],
                 this_hash=head.content_hash[:16],
             )
@@ -147,7 +148,7 @@ class Receiver:
         log.warning(
             "siu_rejected",
             adapter=self.log_name,
-            control_id=head.control_id,
+            control_id=loggable_id(head.control_id),
             hl7_code=exc.hl7_code,
             ack_code=exc.ack_code,
         )
@@ -193,7 +194,7 @@ class Receiver:
         log.info(
             "siu_accepted",
             adapter=self.log_name,
-            control_id=control,
+            control_id=loggable_id(control),
             trigger=trigger,
             supplier_ref=booking.supplier_ref,
         )

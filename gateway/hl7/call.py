@@ -8,6 +8,11 @@
   device is MSH-3 as identified by this gateway (model and version: this
   gateway's, the product that makes the request; fs_authentication.md SHALL
   populate both), the deadline the configured time budget.
+
+Audit rows hold only what was validated or a hash (no patient data, STYLE.md):
+MSH-9 as sent only when it is a message this door handles, a service id only
+when it is routed, MSH-3 and MSH-10 only when shaped like a machine id with no
+NHS number in them (``toolkit.loggable_id``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from adapters.domain import (
     RequestingOrganisation,
     utcnow,
 )
+from adapters.hl7v2.toolkit import fingerprint, loggable_id
 from gateway import release
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
@@ -45,6 +51,8 @@ class Call:
     reply: Reply
     consumer: Hl7ConsumerSettings | None
     audit_trail: AuditTrail
+    #: MSH-9 as audited and logged: the message type if this door handles it, else a hash.
+    method: str = ""
     server_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     deadline: float = 0.0
     #: What the call was about so far (for the error's audit entry).
@@ -70,6 +78,12 @@ class Call:
     def booking_only(self, service_id: str | None) -> bool:
         route = self.generation.router.services.get(service_id or "")
         return route is not None and route.booking_only
+
+    def _audited_service(self, service_id: str | None) -> str | None:
+        # An unrouted code is what the sender typed in QRF-1/AIS-3: never trusted as is.
+        if service_id is None or service_id in self.generation.router.services:
+            return service_id
+        return loggable_id(service_id)
 
     def context(self, step: str = "") -> CallContext:
         consumer = self.consumer
@@ -107,17 +121,17 @@ class Call:
             AuditEntry(
                 at=utcnow(),
                 interaction=interaction,
-                method=self.envelope.kind,
+                method=self.method or fingerprint(self.envelope.kind),
                 path=f"mllp:{self.settings.facility}",
                 status=status,
                 request_id=self.server_request_id,
-                correlation_id=self.envelope.control_id,
+                correlation_id=loggable_id(self.envelope.control_id),
                 organisation_ods=consumer.ods_code if consumer else None,
                 organisation_name=consumer.name if consumer else None,
-                device_id=self.envelope.application,
+                device_id=loggable_id(self.envelope.application),
                 appointment_id=appointment_id,
                 outcome=outcome,
-                service_id=service_id,
+                service_id=self._audited_service(service_id),
                 slot_count=slot_count,
                 front_door=FRONT_DOOR,
             )

@@ -22,6 +22,8 @@ from adapters.domain import utcnow
 from adapters.hl7v2.messages.er7 import Message
 from adapters.hl7v2.messages.header import Header
 from adapters.hl7v2.messages.values import short_id
+from adapters.hl7v2.mllp import UnreadableFrame
+from adapters.hl7v2.toolkit import fingerprint, loggable_id
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.errors import ApiError, ErrorKind
@@ -59,11 +61,14 @@ class FrontDoor:
         self.zone = ZoneInfo(settings.timezone)
 
     async def handle(self, payload: bytes) -> bytes | None:
-        """The answer to one frame, or None (not HL7, or an ACK needing no answer)."""
+        """The answer to one frame, or None (an ACK needing no answer).
+
+        A frame whose MSH is readable but whose body is not is answered AR with
+        an ERR; one with no readable MSH raises ``UnreadableFrame``.
+        """
         envelope = read_envelope(payload)
         if envelope is None:
-            log.warning("hl7_frame_unreadable", size=len(payload))
-            return None
+            raise UnreadableFrame(payload)  # no MSH-10 to answer: the listener hangs up
         if envelope.code == "ACK":
             return None
         started = time.perf_counter()
@@ -72,17 +77,17 @@ class FrontDoor:
             call = self._call(envelope, generation)
             structlog.contextvars.bind_contextvars(
                 request_id=call.server_request_id,
-                correlation_id=envelope.control_id,
+                correlation_id=loggable_id(envelope.control_id),
                 mapping_version=generation.version,
             )
             answer = await self._answer(call)
         log.info(
             "hl7_message_handled",
-            message_type=envelope.kind,
+            message_type=call.method,
             interaction=call.interaction,
             ack_code=_ack_code(answer),
             organisation=call.consumer.ods_code if call.consumer else None,
-            sending_application=envelope.application,
+            sending_application=loggable_id(envelope.application),
             appointment_id=call.appointment_id,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -104,7 +109,11 @@ class FrontDoor:
             f"answer|{envelope.application}^{envelope.facility}|{envelope.control_id}"
         )
         reply = render.Reply(header, envelope.trigger, envelope.control_id, control, self.clock())
-        return Call(envelope, generation, settings, self.tables, reply, consumer, self.audit)
+        handled = (envelope.code, envelope.trigger) in OPERATIONS
+        method = envelope.kind if handled else fingerprint(envelope.kind)
+        return Call(
+            envelope, generation, settings, self.tables, reply, consumer, self.audit, method
+        )
 
     async def _answer(self, call: Call) -> Message:
         try:
@@ -120,7 +129,7 @@ class FrontDoor:
             return self._refuse(call, error)
         except Exception:
             # A genuine fault: logged with its traceback (no payload), answered AE.
-            log.exception("hl7_message_failed", message_type=call.envelope.kind)
+            log.exception("hl7_message_failed", message_type=call.method)
             internal = ApiError(
                 ErrorKind.INTERNAL_ERROR,
                 "internal error; quote the message control id (MSH-10) to support",

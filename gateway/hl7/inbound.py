@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from adapters import errors as adapter_errors
 from adapters.domain import Patient
 from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.er7 import Er7Error, Message, Segment, decode
-from adapters.hl7v2.toolkit import from_pid
+from adapters.hl7v2.messages.er7 import Er7Error, Message, Segment, decode, parse
+from adapters.hl7v2.toolkit import Heading, from_pid, heading
 from adapters.nhs import is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
 from gateway.hl7.refusals import Refusal, malformed, missing, unmapped
@@ -40,7 +40,12 @@ UNTRACED = "02"
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """MSH as read: who sent what (MSH-3, MSH-4, MSH-9, MSH-10, MSH-12)."""
+    """MSH as read: who sent what (MSH-3, MSH-4, MSH-9, MSH-10, MSH-12).
+
+    ``problem`` is set when the MSH could be read but the rest could not (bytes
+    that are not UTF-8, a segment with no valid name): the message is answered
+    ``AR`` with that ERR, and ``message`` then holds nothing but its MSH.
+    """
 
     message: Message
     code: str
@@ -49,6 +54,7 @@ class Envelope:
     application: str
     facility: str
     version: str
+    problem: Refusal | None = None
 
     @property
     def kind(self) -> str:
@@ -57,10 +63,13 @@ class Envelope:
 
 def read_envelope(payload: bytes) -> Envelope | None:
     """The frame's MSH, or None when there is no MSH-10 to answer (not HL7 at all)."""
+    head = heading(payload)
+    if head is None:
+        return None
     try:
         message = decode(payload)
-    except Er7Error:
-        return None
+    except Er7Error as exc:
+        return _unreadable_body(head, payload, exc)
     msh = message.msh
     if not message.control_id:
         return None
@@ -75,8 +84,34 @@ def read_envelope(payload: bytes) -> Envelope | None:
     )
 
 
+def _unreadable_body(head: Heading, payload: bytes, exc: Er7Error) -> Envelope:
+    """What the toolkit's ``heading`` read of an MSH whose message is unreadable."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        # Chapter 2.14.9.18: this door reads UTF-8 (a superset of the v2 default, ASCII).
+        problem = Refusal("102", f"the message is not valid UTF-8 text (byte {cause.start})")
+    else:
+        problem = Refusal("100", f"the message cannot be read as HL7 v2: {exc}")
+    # Latin-1 maps each byte to one character, so the delimiters heading() checked stay
+    # five distinct ones and this one-segment parse cannot fail.
+    first = payload.replace(b"\n", b"\r").partition(b"\r")[0]
+    message = parse(first.decode("latin-1"))
+    return Envelope(
+        message,
+        head.code,
+        head.trigger,
+        head.control_id,
+        head.application,
+        head.facility,
+        head.version,
+        problem,
+    )
+
+
 def check_envelope(envelope: Envelope) -> None:
     """HL7 v2.5 chapter 2.9.2 checks a receiver makes before reading the body."""
+    if envelope.problem is not None:
+        raise envelope.problem
     if not envelope.version.startswith("2."):
         raise Refusal("203", f"HL7 version '{envelope.version[:10]}' is not supported")
     if not envelope.facility:

@@ -5,6 +5,9 @@ however TCP cut or glued them, and a frame over ``max_frame`` drops the
 connection (it cannot be answered: its MSH-10 may be what was cut off).
 Messages on one connection are answered in order (original acknowledgement
 mode: one answer per message, chapter 2.9.2); connections are independent.
+A frame with no readable MSH (or text that is not MLLP at all, such as an
+HTTP request) cannot be answered: it is logged (``hl7_frame_unreadable``,
+its size and hash, never its content), counted, and the connection closed.
 Like the adapter's SIU listener (``adapters/hl7v2/_inbound.py``), with this
 door's own log events and a bounded shutdown.
 """
@@ -18,11 +21,12 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, frame, read_frames
+from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, UnreadableFrame, frame, read_frames
 
 log = structlog.get_logger("gateway.hl7")
 
-#: One frame's payload -> the answer's payload (None: nothing to answer).
+#: One frame's payload -> the answer's payload (None: nothing to answer); raises
+#: ``UnreadableFrame`` when the frame has no MSH to answer.
 Handler = Callable[[bytes], Awaitable[bytes | None]]
 
 
@@ -36,6 +40,8 @@ class MllpServer:
         #: Connections whose message is being handled right now.
         self._busy: set[asyncio.StreamWriter] = set()
         self.address: tuple[str, int] | None = None
+        #: Connections closed because what they sent had no readable MSH.
+        self.unreadable_closed = 0
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> tuple[str, int]:
         self._server = await asyncio.start_server(
@@ -72,7 +78,7 @@ class MllpServer:
         decoder = FrameDecoder(self._max_frame)
         try:
             while self._server is not None:
-                frames = await read_frames(reader, decoder)
+                frames = await read_frames(reader, decoder, refuse_noise=True)
                 if not frames:
                     break
                 for payload in frames:
@@ -86,6 +92,14 @@ class MllpServer:
                         await writer.drain()
         except FrameTooLarge:
             log.warning("hl7_frame_refused", max_frame=self._max_frame)
+        except UnreadableFrame as exc:
+            self.unreadable_closed += 1
+            log.warning(
+                "hl7_frame_unreadable",
+                size=exc.size,
+                sha256=exc.digest,
+                closed_connections=self.unreadable_closed,
+            )
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             log.info("hl7_connection_lost", error_type=type(exc).__name__)
         finally:

@@ -278,8 +278,9 @@ async def _find_slot(
 
 async def _cancel(call: Call, appointment_id: str, step: str) -> Done:
     call.interaction = "cancel"
-    call.appointment_id = appointment_id
     current = await call.service.read(appointment_id)
+    # Only an id the store knows is audited: ARQ-2 as sent may hold anything.
+    call.appointment_id = appointment_id
     service_id = call.service_id = current.booking.service_id
     try:
         version = await call.service.cancel(

@@ -105,6 +105,8 @@ class _Payload(_Claim):
     aud: Annotated[tuple[_Text, ...], BeforeValidator(_audiences)]
     exp: StrictInt
     iat: StrictInt
+    #: RFC 7519 section 4.1.5, optional; a NumericDate like exp and iat (an integer here).
+    nbf: StrictInt | None = None
     reason_for_request: Annotated[str, Str(strict=True)]
     requested_scope: Annotated[str, Str(strict=True)]
     requesting_device: _Device
@@ -124,6 +126,7 @@ def check_claims(
     """Check each claim fs_authentication.md requires; raise ``InvalidClaim`` on a failure."""
     claims = _parse(payload)
     _check_times(claims.exp, claims.iat, settings, now)
+    _check_not_before(claims.nbf, settings, now)
     aud = _matching_audience(claims.aud, audiences)
     if claims.reason_for_request != "directcare":
         # fs_authentication.md: NHS Booking supports direct care only.
@@ -188,12 +191,28 @@ def _check_times(exp: int, iat: int, settings: JwtSettings, now: float) -> None:
         )
 
 
+def _check_not_before(nbf: int | None, settings: JwtSettings, now: float) -> None:
+    # RFC 7519 section 4.1.5: the JWT "MUST NOT be accepted for processing" before nbf,
+    # with "some small leeway" for clock skew (the same allowance as iat).
+    skew = settings.clock_skew_s
+    if nbf is not None and nbf > now + skew:
+        raise InvalidClaim(
+            f"JWT nbf is {nbf - now:.0f}s in the future: not valid yet "
+            f"(clock skew allowance {skew}s)"
+        )
+
+
+def _without_one_slash(url: str) -> str:
+    return url[:-1] if url.endswith("/") else url
+
+
 def _matching_audience(claimed: tuple[str, ...], audiences: Collection[str]) -> str:
-    # A trailing '/' is forgiven: the service root never has one (implementation_api.md),
-    # but consumers copying it from SDS sometimes add one.
-    accepted = {a.rstrip("/") for a in audiences}
+    # aud must be the service root exactly (fs_authentication.md). One trailing '/' is
+    # forgiven: the service root never has one (implementation_api.md), but consumers
+    # copying it from SDS sometimes add one. '//' or more is another URL, never ours.
+    accepted = {_without_one_slash(a) for a in audiences}
     for aud in claimed:
-        if aud.rstrip("/") in accepted:
+        if not aud.endswith("//") and _without_one_slash(aud) in accepted:
             return aud
     expected = ", ".join(sorted(audiences)) or "(none configured)"
     got = ", ".join(shown(a) for a in claimed) or "nothing"

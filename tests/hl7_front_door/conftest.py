@@ -102,6 +102,11 @@ class Door:
         assert runtime.current is not None
         return runtime.current.service
 
+    @property
+    def hl7_address(self) -> tuple[str, int]:
+        """Where the front door's MLLP listener is."""
+        return self.legacy.client.host, self.legacy.client.port
+
     async def flush_audit(self) -> None:
         await self.app[AUDIT].flush()
 

@@ -6,11 +6,16 @@ import asyncio
 import time
 from datetime import timedelta
 
+import pytest
+from structlog.testing import capture_logs
+
 from adapters.hl7v2.messages.er7 import Message, segment
-from adapters.hl7v2.mllp import FrameDecoder, frame
+from adapters.hl7v2.mllp import frame
+from gateway.hl7 import HL7_FRONT_DOOR
 from gateway.hl7.tables import load_tables
 from tests.hl7_front_door.conftest import FAULTY_SERVICE, TABLES, Door, Start, faulty
 from tests.hl7_front_door.legacy import Legacy, Offer, ack_of, pid
+from tests.hl7v2.helpers import acks_of, answer_or_close
 
 
 def _err(answer: Message) -> tuple[str, str, str, str]:
@@ -118,24 +123,72 @@ async def test_cancel_of_unknown_appointment_is_ae_204(door: Door) -> None:
     assert _err(await door.legacy.cancel(""))[:2] == ("AR", "101")
 
 
-async def test_noise_and_unreadable_frames_do_not_wedge_the_connection(door: Door) -> None:
-    """A frame that is not HL7 gets no answer; the next message on that connection does."""
-    host, port = door.legacy.client.host, door.legacy.client.port
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        control = door.legacy.control_id()
-        head = door.legacy.msh("SQM", "S25", "SQM_S25", control)
-        search = Message((head, segment("QRD"), segment("QRF", "UTC-DEMO")))
-        writer.write(b"noise" + frame(b"NOT HL7") + frame(search.to_er7().encode()))
-        await writer.drain()
-        decoder = FrameDecoder()
-        async with asyncio.timeout(5):
-            frames: list[bytes] = []
-            while not frames:
-                frames = decoder.feed(await reader.read(65536))
-        assert b"MSA|AA|" + control.encode() in frames[0]
-    finally:
-        writer.close()
+async def test_noise_glued_to_a_message_is_discarded_and_the_message_answered(
+    door: Door,
+) -> None:
+    """Bytes before a frame's start block, in the same write, are dropped; the frame is answered."""
+    control = door.legacy.control_id()
+    head = door.legacy.msh("SQM", "S25", "SQM_S25", control)
+    search = Message((head, segment("QRD"), segment("QRF", "UTC-DEMO")))
+    answer = await answer_or_close(_address(door), b"\r\nnoise" + frame(search.to_er7().encode()))
+    assert answer is not None and b"MSA|AA|" + control.encode() in answer
+
+
+def _address(door: Door) -> tuple[str, int]:
+    return door.legacy.client.host, door.legacy.client.port
+
+
+def _search_text(door: Door, control: str) -> str:
+    head = door.legacy.msh("SQM", "S25", "SQM_S25", control)
+    return Message((head, segment("QRD"), segment("QRF", "UTC-DEMO"))).to_er7()
+
+
+async def test_readable_msh_with_a_byte_that_is_not_utf8_is_answered_ar_102(door: Door) -> None:
+    """Row 9: MSH readable, one invalid UTF-8 byte in the body: AR, ERR-3 102, its MSH-10."""
+    control = door.legacy.control_id()
+    payload = _search_text(door, control).replace("UTC-DEMO", "UTC-\xffDEMO")
+    raw = payload.encode("latin-1")
+    answer = await answer_or_close(_address(door), frame(raw))
+    assert answer is not None, "no answer: the connection was closed"
+    assert acks_of(answer) == [("AR", control, "102")]
+    assert b"UTF-8" in answer
+
+
+async def test_readable_msh_with_a_segment_named_by_digits_is_answered_ar_100(door: Door) -> None:
+    """Row 9: a segment named 9434765918 after a readable MSH: AR, ERR-3 100, no NHS number."""
+    control = door.legacy.control_id()
+    payload = _search_text(door, control) + "9434765918|x\r"
+    with capture_logs() as logs:
+        answer = await answer_or_close(_address(door), frame(payload.encode()))
+        await door.flush_audit()
+    assert answer is not None and acks_of(answer) == [("AR", control, "100")]
+    assert b"9434765918" not in answer
+    assert "9434765918" not in repr(logs)
+    assert "9434765918" not in repr(await door.service.store.audit_entries())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b""),
+        frame(b"NOT HL7"),
+        frame(b"MSH|^~\\&|CAS-APP|CAS-NORTH|||20260101||SQM^S25|||2.5\r"),
+        b"GET /Slot?patient:identifier=9434765919 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ],
+    ids=["empty", "not-hl7", "no-msh-10", "http"],
+)
+async def test_unreadable_input_is_a_logged_counted_close(door: Door, data: bytes) -> None:
+    """Row 9: empty frames, frames with no MSH-10, HTTP text: connection closed, logged, counted."""
+    server = door.app[HL7_FRONT_DOOR]
+    before = server.unreadable_closed
+    with capture_logs() as logs:
+        assert await answer_or_close(_address(door), data) is None
+    (line,) = [e for e in logs if e["event"] == "hl7_frame_unreadable"]
+    assert line["size"] > 0 if data.strip(b"\x0b\x1c\r") else line["size"] == 0
+    assert len(line["sha256"]) == 16
+    assert "9434765919" not in repr(logs) and "HTTP" not in repr(logs)
+    assert server.unreadable_closed == before + 1
+    assert ack_of(await door.legacy.search()).code == "AA"
 
 
 async def test_oversized_frame_drops_the_connection(door: Door) -> None:

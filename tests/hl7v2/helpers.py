@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -69,6 +70,30 @@ async def exchange_frame(address: tuple[str, int], payload: bytes, wait_s: float
         await writer.wait_closed()
     assert len(frames) == 1, f"expected one answer frame, got {len(frames)}"
     return frames[0]
+
+
+async def answer_or_close(
+    address: tuple[str, int], data: bytes, wait_s: float = 5.0
+) -> bytes | None:
+    """Write raw ``data`` to an MLLP listener; its first answer frame, or None if it hung up.
+
+    Neither within ``wait_s`` fails the test: silence with the connection left open
+    is what a listener must never do.
+    """
+    reader, writer = await asyncio.open_connection(*address)
+    decoder = FrameDecoder()
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(wait_s):
+            frames = await read_frames(reader, decoder)
+    except ConnectionResetError:
+        return None
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+    return frames[0] if frames else None
 
 
 def acks_of(answer: bytes) -> list[tuple[str, str, str]]:

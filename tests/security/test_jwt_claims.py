@@ -142,6 +142,13 @@ def test_audience_forms_accepted() -> None:
     verify(unsigned(payload(aud=old)), settings=JwtSettings(extra_audiences=(old,)))
 
 
+@pytest.mark.parametrize("suffix", ["//", "///", "/x", "x"])
+def test_audience_with_more_than_one_trailing_slash_is_rejected(suffix: str) -> None:
+    """Row 12: an aud of the service root plus '//' (or anything but one '/') is a 403."""
+    exc = rejection(unsigned(payload(aud=AUDIENCE + suffix)), ErrorKind.JWT_INVALID)
+    assert exc.diagnostics.startswith("aud is ")
+
+
 def test_reason_for_request_must_be_directcare() -> None:
     """reason_for_request other than 'directcare' is refused, naming the claim."""
     exc = rejection(unsigned(payload(reason_for_request="secondaryuses")), ErrorKind.JWT_INVALID)

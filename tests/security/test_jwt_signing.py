@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from gateway.config import ConfigError, JwtKey, JwtSettings
 from gateway.errors import ErrorKind
 from gateway.security import KeyLoadError, KeyRing, encode_token, load_keys
-from tests.security.helpers import HS_SECRET, payload, rejection, unsigned, verify
+from tests.security.helpers import HS_SECRET, NOW, payload, rejection, unsigned, verify
 
 ENV = {"GW_JWT_SECRET": HS_SECRET}
 HS = JwtKey(algorithm="HS256", secret_env="GW_JWT_SECRET")
@@ -182,3 +182,20 @@ def test_inconsistent_key_config_is_refused(key: JwtKey, says: str) -> None:
 def test_key_ring_repr_hides_secrets() -> None:
     """A loaded HMAC secret never appears in the ring's repr (and so in logs)."""
     assert HS_SECRET not in repr(_ring(HS))
+
+
+@pytest.mark.parametrize("nbf", [NOW + 3600, "soon", True, NOW + 0.5])
+def test_signed_token_not_yet_valid_or_with_a_non_numeric_nbf_is_refused(nbf: object) -> None:
+    """Row 12: a signed JWT whose nbf is an hour ahead, or not a NumericDate, is a 403."""
+    token = encode_token(payload(nbf=nbf), algorithm="HS256", key=HS_SECRET)
+    settings = JwtSettings(keys=(HS,), allow_unsigned=False)
+    exc = rejection(token, ErrorKind.JWT_INVALID, keys=_ring(HS), settings=settings)
+    assert "nbf" in exc.diagnostics
+
+
+def test_signed_token_with_nbf_now_or_within_the_skew_is_accepted() -> None:
+    """Row 12: nbf at or before now, or within the clock skew allowance, is accepted."""
+    settings = JwtSettings(keys=(HS,), allow_unsigned=False)
+    for nbf in (NOW - 60, NOW, NOW + settings.clock_skew_s):
+        token = encode_token(payload(nbf=nbf), algorithm="HS256", key=HS_SECRET)
+        assert verify(token, keys=_ring(HS), settings=settings).algorithm == "HS256"

@@ -26,7 +26,7 @@ from adapters.rest_diary.peer.seed import local_minute
 from adapters.soap_diary import _envelope as soap
 from adapters.soap_diary._xml import child, need, parse, q, required, sub, text, texts
 from adapters.soap_diary.peer import vocabulary as v
-from adapters.soap_diary.peer.hostile import HOSTILE
+from adapters.soap_diary.peer.hostile import HOSTILE, Answer, Rewrite
 
 OPERATIONS = {
     "GetAvailableSlots": "search",
@@ -44,6 +44,8 @@ class SoapPeerState:
     basic: str | None = None
     faults: Switchboard = field(default_factory=Switchboard)
     stats: Counter[str] = field(default_factory=Counter)
+    #: A hostile peer (``hostile.py``): rewrites each genuine answer before it is sent.
+    rewrite: Rewrite | None = None
 
 
 STATE = web.AppKey("soap_diary_peer", SoapPeerState)
@@ -113,7 +115,20 @@ async def endpoint(request: web.Request) -> web.StreamResponse:
         return _fault(version, _Fault("VALIDATION_FAILED", "the request is not valid"))
     if spec is not None and spec.mode is Mode.LOST_RESPONSE:
         return _drop(request)
-    return _xml(version, soap.envelope(version, answer))
+    return _answer(state, operation, version, answer)
+
+
+def _answer(
+    state: SoapPeerState, operation: str, version: soap.SoapVersion, answer: etree._Element
+) -> web.Response:
+    body = soap.envelope(version, answer)
+    if state.rewrite is None:
+        return _xml(version, body)
+    genuine = Answer(200, f"{version.media_type}; charset=utf-8", body)
+    changed = state.rewrite(operation, genuine)
+    return web.Response(
+        body=changed.body, status=changed.status, headers={"Content-Type": changed.content_type}
+    )
 
 
 async def _misbehave(

@@ -3,15 +3,33 @@
 Each is a complete SOAP envelope that a careless parser would act on: an
 external entity reading a local file (XXE), nested entities that expand to
 gigabytes (billion laughs), and a body far above any sane answer size.
+
+A ``Rewrite`` set on the peer's state makes it a hostile peer of any kind: it
+is given each genuine answer (status, Content-Type, body) and sends what it
+returns instead, so a test can mutate real answers at will (fuzzing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from adapters.rest_diary.peer.faults import Mode
 from adapters.soap_diary._envelope import SoapVersion
 from adapters.soap_diary._xml import NS
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer of the peer, as a rewrite sees and returns it."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+#: (operation, the genuine answer) -> the answer sent instead.
+Rewrite = Callable[[str, Answer], Answer]
 
 
 def _wrap(version: SoapVersion, doctype: str, inner: str) -> bytes:
