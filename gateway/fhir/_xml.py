@@ -20,6 +20,7 @@ from functools import cache
 from typing import Any
 
 from fhir.resources.STU3 import get_fhir_model_class
+from fhir.resources.STU3.resource import Resource
 from fhir_core.utils import get_fhir_type_name
 from lxml import etree
 
@@ -147,6 +148,8 @@ class _Writer:
             if child.kind == "xhtml":
                 node.append(_xhtml(str(item)))
                 continue
+            if not isinstance(item, Mapping):
+                raise ValueError(f"'{name}' must be an object, not {type(item).__name__}")
             sub = etree.SubElement(node, self.tag(name))
             if child.kind == "resource":
                 self.resource(sub, item)
@@ -206,13 +209,23 @@ def _first_unknown(node: etree._Element, model: type[Any], path: str) -> str | N
     return None
 
 
+def resource_model(name: str) -> type[Any] | None:
+    """The STU3 model of the resource type ``name``; None if that is no resource type."""
+    if not name[:1].isupper():
+        return None
+    try:
+        model: type[Any] = get_fhir_model_class(name)
+    except (KeyError, ValueError):
+        return None
+    return model if issubclass(model, Resource) else None
+
+
 def _contained_unknown(node: etree._Element, path: str) -> str | None:
     for sub in node:
         if isinstance(sub.tag, str):
             name = etree.QName(sub).localname
-            try:
-                model = get_fhir_model_class(name)
-            except KeyError:
+            model = resource_model(name)
+            if model is None or etree.QName(sub).namespace != FHIR_NS:
                 return f"{path}.{name}"
             return _first_unknown(sub, model, f"{path}.{name}")
     return None

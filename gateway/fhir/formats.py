@@ -18,12 +18,11 @@ from typing import Any
 
 import orjson
 import structlog
-from fhir.resources.STU3 import get_fhir_model_class
 from lxml import etree
 from pydantic import ValidationError
 
 from gateway.errors import ApiError, ErrorKind
-from gateway.fhir._xml import to_xml, unknown_element
+from gateway.fhir._xml import resource_model, to_xml, unknown_element
 
 log = structlog.get_logger("gateway.fhir")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -160,7 +159,9 @@ def dump(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
     try:
         return orjson.dumps(resource)
     except TypeError:
-        return orjson.dumps(_scrubbed(resource))
+        # orjson refuses lone surrogates and integers beyond 64 bits; the stdlib writes both.
+        text = json.dumps(_scrubbed(resource), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")
 
 
 async def dump_off_loop(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
@@ -226,12 +227,9 @@ def _xml_to_json(body: bytes) -> dict[str, Any]:
             ErrorKind.BAD_REQUEST,
             "XML root must be a FHIR resource in the http://hl7.org/fhir namespace",
         )
-    try:
-        model_class = get_fhir_model_class(tag.localname)
-    except KeyError as exc:
-        raise ApiError(
-            ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'"
-        ) from exc
+    model_class = resource_model(tag.localname)
+    if model_class is None:
+        raise ApiError(ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'")
     unknown = unknown_element(root, model_class)
     if unknown is not None:
         # xml.html: an element the definition lacks makes the instance invalid.

@@ -106,3 +106,14 @@ async def test_xml_bundles_say_what_the_json_ones_say(consumer: Consumer) -> Non
     assert from_json.entry and len(from_json.entry) > 2
     assert from_xml.entry == from_json.entry
     assert (from_xml.total, from_xml.type) == (from_json.total, from_json.type)
+
+
+async def test_an_xml_root_that_is_no_resource_type_is_400(consumer: Consumer) -> None:
+    """An XML body whose root is a data type, an element name or nothing STU3 knows is 400."""
+    for root in ("Meta", "contained", "Frobnicate", "identifier"):
+        body = f'<{root} xmlns="http://hl7.org/fhir"><id value="x"/></{root}>'.encode()
+        resp = await consumer.book(body, **{"Content-Type": XML})
+        assert resp.status == 400, (root, await resp.text())
+        outcome = _xml_outcome(await resp.read())
+        texts = [d.get("value") or "" for d in outcome.iter(FHIR + "diagnostics")]
+        assert any(root in t for t in texts), texts

@@ -60,3 +60,13 @@ def test_row_1_an_unwritable_outcome_falls_back_to_a_minimal_json_one() -> None:
     written = json.loads(body)
     assert written["resourceType"] == "OperationOutcome" and written["id"] == "abc-123"
     assert written["issue"][0]["code"] == "exception"
+
+
+def test_json_writes_integers_beyond_64_bits() -> None:
+    """An integer JSON can hold but orjson cannot (beyond 64 bits) is still written, exactly."""
+    resource = {"resourceType": "Basic", "x": 2**70, "y": "\ud800"}
+    assert json.loads(dump(resource, WireFormat.JSON)) == {
+        "resourceType": "Basic",
+        "x": 2**70,
+        "y": "\ufffd",
+    }
