@@ -104,6 +104,9 @@ class ServerSettings(_Section):
     #: Time budget for one request's work at the supplier.
     request_timeout_s: float = 10.0
     max_body_bytes: int = 1_000_000
+    #: Most Slots one search answers (its ``_count`` is capped to it); a ``next`` link
+    #: continues (search_slots.md: paging MAY be implemented).
+    max_slots_per_page: int = Field(default=200, ge=1, le=10_000)
     #: Environment variable holding the token for POST /admin/reload (disabled if unset).
     admin_token_env: str | None = None
 

@@ -58,15 +58,24 @@ def _entry(base: str, resource: Json, mode: str) -> Json:
 
 
 def _searchset(
-    bundle_id: str | None, self_url: str, total: int, entries: list[Json], now: datetime
+    bundle_id: str | None,
+    self_url: str,
+    total: int,
+    entries: list[Json],
+    now: datetime,
+    next_url: str | None = None,
 ) -> Json:
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        # STU3 http.html#paging: the next page's URL in a link with relation "next".
+        links.append({"relation": "next", "url": next_url})
     bundle: Json = {
         "resourceType": "Bundle",
         "id": bundle_id or str(uuid.uuid4()),
         "meta": {"lastUpdated": render.instant(now)},
         "type": "searchset",
         "total": total,
-        "link": [{"relation": "self", "url": self_url}],
+        "link": links,
     }
     if entries:
         bundle["entry"] = entries
@@ -97,7 +106,10 @@ def slot_bundle(
     base: str,
     self_url: str,
     now: datetime,
+    total: int | None = None,
+    next_url: str | None = None,
 ) -> Json:
+    """The searchset for one page of slots; ``total`` counts every page's matches."""
     wanted = {include_key(i) for i in includes}
     entries = [_entry(base, render.slot(s), "match") for s in result.slots]
     inc = _Includer(base)
@@ -134,7 +146,8 @@ def slot_bundle(
             )
         if SERVICE_LOCATION in wanted:
             inc.add("Location", service.location_id, result.locations, render.location)
-    return _searchset(None, self_url, len(entries), entries + inc.entries, now)
+    count = len(entries) if total is None else total
+    return _searchset(None, self_url, count, entries + inc.entries, now, next_url)
 
 
 def appointment_bundle(

@@ -52,7 +52,7 @@ _PROFILES = (
 )
 
 
-def _slot_resource(caps: set[Capability]) -> dict[str, Any]:
+def _slot_resource(caps: set[Capability], max_slots_per_page: int) -> dict[str, Any]:
     return {
         "type": "Slot",
         "profile": {"reference": CC + "Slot-1"},
@@ -81,6 +81,14 @@ def _slot_resource(caps: set[Capability]) -> dict[str, Any]:
                 "type": "date",
                 "documentation": "end=geX&end=leY: window in which slots end; "
                 "gt/lt exclude the bound",
+            },
+            {
+                # search_slots.md: paging MAY be implemented (STU3 http.html#paging).
+                "name": "_count",
+                "type": "number",
+                "documentation": f"Slots per page, at most {max_slots_per_page} (also the "
+                "default); Bundle.total counts all matches and link 'next' is the same "
+                "search from the next page's first start (start=ge...)",
             },
         ],
     }
@@ -119,14 +127,19 @@ def _appointment_resource(caps: set[Capability]) -> dict[str, Any]:
 
 
 def capability_statement(
-    capabilities: Iterable[frozenset[Capability]], *, service_root: str, version: str, now: datetime
+    capabilities: Iterable[frozenset[Capability]],
+    *,
+    service_root: str,
+    version: str,
+    now: datetime,
+    max_slots_per_page: int = 200,
 ) -> dict[str, Any]:
     caps: set[Capability] = set()
     for item in capabilities:
         caps |= item
     resources = []
     if Capability.SEARCH_SLOTS in caps:
-        resources.append(_slot_resource(caps))
+        resources.append(_slot_resource(caps, max_slots_per_page))
     resources.append(_appointment_resource(caps))
     return {
         "resourceType": "CapabilityStatement",

@@ -8,17 +8,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
+import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from fhir.resources.STU3 import get_fhir_model_class
+import structlog
 from lxml import etree
 from pydantic import ValidationError
 
 from gateway.errors import ApiError, ErrorKind
+from gateway.fhir._xml import resource_model, to_xml, unknown_element
+
+log = structlog.get_logger("gateway.fhir")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: XML of a Bundle with more entries than this is written on a worker thread, so the
+#: event loop keeps answering other requests (issue 9 row 8); smaller ones inline.
+OFF_LOOP_ENTRIES = 50
 
 
 class WireFormat(enum.Enum):
@@ -128,12 +138,68 @@ def request_format(content_type: str | None) -> WireFormat:
     return fmt
 
 
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
 def dump(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
-    if fmt is WireFormat.JSON:
+    """``resource`` on the wire; text UTF-8 or XML cannot hold becomes U+FFFD.
+
+    A lone surrogate (JSON's ``"\\ud800"``, echoed in an error) is not UTF-8, and
+    XML 1.0 forbids most control characters; neither may cost the consumer its answer.
+    """
+    if fmt is WireFormat.XML:
+        return to_xml(resource)
+    try:
         return orjson.dumps(resource)
-    model = get_fhir_model_class(str(resource["resourceType"])).model_validate(resource)
-    xml = model.model_dump_xml()
-    return xml if isinstance(xml, bytes) else str(xml).encode("utf-8")
+    except TypeError:
+        # orjson refuses lone surrogates and integers beyond 64 bits; the stdlib writes both.
+        text = json.dumps(_scrubbed(resource), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")
+
+
+async def dump_off_loop(resource: Mapping[str, Any], fmt: WireFormat) -> bytes:
+    """``dump``, on a worker thread when the body is a large XML Bundle."""
+    if fmt is WireFormat.JSON or len(resource.get("entry", ())) <= OFF_LOOP_ENTRIES:
+        return dump(resource, fmt)
+    return await asyncio.get_running_loop().run_in_executor(None, dump, resource, fmt)
+
+
+def _minimal_outcome(outcome_id: Any) -> bytes:
+    safe_id = (
+        outcome_id
+        if isinstance(outcome_id, str) and re.fullmatch(r"[\w.-]{1,64}", outcome_id)
+        else None
+    )
+    issue = {
+        "severity": "error",
+        "code": "exception",
+        "diagnostics": "the error could not be written out; quote this outcome's id to support",
+    }
+    outcome: dict[str, Any] = {"resourceType": "OperationOutcome", "issue": [issue]}
+    if safe_id:
+        outcome["id"] = safe_id
+    return orjson.dumps(outcome)
+
+
+def dump_outcome(outcome: Mapping[str, Any], fmt: WireFormat) -> tuple[bytes, WireFormat]:
+    """An OperationOutcome's bytes, never an exception: in ``fmt``, else JSON, else minimal.
+
+    er_errorhandling.md: every error is an OperationOutcome; one that cannot be
+    written as asked is still answered (and logged), never a bare 500.
+    """
+    for choice in dict.fromkeys((fmt, WireFormat.JSON)):
+        try:
+            return dump(outcome, choice), choice
+        except Exception as exc:  # an error must still be answered
+            log.error("outcome_render_failed", format=choice.name, error=type(exc).__name__)
+    return _minimal_outcome(outcome.get("id")), WireFormat.JSON
 
 
 def _hardened_parser() -> etree.XMLParser:
@@ -161,18 +227,35 @@ def _xml_to_json(body: bytes) -> dict[str, Any]:
             ErrorKind.BAD_REQUEST,
             "XML root must be a FHIR resource in the http://hl7.org/fhir namespace",
         )
-    try:
-        model_class = get_fhir_model_class(tag.localname)
-    except KeyError as exc:
+    model_class = resource_model(tag.localname)
+    if model_class is None:
+        raise ApiError(ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'")
+    unknown = unknown_element(root, model_class)
+    if unknown is not None:
+        # xml.html: an element the definition lacks makes the instance invalid.
         raise ApiError(
-            ErrorKind.INVALID_RESOURCE, f"unknown resource type '{tag.localname}'"
-        ) from exc
+            ErrorKind.INVALID_RESOURCE,
+            f"XML element '{unknown}' is not defined in STU3 {tag.localname}",
+            expression=unknown,
+        )
     try:
         model = model_class.model_validate_xml(body, xmlparser=_hardened_parser())
     except (ValidationError, ValueError) as exc:
         raise ApiError(ErrorKind.INVALID_RESOURCE, f"XML resource is invalid: {exc}") from exc
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # The XML reader's own faults on shapes the walk above admits: still the body's.
+        raise ApiError(ErrorKind.INVALID_RESOURCE, f"XML resource is invalid near {exc!s}") from exc
     data: dict[str, Any] = json.loads(model.model_dump_json(exclude_none=True))
     return data
+
+
+def _no_constant(name: str) -> Any:
+    # RFC 8259: NaN and Infinity are not JSON; Python's reader would accept them.
+    raise _NotJson(f"'{name}' is not a JSON value")
+
+
+class _NotJson(ValueError):
+    pass
 
 
 def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
@@ -182,7 +265,7 @@ def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
     if fmt is WireFormat.XML:
         return _xml_to_json(body)
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ApiError(ErrorKind.BAD_REQUEST, "request body is not UTF-8") from exc
     except RecursionError as exc:
@@ -191,6 +274,14 @@ def load(body: bytes, fmt: WireFormat) -> dict[str, Any]:
         raise ApiError(
             ErrorKind.BAD_REQUEST,
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        ) from exc
+    except _NotJson as exc:
+        raise ApiError(ErrorKind.BAD_REQUEST, f"body is not valid JSON: {exc}") from exc
+    except ValueError as exc:
+        # Python refuses to read integers longer than sys.get_int_max_str_digits().
+        limit = sys.get_int_max_str_digits()
+        raise ApiError(
+            ErrorKind.BAD_REQUEST, f"body holds a number of more than {limit} digits"
         ) from exc
     if not isinstance(data, dict):
         raise ApiError(ErrorKind.BAD_REQUEST, "body must be a JSON object (a FHIR resource)")

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from multidict import MultiMapping
+from multidict import MultiDict, MultiMapping
+from yarl import URL
 
-from adapters.domain import SlotQuery, SlotSearchResult, SlotStatus
+from adapters.domain import Slot, SlotQuery, SlotSearchResult, SlotStatus
 from adapters.nhs import NHS_NUMBER_SYSTEM, is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir._window import Window, supplier_bounds, window
@@ -30,16 +31,68 @@ PATIENT_PARAMS = (
 
 
 @dataclass(frozen=True, slots=True)
+class SlotPage:
+    """One page of a slot search: its slots, how many matched in all, where the next starts."""
+
+    result: SlotSearchResult
+    total: int
+    next_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class SlotSearch:
     #: What the supplier is asked for: the inclusive start window around ``window``.
     query: SlotQuery
     includes: tuple[str, ...]
     window: Window
+    #: Most slots on one page: ``_count``, capped to the configured maximum.
+    count: int
 
     def select(self, result: SlotSearchResult) -> SlotSearchResult:
         """The supplier's slots that the window admits (exclusive bounds, ``end``)."""
         slots = tuple(s for s in result.slots if self.window.admits(s))
         return result.model_copy(update={"slots": slots})
+
+    def page(self, result: SlotSearchResult) -> SlotPage:
+        """The first page of the admitted slots, in start order; see ``next_url``."""
+        ordered = sorted(self.select(result).slots, key=_slot_order)
+        cut = _page_end(ordered, self.count)
+        next_start = ordered[cut].start if cut < len(ordered) else None
+        slots = tuple(ordered[:cut])
+        return SlotPage(result.model_copy(update={"slots": slots}), len(ordered), next_start)
+
+    def next_url(self, self_url: str, next_start: datetime) -> str:
+        """This search again from ``next_start`` on: ``start=ge<next_start>`` and the same end."""
+        url = URL(self_url)
+        query = MultiDict((k, v) for k, v in url.query.items() if k != "start")
+        query.add("start", "ge" + next_start.isoformat())
+        upper = self.window.start.upper
+        if upper is not None:
+            query.add("start", ("le" if upper.inclusive else "lt") + upper.at.isoformat())
+        return str(url.with_query(query))
+
+
+def _slot_order(slot: Slot) -> tuple[datetime, str, str]:
+    return slot.start, slot.schedule_id, slot.id
+
+
+def _page_end(ordered: Sequence[Slot], count: int) -> int:
+    """Where the first page ends: at most ``count`` slots, never splitting one start time.
+
+    The next page is "the same search from the next start on" (``start=ge``), so
+    slots sharing a start must be on the same page; if more than ``count`` share
+    the first start, that page holds all of them.
+    """
+    if len(ordered) <= count:
+        return len(ordered)
+    cut = count
+    while cut > 0 and ordered[cut - 1].start == ordered[cut].start:
+        cut -= 1
+    if cut == 0:
+        cut = count
+        while cut < len(ordered) and ordered[cut].start == ordered[0].start:
+            cut += 1
+    return cut
 
 
 def _bad(param: str, message: str) -> ApiError:
@@ -80,7 +133,21 @@ def _statuses(params: MultiMapping[str]) -> frozenset[SlotStatus]:
     return frozenset(statuses)
 
 
-def slot_search(params: MultiMapping[str], now: datetime) -> SlotSearch:
+def _count(params: MultiMapping[str], most: int) -> int:
+    values = params.getall("_count", [])
+    if not values:
+        return most
+    if len(values) > 1:
+        raise _bad("_count", "'_count' may be given once")
+    raw = values[0].strip()
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
+        raise _bad("_count", f"'_count={values[0]}' must be a whole number of 1 or more")
+    # STU3 search.html (_count): the server may return fewer than asked; at most ``most``.
+    return most if len(digits) > 9 else min(int(digits), most)
+
+
+def slot_search(params: MultiMapping[str], now: datetime, max_count: int = 200) -> SlotSearch:
     wanted = window(params, now)
     start_from, start_to = supplier_bounds(wanted, now)
     includes: list[str] = []
@@ -92,7 +159,9 @@ def slot_search(params: MultiMapping[str], now: datetime) -> SlotSearch:
         start_from=start_from,
         start_to=start_to,
     )
-    return SlotSearch(query=query, includes=tuple(includes), window=wanted)
+    return SlotSearch(
+        query=query, includes=tuple(includes), window=wanted, count=_count(params, max_count)
+    )
 
 
 def patient_nhs_number(params: MultiMapping[str]) -> str:

@@ -100,6 +100,7 @@ async def metadata(request: web.Request) -> web.Response:
         service_root=_base(request),
         version=request.app[VERSION],
         now=utcnow(),
+        max_slots_per_page=request.app[SETTINGS].server.max_slots_per_page,
     )
     return fhir_response(statement, ex)
 
@@ -107,15 +108,26 @@ async def metadata(request: web.Request) -> web.Response:
 async def search_slots(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SLOT_SEARCH)
     now = utcnow()
-    wanted = search.slot_search(request.query, now)
+    wanted = search.slot_search(request.query, now, request.app[SETTINGS].server.max_slots_per_page)
     ex.service_id = wanted.query.service_id
     found = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
-    result = wanted.select(found)
-    ex.slot_count = len(result.slots)
+    page = wanted.page(found)
+    ex.slot_count = len(page.result.slots)
+    self_url = _self_url(request)
     body = bundle.slot_bundle(
-        result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
+        page.result,
+        wanted.includes,
+        base=_base(request),
+        self_url=self_url,
+        now=now,
+        total=page.total,
+        next_url=wanted.next_url(self_url, page.next_start) if page.next_start else None,
     )
-    return fhir_response(body, ex)
+    # A large XML Bundle is written off the event loop (issue 9 row 8).
+    return web.Response(
+        body=await formats.dump_off_loop(body, ex.fmt),
+        headers={"Content-Type": ex.fmt.content_type},
+    )
 
 
 def _duplicate(request: web.Request, replay: Replay, client_id: str | None) -> ApiError:

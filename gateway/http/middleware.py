@@ -48,7 +48,13 @@ def fhir_response(
 def error_response(error: ApiError, ex: Exchange) -> web.Response:
     outcome = operation_outcome(error, outcome_id=ex.server_request_id)
     ex.outcome = error.kind.spec.spine_code
-    return fhir_response(outcome, ex, status=error.kind.spec.status, headers=error.headers)
+    # An error is always answered: formats.dump_outcome falls back rather than raise.
+    body, fmt = formats.dump_outcome(outcome, ex.fmt)
+    return web.Response(
+        status=error.kind.spec.status,
+        body=body,
+        headers={"Content-Type": fmt.content_type, **(error.headers or {})},
+    )
 
 
 def _translate(exc: web.HTTPException, request: web.Request) -> ApiError:

@@ -40,6 +40,8 @@ def write_config(
     jwt: str = "",
     data_dir: Path = DEMO_DATA,
     admin_token_env: str = "",
+    horizon_days: int = 3,
+    max_slots_per_page: int = 200,
 ) -> Path:
     adapters = ""
     if extra_adapters:
@@ -53,6 +55,7 @@ server:
   service_root: http://127.0.0.1:{port}{SERVICE_ROOT_PATH}
   request_timeout_s: {timeout_s}
   admin_token_env: {admin_token_env or "null"}
+  max_slots_per_page: {max_slots_per_page}
 security:
 {jwt}  ssp:
     enforcement: {ssp}
@@ -67,7 +70,7 @@ adapters:
     options:
       database: {tmp / "embedded.sqlite3"}
       data_dir: {data_dir}
-      horizon_days: 3
+      horizon_days: {horizon_days}
 {adapters}services:
   - id: "{SERVICE_ID}"
     adapter: diary

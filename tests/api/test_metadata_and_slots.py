@@ -43,7 +43,8 @@ async def test_slot_search_returns_free_slots_with_every_include_once(consumer: 
     Bundle.model_validate(body)
     assert body["type"] == "searchset"
     kinds = [e["resource"]["resourceType"] for e in body["entry"]]
-    assert kinds.count("Slot") == body["total"] > 0
+    # total counts every page's matches (Bundle.total); the page may hold fewer.
+    assert 0 < kinds.count("Slot") <= body["total"]
     for kind in (
         "Schedule",
         "Practitioner",

@@ -36,6 +36,9 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}{ROOT_PATH}
   request_timeout_s: 10
+  # One page per slot search (the demo diary holds more than the default 200), so
+  # the tests count one request per search.
+  max_slots_per_page: 1000
 security:
   ssp:
     enforcement: enforce
