@@ -7,6 +7,8 @@ The patient and document are stored as pydantic JSON in the adapter's database.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,7 +98,16 @@ async def connect(database: str) -> aiosqlite.Connection:
     if database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the driver's.
-    conn = await aiosqlite.connect(database, isolation_level=None, timeout=5.0)
+    pending = aiosqlite.connect(database, isolation_level=None, timeout=5.0)
+    try:
+        conn = await pending
+    except BaseException:
+        # aiosqlite stops its worker thread on a failed connect without waiting for it;
+        # wait here, so the thread never reports to an event loop that has since closed.
+        worker = getattr(pending, "_thread", None)
+        if isinstance(worker, threading.Thread):
+            await asyncio.to_thread(worker.join, 5.0)
+        raise
     try:
         if database != ":memory:":
             await conn.execute("PRAGMA journal_mode = WAL")
