@@ -26,6 +26,7 @@ import structlog
 
 from adapters import registry
 from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
+from gateway._claims import ClaimOwner
 from gateway.config import AdapterSettings, ConfigError, Settings, load
 from gateway.routing import Router
 from gateway.service import BookingService
@@ -103,6 +104,8 @@ class Runtime:
         self._config_path = config_path
         self._reload_lock = asyncio.Lock()
         self.current: Generation | None = None
+        # One claim holder for the whole process, whatever generation serves a request.
+        self._claim_owner = ClaimOwner()
 
     def _service(self, settings: Settings, adapters: dict[str, SupplierAdapter]) -> BookingService:
         router = Router(adapters, {s.id: s for s in settings.services})
@@ -110,6 +113,8 @@ class Runtime:
             self._store,
             router,
             local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
+            claim_lease_s=settings.store.claim_lease_s,
+            owner=self._claim_owner,
         )
 
     async def _adapters(
