@@ -52,7 +52,7 @@ security:
 store:
   path: {tmp}/gateway.sqlite3
   claim_lease_s: {lease_s}
-logging: {{format: json, level: warning}}
+logging: {{format: json, level: info}}
 adapters:
   - name: diary
     kind: embedded
@@ -174,6 +174,11 @@ class Rig:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
+    def gateway_events(self, event: str) -> int:
+        """How many times any gateway process of this rig logged ``event``."""
+        text = (self.tmp / "gateway.log").read_text(encoding="utf-8", errors="replace")
+        return sum(record.get("event") == event for record in _json_lines(text))
+
     def supplier_bookings(self) -> dict[str, str]:
         """Every live booking at either supplier: its idempotency key -> its slot."""
         found = _rows(self.tmp / "embedded.sqlite3", "SELECT request_id, slot_id FROM bookings")
@@ -184,6 +189,17 @@ class Rig:
         assert len(set(found.values())) == len(found), "the embedded diary booked a slot twice"
         assert len(set(rest.values())) == len(rest), "the REST peer booked a slot twice"
         return {**found, **rest}
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    """The log's JSON records; a killed process may leave its last line cut short."""
+    records = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict):
+                records.append(record)
+    return records
 
 
 def _rows(path: Path, sql: str) -> dict[str, str]:

@@ -77,6 +77,7 @@ async def test_a_resend_after_a_crash_mid_booking_gets_the_booking(
     read_status, current, read_headers = await consumer.read(f"Appointment/{answer['id']}")
     assert (read_status, read_headers.get("ETag"), current["status"]) == (200, 'W/"1"', "booked")
     assert int((await _stats(rig))["appointments"]) == 1, "the supplier booked once, not twice"
+    assert rig.gateway_events("claim_taken_over") == 1
     again, dup, dup_headers = await consumer.book(body, request_id)
     assert again == 409 and dup_headers["Content-Location"].endswith(
         f"/Appointment/{answer['id']}/_history/1"
@@ -105,3 +106,4 @@ async def test_a_resend_while_the_booking_runs_is_told_when_to_retry(
     assert booked_status == 201, booked
     stats = await _stats(rig)
     assert (stats["requests"]["book"], stats["appointments"]) == (1, 1), "no takeover, one call"
+    assert rig.gateway_events("claim_taken_over") == 0
