@@ -10,6 +10,7 @@ outcome of the first send, never a second booking).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import socket
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from adapters.domain import BookingRequest, CallContext
 from gateway.store import Store
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,12 @@ class ClaimOwner:
 
     id: str = field(default_factory=instance_id)
     running: set[tuple[str, str]] = field(default_factory=set)
+
+
+def in_doubt_work(request: BookingRequest, ctx: CallContext) -> str:
+    """What a restarted gateway needs to finish this booking unasked (see ``reconcile``)."""
+    context = ctx.model_dump(mode="json", exclude={"deadline"})
+    return json.dumps({"request": request.model_dump(mode="json"), "context": context})
 
 
 def seconds_left(lease_until: datetime | None, now: datetime, lease_s: float) -> int:

@@ -31,7 +31,7 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
-from gateway._claims import ClaimOwner, Lease, seconds_left
+from gateway._claims import ClaimOwner, Lease, in_doubt_work, seconds_left
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.routing import Route, Router, SlotHome
@@ -165,7 +165,8 @@ class BookingService:
                 f"organisation '{ods}' may not book at service '{home.service_id}'",
             )
         self._require(home.route, Capability.BOOK, "book appointments")
-        async with self._claim(scope, client_request_id, body_hash(request), home):
+        work = in_doubt_work(request, ctx) if client_request_id else None
+        async with self._claim(scope, client_request_id, body_hash(request), home, work):
             booking = await self._call(
                 home.route, "book", ctx, home.route.adapter.book(request, ctx)
             )
@@ -225,7 +226,12 @@ class BookingService:
 
     @asynccontextmanager
     async def _claim(
-        self, scope: str, request_id: str | None, digest: str, home: SlotHome | None = None
+        self,
+        scope: str,
+        request_id: str | None,
+        digest: str,
+        home: SlotHome | None = None,
+        work: str | None = None,
     ) -> AsyncIterator[None]:
         """Hold the idempotency ledger entry for (scope, X-Request-ID) while booking."""
         if not request_id:
@@ -243,6 +249,7 @@ class BookingService:
             self.owner.id,
             route=home.route.name if home else None,
             service_id=home.service_id if home else None,
+            work=work,
         )
         if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
             raise DuplicateRequest(

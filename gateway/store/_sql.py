@@ -86,6 +86,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # not yet learnt the slot from a search) still reaches that supplier.
         "ALTER TABLE idempotency_ledger ADD COLUMN route TEXT",
         "ALTER TABLE idempotency_ledger ADD COLUMN service_id TEXT",
+        # The booking while it is in doubt (request and call context, as JSON), so a
+        # restarted gateway can resolve it unasked; cleared once the claim is done.
+        "ALTER TABLE idempotency_ledger ADD COLUMN work TEXT",
     ),
 )
 

@@ -55,6 +55,18 @@ class LedgerClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A pending claim and the work it was taken for: what a restarted gateway resolves."""
+
+    scope: str
+    request_id: str
+    owner: str | None
+    lease_until: datetime
+    #: The request and call context as JSON (holds patient data: never log it).
+    work: str
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     """Provenance of one API call (fs_authentication.md). No patient data."""
 
@@ -131,6 +143,7 @@ class Store(Protocol):
         *,
         route: str | None = None,
         service_id: str | None = None,
+        work: str | None = None,
     ) -> LedgerClaim:
         """Atomically claim an idempotency key (scope = consumer ASID or ODS) for ``owner``.
 
@@ -138,8 +151,13 @@ class Store(Protocol):
         ended before ``now``; otherwise the existing claim. A claim made here is
         leased until ``now + lease_s``; a claim without a lease (made before
         leases existed) counts as leased for ``lease_s`` from when it was made.
-        ``route`` and ``service_id`` are kept with the claim (see ``find_claim``).
+        ``route`` and ``service_id`` are kept with the claim (see ``find_claim``),
+        ``work`` until the claim is done or released (see ``in_doubt_claims``).
         """
+        ...
+
+    async def in_doubt_claims(self) -> list[InDoubt]:
+        """Pending claims that hold their work, oldest first."""
         ...
 
     async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:

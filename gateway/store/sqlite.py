@@ -25,6 +25,7 @@ from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
     ClaimState,
+    InDoubt,
     LedgerClaim,
     VersionConflict,
 )
@@ -140,17 +141,19 @@ class SqliteStore:
         *,
         route: str | None = None,
         service_id: str | None = None,
+        work: str | None = None,
     ) -> LedgerClaim:
         key = (scope, request_id)
-        held = (owner, _sql.to_text(now + timedelta(seconds=lease_s)), route, service_id)
+        lease = _sql.to_text(now + timedelta(seconds=lease_s))
+        held = _sql.Redacted((_sql.to_text(now), body_hash, owner, lease, route, service_id, work))
         async with self._transaction() as db:
             row = await _ledger_row(db, key)
             if row is None:
                 await db.execute(
-                    "INSERT INTO idempotency_ledger (scope, request_id, body_hash, state,"
-                    " claimed_at, owner, lease_until, route, service_id)"
-                    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    (*key, body_hash, _sql.to_text(now), *held),
+                    "INSERT INTO idempotency_ledger (claimed_at, body_hash, owner, lease_until,"
+                    " route, service_id, work, scope, request_id, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    _sql.Redacted((*held, *key)),
                 )
                 return LedgerClaim(ClaimState.NEW, body_hash)
             found = _claim_from_row(row, lease_s)
@@ -159,11 +162,25 @@ class SqliteStore:
             # The holder stopped renewing its lease, so it has died: the key is the caller's.
             await db.execute(
                 "UPDATE idempotency_ledger SET claimed_at = ?, body_hash = ?, owner = ?,"
-                " lease_until = ?, route = COALESCE(?, route),"
-                " service_id = COALESCE(?, service_id) WHERE scope = ? AND request_id = ?",
-                (_sql.to_text(now), body_hash, *held, *key),
+                " lease_until = ?, route = COALESCE(?, route), service_id = COALESCE(?,"
+                " service_id), work = COALESCE(?, work) WHERE scope = ? AND request_id = ?",
+                _sql.Redacted((*held, *key)),
             )
             return LedgerClaim(ClaimState.TAKEN_OVER, body_hash, owner=found.owner)
+
+    async def in_doubt_claims(self) -> list[InDoubt]:
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                "SELECT scope, request_id, owner, lease_until, claimed_at, work"
+                " FROM idempotency_ledger WHERE state = 'pending' AND work IS NOT NULL"
+                " ORDER BY claimed_at"
+            )
+        return [
+            InDoubt(
+                row["scope"], row["request_id"], row["owner"], _lease_end(row, 0.0), row["work"]
+            )
+            for row in rows
+        ]
 
     async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:
         async with self._lock:
@@ -187,8 +204,8 @@ class SqliteStore:
         """Mark the claim done; a claim already released is left absent, a done one as is."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?"
-                " WHERE scope = ? AND request_id = ? AND state = 'pending'",
+                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?,"
+                " work = NULL WHERE scope = ? AND request_id = ? AND state = 'pending'",
                 (appointment_id, version, scope, request_id),
             )
 

@@ -42,10 +42,11 @@ async def _book_sent(rig: Rig) -> bool:
     return int((await _stats(rig))["requests"].get("book", 0)) >= 1
 
 
-async def test_a_resend_after_a_crash_mid_booking_gets_the_booking(
-    rig: Rig, consumer: Consumer
-) -> None:
-    """Row 14: gateway SIGKILLed while the supplier books; the resend after restart gets 201."""
+async def _leave_in_doubt(rig: Rig, consumer: Consumer) -> tuple[dict[str, Any], str, str]:
+    """A booking the supplier made and the gateway died before hearing of; restarted after.
+
+    Returns the booking body, its X-Request-ID and the slot's identifier.
+    """
     slot = (await consumer.free_slots(REST_SERVICE, AN_HOUR))[0]
     body, request_id = booking_body(slot), str(uuid.uuid4())
     await _slow_bookings(rig, 1.0)
@@ -63,6 +64,33 @@ async def test_a_resend_after_a_crash_mid_booking_gets_the_booking(
     with pytest.raises(aiohttp.ClientError):
         await first
     await rig.start_gateway()
+    return body, request_id, slot_identifier(slot)
+
+
+def _pointer(status: int, answer: Any, headers: Any) -> str | None:
+    """The appointment an answer to a booking names: a 201, or a 409 pointing at one."""
+    if status == 201:
+        return str(answer["id"])
+    if status == 409 and "Content-Location" in headers:
+        return str(headers["Content-Location"].split("/")[-3])
+    return None
+
+
+async def _check_one_booking(rig: Rig, consumer: Consumer, appointment_id: str, slot: str) -> None:
+    """The appointment reads back at version 1 for the slot; the supplier booked it once."""
+    status, current, headers = await consumer.read(f"Appointment/{appointment_id}")
+    assert (status, headers.get("ETag"), current["status"]) == (200, 'W/"1"', "booked")
+    assert slot_identifier(current) == slot
+    assert int((await _stats(rig))["appointments"]) == 1, "the supplier booked once, not twice"
+    assert [a["id"] for a in await consumer.patient_appointments()] == [appointment_id]
+    assert rig.gateway_events("claim_taken_over") == 1
+
+
+async def test_a_resend_after_a_crash_mid_booking_gets_the_booking(
+    rig: Rig, consumer: Consumer
+) -> None:
+    """Row 14: gateway SIGKILLed while the supplier books; a resend after restart gets it now."""
+    body, request_id, slot = await _leave_in_doubt(rig, consumer)
     restarted = time.monotonic()
     status, answer, headers = await consumer.book(body, request_id)
     while status == 409 and "Retry-After" in headers:
@@ -71,17 +99,30 @@ async def test_a_resend_after_a_crash_mid_booking_gets_the_booking(
         await asyncio.sleep(wait_s)
         status, answer, headers = await consumer.book(body, request_id)
 
-    assert status == 201, answer
+    # 201 when the resend resolved it; 409 + Content-Location when the restarted gateway did.
+    appointment_id = _pointer(status, answer, headers)
+    assert appointment_id is not None, answer
     assert time.monotonic() - restarted < LEASE_S + 5, "resolved within a lease, not 120 s"
-    assert slot_identifier(answer) == slot_identifier(slot)
-    read_status, current, read_headers = await consumer.read(f"Appointment/{answer['id']}")
-    assert (read_status, read_headers.get("ETag"), current["status"]) == (200, 'W/"1"', "booked")
-    assert int((await _stats(rig))["appointments"]) == 1, "the supplier booked once, not twice"
-    assert rig.gateway_events("claim_taken_over") == 1
-    again, dup, dup_headers = await consumer.book(body, request_id)
-    assert again == 409 and dup_headers["Content-Location"].endswith(
-        f"/Appointment/{answer['id']}/_history/1"
-    ), dup
+    await _check_one_booking(rig, consumer, appointment_id, slot)
+    again = await consumer.book(body, request_id)
+    assert _pointer(*again) == appointment_id and again[0] == 409, again[1]
+
+
+async def test_a_restarted_gateway_resolves_a_booking_nobody_resends(
+    rig: Rig, consumer: Consumer
+) -> None:
+    """Row 14: after a crash mid-booking the restarted gateway records the supplier's booking."""
+    body, request_id, slot = await _leave_in_doubt(rig, consumer)
+
+    async def recorded() -> bool:
+        return bool(await consumer.patient_appointments())
+
+    await _until("the restarted gateway to record the booking", recorded, LEASE_S + 5)
+    held = await consumer.patient_appointments()
+    await _check_one_booking(rig, consumer, held[0]["id"], slot)
+    assert rig.gateway_events("in_doubt_booked") == 1
+    status, answer, headers = await consumer.book(body, request_id)
+    assert (status, _pointer(status, answer, headers)) == (409, held[0]["id"]), answer
 
 
 async def test_a_resend_while_the_booking_runs_is_told_when_to_retry(

@@ -291,6 +291,18 @@ class StoreContract:
         assert done is not None
         assert (done.state, done.appointment_id, done.route) == (ClaimState.DONE, "appt-1", "rest")
 
+    async def test_work_is_kept_only_while_in_doubt(self, store: Store) -> None:
+        """Row 14: a claim's work is listed while pending and gone once done or released."""
+        for request_id in ("r1", "r2", "r3"):
+            await store.claim_request("asid", request_id, "h", T0, 5, "gw-a", work=request_id)
+        await store.claim_request("asid", "r4", "h", T0, 5, "gw-a")  # no work: not listed
+        await store.complete_request("asid", "r1", "appt-1", 1)
+        await store.release_request("asid", "r2", "gw-a")
+
+        in_doubt = await store.in_doubt_claims()
+        assert [(c.request_id, c.owner, c.work) for c in in_doubt] == [("r3", "gw-a", "r3")]
+        assert in_doubt[0].lease_until == T0 + timedelta(seconds=5)
+
     async def test_completion_is_not_overwritten(self, store: Store) -> None:
         """A key already done keeps its first appointment if a lapsed holder completes late."""
         await store.claim_request("asid", "r1", "h1", T0, 5, owner="gw-a")
