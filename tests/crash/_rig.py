@@ -181,7 +181,10 @@ class Rig:
 
     def supplier_bookings(self) -> dict[str, str]:
         """Every live booking at either supplier: its idempotency key -> its slot."""
-        found = _rows(self.tmp / "embedded.sqlite3", "SELECT request_id, slot_id FROM bookings")
+        found = _rows(
+            self.tmp / "embedded.sqlite3",
+            "SELECT request_id, slot_id FROM bookings WHERE status = 'booked'",
+        )
         rest = _rows(
             self.tmp / "rest-peer.sqlite3",
             "SELECT idem_key, slot_id FROM appointments WHERE status = 'BOOKED'",
