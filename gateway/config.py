@@ -89,6 +89,9 @@ class SecuritySettings(_Section):
 class StoreSettings(_Section):
     kind: str = "sqlite"
     path: Path = Path("var/gateway.sqlite3")
+    #: How long a booking's idempotency claim outlives its holder: a gateway renews it
+    #: while it works, so a resend after a crash is resolved this long after the crash.
+    claim_lease_s: float = Field(default=5.0, ge=0.5, le=600)
 
 
 class LogSettings(_Section):

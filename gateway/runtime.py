@@ -26,7 +26,9 @@ import structlog
 
 from adapters import registry
 from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
+from gateway._claims import ClaimOwner
 from gateway.config import AdapterSettings, ConfigError, Settings, load
+from gateway.reconcile import reconcile
 from gateway.routing import Router
 from gateway.service import BookingService
 from gateway.store import Store
@@ -103,6 +105,9 @@ class Runtime:
         self._config_path = config_path
         self._reload_lock = asyncio.Lock()
         self.current: Generation | None = None
+        # One claim holder for the whole process, whatever generation serves a request.
+        self._claim_owner = ClaimOwner()
+        self._reconciling: asyncio.Task[None] | None = None
 
     def _service(self, settings: Settings, adapters: dict[str, SupplierAdapter]) -> BookingService:
         router = Router(adapters, {s.id: s for s in settings.services})
@@ -110,6 +115,8 @@ class Runtime:
             self._store,
             router,
             local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
+            claim_lease_s=settings.store.claim_lease_s,
+            owner=self._claim_owner,
         )
 
     async def _adapters(
@@ -153,7 +160,21 @@ class Runtime:
     async def start(self) -> Generation:
         self.current = await self._build(self._settings, 1)
         log.info("mapping_loaded", mapping_version=self.current.version, generation=1)
+        self._reconciling = asyncio.get_running_loop().create_task(self._reconcile())
         return self.current
+
+    async def _reconcile(self) -> None:
+        """Finish bookings a dead process left in doubt (gateway/reconcile.py)."""
+        try:
+            async with self.use() as generation:
+                timeout_s = generation.settings.server.request_timeout_s
+                booked = await reconcile(generation.service, timeout_s)
+        except Exception as exc:
+            # Resends still resolve every claim; the gateway serves on.
+            log.warning("reconcile_failed", error=type(exc).__name__)
+            return
+        if booked:
+            log.info("in_doubt_reconciled", booked=booked)
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[Generation]:
@@ -219,6 +240,9 @@ class Runtime:
                 await adapter.close()
 
     async def close(self) -> None:
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            await asyncio.wait([self._reconciling])
         generation, self.current = self.current, None
         if generation is not None:
             for adapter in generation.adapters.values():

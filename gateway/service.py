@@ -31,13 +31,17 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
+from gateway._claims import ClaimOwner, Lease, in_doubt_work, seconds_left
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
-from gateway.routing import Route, Router
+from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, ClaimState, Store, VersionConflict
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+#: How long a ledger claim's holder is trusted alive without renewing it (gateway/_claims.py).
+DEFAULT_CLAIM_LEASE_S = 5.0
 
 #: Namespace for idempotency keys and provider-assigned patient identifiers.
 KEY_NAMESPACE = uuid.UUID("5f0b7d4e-3c1a-4b8e-9a51-7f2d2c6e9b10")
@@ -75,13 +79,15 @@ class BookingService:
         *,
         local_patient_system: str,
         clock: Callable[[], datetime] = utcnow,
-        stale_claim_s: float = 120.0,
+        claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
+        owner: ClaimOwner | None = None,
     ) -> None:
         self.store = store
         self.router = router
         self.local_patient_system = local_patient_system
         self.clock = clock
-        self.stale_claim_s = stale_claim_s
+        self.claim_lease_s = claim_lease_s
+        self.owner = owner or ClaimOwner()
         # One lock per appointment being changed; gone once nobody holds it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -145,6 +151,8 @@ class BookingService:
         request = self._with_local_id(request, ctx)
         home = self.router.for_slot(request.slot_id, schedule_id)
         if home is None:
+            home = await self._earlier_home(scope, client_request_id)
+        if home is None:
             raise ApiError(
                 ErrorKind.REFERENCE_NOT_FOUND,
                 "the slot is not one this gateway offered; search for slots again",
@@ -157,7 +165,8 @@ class BookingService:
                 f"organisation '{ods}' may not book at service '{home.service_id}'",
             )
         self._require(home.route, Capability.BOOK, "book appointments")
-        async with self._claim(scope, client_request_id, body_hash(request)):
+        work = in_doubt_work(request, ctx) if client_request_id else None
+        async with self._claim(scope, client_request_id, body_hash(request), home, work):
             booking = await self._call(
                 home.route, "book", ctx, home.route.adapter.book(request, ctx)
             )
@@ -180,6 +189,23 @@ class BookingService:
             )
             return version
 
+    async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:
+        """Where an earlier send of this X-Request-ID went, for its resend after a restart.
+
+        The router learns slots from searches, which a restarted gateway has not
+        seen yet; the ledger kept the route, so the resend is resolved there.
+        """
+        claim = await self.store.find_claim(scope, request_id) if request_id else None
+        if claim is None:
+            return None
+        name, service_id = claim.route, claim.service_id
+        if name is None and claim.appointment_id:
+            found = await self.store.get(claim.appointment_id)
+            if found is not None:
+                name, service_id = found.route, found.booking.service_id
+        route = self.router.route(name) if name else None
+        return SlotHome(route, service_id) if route else None
+
     async def _first_version(
         self, booking: Booking, route: Route, ods: str | None
     ) -> AppointmentVersion:
@@ -199,32 +225,64 @@ class BookingService:
         return version
 
     @asynccontextmanager
-    async def _claim(self, scope: str, request_id: str | None, digest: str) -> AsyncIterator[None]:
+    async def _claim(
+        self,
+        scope: str,
+        request_id: str | None,
+        digest: str,
+        home: SlotHome | None = None,
+        work: str | None = None,
+    ) -> AsyncIterator[None]:
         """Hold the idempotency ledger entry for (scope, X-Request-ID) while booking."""
         if not request_id:
             yield
             return
+        key = (scope, request_id)
+        if key in self.owner.running:
+            raise self._in_progress(request_id, None)
         claim = await self.store.claim_request(
-            scope, request_id, digest, self.clock(), self.stale_claim_s
+            scope,
+            request_id,
+            digest,
+            self.clock(),
+            self.claim_lease_s,
+            self.owner.id,
+            route=home.route.name if home else None,
+            service_id=home.service_id if home else None,
+            work=work,
         )
         if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
             raise DuplicateRequest(
                 Replay(claim.appointment_id, claim.version, claim.body_hash == digest)
             )
         if claim.state is ClaimState.PENDING:
-            raise ApiError(
-                ErrorKind.REQUEST_IN_PROGRESS,
-                f"a request with X-Request-ID '{request_id}' is still being processed; "
-                "retry shortly",
-                headers={"Retry-After": "1"},
-            )
+            raise self._in_progress(request_id, claim.lease_until)
+        if claim.state is ClaimState.TAKEN_OVER:
+            # Its holder died mid-request: the adapter call below, under the same
+            # idempotency key, finds what the supplier made of the first send.
+            log.info("claim_taken_over", previous_owner=claim.owner)
+        lease = Lease(self.store, scope, request_id, self.owner.id, self.claim_lease_s, self.clock)
+        self.owner.running.add(key)
         try:
-            yield
+            async with lease.heartbeat():
+                yield
         except BaseException:
             # fs_xti.md only forbids a second *successful* booking: a failed attempt
             # may be retried with the same id (the adapter dedupes on the key).
-            await self.store.release_request(scope, request_id)
+            await self.store.release_request(scope, request_id, self.owner.id)
             raise
+        finally:
+            self.owner.running.discard(key)
+
+    def _in_progress(self, request_id: str, lease_until: datetime | None) -> ApiError:
+        """409 for a key whose holder is alive, with when to ask again (RFC 9110 Retry-After)."""
+        wait_s = seconds_left(lease_until, self.clock(), self.claim_lease_s)
+        return ApiError(
+            ErrorKind.REQUEST_IN_PROGRESS,
+            f"a request with X-Request-ID '{request_id}' is still being processed; resend it "
+            f"unchanged, with the same X-Request-ID, after {wait_s} s to get its outcome",
+            headers={"Retry-After": str(wait_s)},
+        )
 
     async def read(self, appointment_id: str, version: int | None = None) -> AppointmentVersion:
         found = await self.store.get(appointment_id, version)

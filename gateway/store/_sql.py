@@ -82,6 +82,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE audit ADD COLUMN practitioner_name TEXT",
         "ALTER TABLE audit ADD COLUMN practitioner_role TEXT",
     ),
+    (
+        # A claim names the gateway process holding it and how long that holder is
+        # trusted to be alive (renewed while it works); NULL on claims made before.
+        "ALTER TABLE idempotency_ledger ADD COLUMN owner TEXT",
+        "ALTER TABLE idempotency_ledger ADD COLUMN lease_until TEXT",
+        # Where the booking was sent, so a resend after a restart (whose router has
+        # not yet learnt the slot from a search) still reaches that supplier.
+        "ALTER TABLE idempotency_ledger ADD COLUMN route TEXT",
+        "ALTER TABLE idempotency_ledger ADD COLUMN service_id TEXT",
+        # The booking while it is in doubt (request and call context, as JSON), so a
+        # restarted gateway can resolve it unasked; cleared once the claim is done.
+        "ALTER TABLE idempotency_ledger ADD COLUMN work TEXT",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

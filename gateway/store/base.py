@@ -34,6 +34,9 @@ class ClaimState(enum.Enum):
     NEW = "new"  # first use of this key: go ahead and book
     DONE = "done"  # a booking was already made under this key
     PENDING = "pending"  # a request under this key is still being processed
+    #: A pending claim whose holder's lease lapsed (the holder died): now the caller's,
+    #: who must resolve it by asking the supplier with the same idempotency key.
+    TAKEN_OVER = "taken-over"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,25 @@ class LedgerClaim:
     body_hash: str
     appointment_id: str | None = None
     version: int | None = None
+    #: PENDING: the holder's id and when its lease ends unless renewed.
+    #: TAKEN_OVER: the id of the holder that lapsed.
+    owner: str | None = None
+    lease_until: datetime | None = None
+    #: Where the request was sent: the route and national service it was claimed for.
+    route: str | None = None
+    service_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InDoubt:
+    """A pending claim and the work it was taken for: what a restarted gateway resolves."""
+
+    scope: str
+    request_id: str
+    owner: str | None
+    lease_until: datetime
+    #: The request and call context as JSON (holds patient data: never log it).
+    work: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +137,41 @@ class Store(Protocol):
         ...
 
     async def claim_request(
-        self, scope: str, request_id: str, body_hash: str, now: datetime, stale_after_s: float
+        self,
+        scope: str,
+        request_id: str,
+        body_hash: str,
+        now: datetime,
+        lease_s: float,
+        owner: str = "",
+        *,
+        route: str | None = None,
+        service_id: str | None = None,
+        work: str | None = None,
     ) -> LedgerClaim:
-        """Atomically claim an idempotency key (scope = consumer ASID or ODS).
+        """Atomically claim an idempotency key (scope = consumer ASID or ODS) for ``owner``.
 
-        NEW if unseen (or a PENDING claim older than ``stale_after_s``, taken
-        over); otherwise the existing claim.
+        NEW if unseen; TAKEN_OVER (now ``owner``'s) if PENDING with a lease that
+        ended before ``now``; otherwise the existing claim. A claim made here is
+        leased until ``now + lease_s``; a claim without a lease (made before
+        leases existed) counts as leased for ``lease_s`` from when it was made.
+        ``route`` and ``service_id`` are kept with the claim (see ``find_claim``),
+        ``work`` until the claim is done or released (see ``in_doubt_claims``).
         """
+        ...
+
+    async def in_doubt_claims(self) -> list[InDoubt]:
+        """Pending claims that hold their work, oldest first."""
+        ...
+
+    async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:
+        """The claim of a key as DONE or PENDING, with its route; None if unseen."""
+        ...
+
+    async def renew_claim(
+        self, scope: str, request_id: str, owner: str, lease_until: datetime
+    ) -> bool:
+        """Extend ``owner``'s pending claim; False if it is no longer ``owner``'s and pending."""
         ...
 
     async def complete_request(
@@ -130,8 +180,11 @@ class Store(Protocol):
         """Record that the key made this booking."""
         ...
 
-    async def release_request(self, scope: str, request_id: str) -> None:
-        """Forget a claim whose request failed, so the consumer may retry it."""
+    async def release_request(self, scope: str, request_id: str, owner: str | None = None) -> None:
+        """Forget a claim whose request failed, so the consumer may retry it.
+
+        With ``owner``, only a pending claim still held by ``owner`` is forgotten.
+        """
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...

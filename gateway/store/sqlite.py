@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
@@ -25,6 +25,7 @@ from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
     ClaimState,
+    InDoubt,
     LedgerClaim,
     VersionConflict,
 )
@@ -130,59 +131,92 @@ class SqliteStore:
     # -- idempotency ledger --------------------------------------------------
 
     async def claim_request(
-        self, scope: str, request_id: str, body_hash: str, now: datetime, stale_after_s: float
+        self,
+        scope: str,
+        request_id: str,
+        body_hash: str,
+        now: datetime,
+        lease_s: float,
+        owner: str = "",
+        *,
+        route: str | None = None,
+        service_id: str | None = None,
+        work: str | None = None,
     ) -> LedgerClaim:
-        now_text = _sql.to_text(now)
         key = (scope, request_id)
+        lease = _sql.to_text(now + timedelta(seconds=lease_s))
+        held = _sql.Redacted((_sql.to_text(now), body_hash, owner, lease, route, service_id, work))
         async with self._transaction() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT body_hash, state, appointment_id, version, claimed_at"
-                    " FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
-                    key,
-                )
-            )
-            if not rows:
+            row = await _ledger_row(db, key)
+            if row is None:
                 await db.execute(
-                    "INSERT INTO idempotency_ledger"
-                    " (scope, request_id, body_hash, state, claimed_at)"
-                    " VALUES (?, ?, ?, 'pending', ?)",
-                    (*key, body_hash, now_text),
+                    "INSERT INTO idempotency_ledger (claimed_at, body_hash, owner, lease_until,"
+                    " route, service_id, work, scope, request_id, state)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    _sql.Redacted((*held, *key)),
                 )
                 return LedgerClaim(ClaimState.NEW, body_hash)
-            row = rows[0]
-            if row["state"] == "done":
-                return LedgerClaim(
-                    ClaimState.DONE, row["body_hash"], row["appointment_id"], row["version"]
-                )
-            age_s = (now - _sql.from_text(row["claimed_at"])).total_seconds()
-            if age_s <= stale_after_s:
-                return LedgerClaim(ClaimState.PENDING, row["body_hash"])
-            # The holder of a claim this old has most likely died: it must not block the key.
+            found = _claim_from_row(row, lease_s)
+            if found.state is ClaimState.DONE or (found.lease_until or now) >= now:
+                return found
+            # The holder stopped renewing its lease, so it has died: the key is the caller's.
             await db.execute(
-                "UPDATE idempotency_ledger SET claimed_at = ?, body_hash = ?"
-                " WHERE scope = ? AND request_id = ?",
-                (now_text, body_hash, *key),
+                "UPDATE idempotency_ledger SET claimed_at = ?, body_hash = ?, owner = ?,"
+                " lease_until = ?, route = COALESCE(?, route), service_id = COALESCE(?,"
+                " service_id), work = COALESCE(?, work) WHERE scope = ? AND request_id = ?",
+                _sql.Redacted((*held, *key)),
             )
-            return LedgerClaim(ClaimState.NEW, body_hash)
+            return LedgerClaim(ClaimState.TAKEN_OVER, body_hash, owner=found.owner)
+
+    async def in_doubt_claims(self) -> list[InDoubt]:
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                "SELECT scope, request_id, owner, lease_until, claimed_at, work"
+                " FROM idempotency_ledger WHERE state = 'pending' AND work IS NOT NULL"
+                " ORDER BY claimed_at"
+            )
+        return [
+            InDoubt(
+                row["scope"], row["request_id"], row["owner"], _lease_end(row, 0.0), row["work"]
+            )
+            for row in rows
+        ]
+
+    async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:
+        async with self._lock:
+            row = await _ledger_row(self._require(), (scope, request_id))
+        return None if row is None else _claim_from_row(row, 0.0)
+
+    async def renew_claim(
+        self, scope: str, request_id: str, owner: str, lease_until: datetime
+    ) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE idempotency_ledger SET lease_until = ? WHERE scope = ?"
+                " AND request_id = ? AND owner = ? AND state = 'pending'",
+                (_sql.to_text(lease_until), scope, request_id, owner),
+            )
+            return cursor.rowcount == 1
 
     async def complete_request(
         self, scope: str, request_id: str, appointment_id: str, version: int
     ) -> None:
-        """Mark the claim done; a claim already released is left absent."""
+        """Mark the claim done; a claim already released is left absent, a done one as is."""
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?"
-                " WHERE scope = ? AND request_id = ?",
+                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?,"
+                " work = NULL WHERE scope = ? AND request_id = ? AND state = 'pending'",
                 (appointment_id, version, scope, request_id),
             )
 
-    async def release_request(self, scope: str, request_id: str) -> None:
+    async def release_request(self, scope: str, request_id: str, owner: str | None = None) -> None:
+        sql = "DELETE FROM idempotency_ledger WHERE scope = ? AND request_id = ?"
+        params: tuple[str, ...] = (scope, request_id)
+        if owner is not None:
+            sql += " AND owner = ? AND state = 'pending'"
+            params = (*params, owner)
         async with self._transaction() as db:
-            await db.execute(
-                "DELETE FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
-                (scope, request_id),
-            )
+            await db.execute(sql, params)
 
     # -- audit ---------------------------------------------------------------
 
@@ -242,6 +276,39 @@ class SqliteStore:
                 # so this ROLLBACK follows whatever BEGIN/COMMIT is still queued.
                 await _rollback(db)
                 raise
+
+
+async def _ledger_row(db: aiosqlite.Connection, key: tuple[str, str]) -> sqlite3.Row | None:
+    rows = list(
+        await db.execute_fetchall(
+            "SELECT body_hash, state, appointment_id, version, claimed_at, owner, lease_until,"
+            " route, service_id FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
+            key,
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _claim_from_row(row: sqlite3.Row, lease_s: float) -> LedgerClaim:
+    """A ledger row as DONE or PENDING (with its lease's end; see ``_lease_end``)."""
+    done = row["state"] == "done"
+    return LedgerClaim(
+        ClaimState.DONE if done else ClaimState.PENDING,
+        row["body_hash"],
+        row["appointment_id"],
+        row["version"],
+        owner=row["owner"],
+        lease_until=None if done else _lease_end(row, lease_s),
+        route=row["route"],
+        service_id=row["service_id"],
+    )
+
+
+def _lease_end(row: sqlite3.Row, lease_s: float) -> datetime:
+    """When a pending claim's lease ends; a claim from before leases gets ``lease_s``."""
+    if row["lease_until"] is not None:
+        return _sql.from_text(row["lease_until"])
+    return _sql.from_text(row["claimed_at"]) + timedelta(seconds=lease_s)
 
 
 async def _rollback(db: aiosqlite.Connection) -> None:

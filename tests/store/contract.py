@@ -207,15 +207,22 @@ class StoreContract:
         assert await store.claim_request("asid", "r1", "h1", T0, 60) == LedgerClaim(
             ClaimState.NEW, "h1"
         )
-        assert await store.claim_request("asid", "r1", "h2", T0, 60) == LedgerClaim(
-            ClaimState.PENDING, "h1"
+        pending = await store.claim_request("asid", "r1", "h2", T0, 60)
+        assert (pending.state, pending.body_hash, pending.lease_until) == (
+            ClaimState.PENDING,
+            "h1",
+            T0 + timedelta(seconds=60),
         )
 
         await store.complete_request("asid", "r1", "appt-1", 1)
 
         later = T0 + timedelta(days=1)
-        assert await store.claim_request("asid", "r1", "h2", later, 60) == LedgerClaim(
-            ClaimState.DONE, "h1", "appt-1", 1
+        done = await store.claim_request("asid", "r1", "h2", later, 60)
+        assert (done.state, done.body_hash, done.appointment_id, done.version) == (
+            ClaimState.DONE,
+            "h1",
+            "appt-1",
+            1,
         )
 
     async def test_claims_are_scoped(self, store: Store) -> None:
@@ -223,18 +230,88 @@ class StoreContract:
         assert (await store.claim_request("asid-1", "r1", "h", T0, 60)).state is ClaimState.NEW
         assert (await store.claim_request("asid-2", "r1", "h", T0, 60)).state is ClaimState.NEW
 
-    async def test_stale_pending_claim_is_taken_over(self, store: Store) -> None:
-        """A PENDING claim older than stale_after_s is taken over as NEW with the new body hash."""
-        await store.claim_request("asid", "r1", "h1", T0, 30)
+    async def test_lapsed_claim_is_taken_over(self, store: Store) -> None:
+        """Row 14: a PENDING claim whose lease ended is TAKEN_OVER by the next claimant."""
+        await store.claim_request("asid", "r1", "h1", T0, 30, owner="gw-a")
 
-        fresh = await store.claim_request("asid", "r1", "h2", T0 + timedelta(seconds=30), 30)
-        assert fresh == LedgerClaim(ClaimState.PENDING, "h1")
+        fresh = await store.claim_request("asid", "r1", "h2", T0 + timedelta(seconds=30), 5, "gw-b")
+        assert (fresh.state, fresh.body_hash, fresh.owner, fresh.lease_until) == (
+            ClaimState.PENDING,
+            "h1",
+            "gw-a",
+            T0 + timedelta(seconds=30),
+        )
 
-        taken = await store.claim_request("asid", "r1", "h2", T0 + timedelta(seconds=31), 30)
-        assert taken == LedgerClaim(ClaimState.NEW, "h2")
+        taken = await store.claim_request("asid", "r1", "h2", T0 + timedelta(seconds=31), 5, "gw-b")
+        assert taken == LedgerClaim(ClaimState.TAKEN_OVER, "h2", owner="gw-a")
 
-        again = await store.claim_request("asid", "r1", "h3", T0 + timedelta(seconds=40), 30)
-        assert again == LedgerClaim(ClaimState.PENDING, "h2")
+        again = await store.claim_request("asid", "r1", "h3", T0 + timedelta(seconds=35), 5, "gw-c")
+        assert (again.state, again.owner) == (ClaimState.PENDING, "gw-b")
+
+    async def test_renewed_claim_stays_its_holders(self, store: Store) -> None:
+        """Row 14: renewing a lease keeps the claim from being taken; only its holder renews."""
+        await store.claim_request("asid", "r1", "h1", T0, 5, owner="gw-a")
+        assert await store.renew_claim("asid", "r1", "gw-a", T0 + timedelta(seconds=20))
+        assert not await store.renew_claim("asid", "r1", "gw-b", T0 + timedelta(seconds=60))
+
+        later = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=19), 5, "gw-b")
+        assert (later.state, later.lease_until) == (
+            ClaimState.PENDING,
+            T0 + timedelta(seconds=20),
+        )
+
+    async def test_release_by_a_lapsed_holder_keeps_the_new_holders_claim(
+        self, store: Store
+    ) -> None:
+        """Row 14: a holder whose claim was taken over cannot release (or renew) it any more."""
+        await store.claim_request("asid", "r1", "h1", T0, 5, owner="gw-a")
+        await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=6), 5, "gw-b")
+
+        await store.release_request("asid", "r1", "gw-a")
+        assert not await store.renew_claim("asid", "r1", "gw-a", T0 + timedelta(seconds=9))
+
+        claim = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=7), 5, "gw-c")
+        assert (claim.state, claim.owner) == (ClaimState.PENDING, "gw-b")
+
+    async def test_a_claim_keeps_where_it_was_sent(self, store: Store) -> None:
+        """Row 14: find_claim gives a key's state and route, so a resend after a restart routes."""
+        assert await store.find_claim("asid", "r1") is None
+        await store.claim_request("asid", "r1", "h1", T0, 5, "gw-a", route="rest", service_id="S1")
+
+        pending = await store.find_claim("asid", "r1")
+        assert pending is not None
+        assert (pending.state, pending.route, pending.service_id, pending.owner) == (
+            ClaimState.PENDING,
+            "rest",
+            "S1",
+            "gw-a",
+        )
+        await store.complete_request("asid", "r1", "appt-1", 1)
+        done = await store.find_claim("asid", "r1")
+        assert done is not None
+        assert (done.state, done.appointment_id, done.route) == (ClaimState.DONE, "appt-1", "rest")
+
+    async def test_work_is_kept_only_while_in_doubt(self, store: Store) -> None:
+        """Row 14: a claim's work is listed while pending and gone once done or released."""
+        for request_id in ("r1", "r2", "r3"):
+            await store.claim_request("asid", request_id, "h", T0, 5, "gw-a", work=request_id)
+        await store.claim_request("asid", "r4", "h", T0, 5, "gw-a")  # no work: not listed
+        await store.complete_request("asid", "r1", "appt-1", 1)
+        await store.release_request("asid", "r2", "gw-a")
+
+        in_doubt = await store.in_doubt_claims()
+        assert [(c.request_id, c.owner, c.work) for c in in_doubt] == [("r3", "gw-a", "r3")]
+        assert in_doubt[0].lease_until == T0 + timedelta(seconds=5)
+
+    async def test_completion_is_not_overwritten(self, store: Store) -> None:
+        """A key already done keeps its first appointment if a lapsed holder completes late."""
+        await store.claim_request("asid", "r1", "h1", T0, 5, owner="gw-a")
+        await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=6), 5, "gw-b")
+        await store.complete_request("asid", "r1", "appt-b", 1)
+        await store.complete_request("asid", "r1", "appt-a", 1)
+
+        claim = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=7), 5)
+        assert (claim.state, claim.appointment_id) == (ClaimState.DONE, "appt-b")
 
     async def test_released_claim_can_be_claimed_again(self, store: Store) -> None:
         """After release_request the key is unseen again, so a retry is NEW."""

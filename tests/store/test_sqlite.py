@@ -236,3 +236,31 @@ async def test_debug_logging_of_the_driver_never_shows_patient_data(
     await store.close()
     assert caplog.records, "the driver did log at DEBUG"
     assert NHS_A not in caplog.text
+
+
+async def test_a_claim_from_before_leases_lapses_one_lease_after_it_was_made(
+    tmp_path: Path,
+) -> None:
+    """Row 14: a pending claim written by schema 2 (no owner, no lease) migrates and can lapse."""
+    path = tmp_path / "gateway.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (2)")
+        raw.execute(
+            "INSERT INTO idempotency_ledger (scope, request_id, body_hash, state, claimed_at)"
+            " VALUES ('asid', 'r1', 'h1', 'pending', ?)",
+            (T0.isoformat(timespec="microseconds"),),
+        )
+    raw.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        held = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=4), 5, "gw")
+        taken = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=6), 5, "gw")
+    finally:
+        await store.close()
+    assert (held.state, held.lease_until) == (ClaimState.PENDING, T0 + timedelta(seconds=5))
+    assert (taken.state, taken.owner) == (ClaimState.TAKEN_OVER, None)
