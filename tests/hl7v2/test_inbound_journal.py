@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from structlog.testing import capture_logs
 
 from adapters.contract import BookingChange
-from adapters.domain import BookingStatus
+from adapters.domain import BookingStatus, utcnow
 from adapters.hl7v2 import Hl7v2Adapter
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from adapters.hl7v2.peer.diary import CANCELLED
@@ -117,14 +116,18 @@ async def test_remembered_messages_expire_after_the_retention(
     async def listener(name: str, change: BookingChange) -> None:
         changes.append(change)
 
-    async with adapter_over(peer, tmp_path, inbound_retention_s=0.3) as adapter:
+    async with adapter_over(peer, tmp_path, inbound_retention_s=60) as adapter:
         adapter.subscribe(listener)
         item = await desk_siu(peer, adapter, PATIENT)
         text = siu_text(peer, "S12", item, "MSG0005")
+        # The listener's clock is injected, so the run's speed cannot move the retention.
+        now = utcnow()
+        adapter.receiver.clock = lambda: now
         assert (await _send(adapter, text))[0] == "AA"
+        now += timedelta(seconds=59)
         assert (await _send(adapter, text))[0] == "AA"
         assert len(changes) == 1
-        await asyncio.sleep(0.5)
+        now += timedelta(seconds=2)
         assert (await _send(adapter, text))[0] == "AA"
         assert len(changes) == 2
 
