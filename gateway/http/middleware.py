@@ -20,6 +20,7 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
+from gateway.logs import mask_identifiers
 from gateway.store import AuditEntry
 
 log = structlog.get_logger("gateway.http")
@@ -97,6 +98,11 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
         response.enable_compression(web.ContentCoding.gzip)
 
 
+def _masked(text: str | None) -> str | None:
+    # What a consumer sent is kept as sent, but never an NHS number or a token inside it.
+    return mask_identifiers(text) if text else text
+
+
 def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     claims = ex.claims
     name, role = author(claims.practitioner if claims else None)
@@ -104,19 +110,19 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         at=utcnow(),
         interaction=ex.interaction,
         method=request.method,
-        path=request.path,
+        path=mask_identifiers(request.path),
         status=status,
         request_id=ex.server_request_id,
-        correlation_id=ex.client_request_id,
-        trace_id=ex.trace_id,
-        consumer_asid=ex.consumer_asid,
+        correlation_id=_masked(ex.client_request_id),
+        trace_id=_masked(ex.trace_id),
+        consumer_asid=_masked(ex.consumer_asid),
         organisation_ods=claims.organisation.ods_code if claims else None,
         organisation_name=claims.organisation.name if claims else None,
         device_id=claims.device.identifier.value if claims else None,
         practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
         practitioner_name=name,
         practitioner_role=role,
-        appointment_id=ex.appointment_id,
+        appointment_id=_masked(ex.appointment_id),
         outcome=ex.outcome,
         service_id=ex.service_id,
         slot_count=ex.slot_count,
