@@ -130,12 +130,19 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     request.app[AUDIT].record(entry)
 
 
+def _header(request: web.Request, name: str) -> str | None:
+    """A header kept as an id: a byte that is not UTF-8 (a lone surrogate once aiohttp has
+    decoded it) is written as its escape, so the id can be stored, logged and echoed."""
+    value = request.headers.get(name)
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if value else None
+
+
 @web.middleware
 async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     ex = exchange(request)
-    ex.client_request_id = request.headers.get("X-Request-ID") or None
-    ex.trace_id = request.headers.get("Ssp-TraceID") or None
-    ex.consumer_asid = request.headers.get("Ssp-From") or None
+    ex.client_request_id = _header(request, "X-Request-ID")
+    ex.trace_id = _header(request, "Ssp-TraceID")
+    ex.consumer_asid = _header(request, "Ssp-From")
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
+from gateway.http.exchange import AUDIT, STORE
 from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer, booking_body
 from tests.api.test_malformed_requests import later_slot, outcome_of
 
@@ -148,3 +149,51 @@ async def test_row7_an_unknown_content_encoding_is_415(consumer: Consumer) -> No
     plain = json.dumps(booking_body(await later_slot(consumer))).encode()
     outcome = await outcome_of(await _post_encoded(consumer, plain, "compress"), 415)
     assert "compress" in outcome["issue"][0]["diagnostics"]
+
+
+async def test_a_header_byte_that_is_not_utf8_is_echoed_escaped_not_500(
+    consumer: Consumer,
+) -> None:
+    """Found by fuzzing: If-Match b'\\x80' is 409 with the byte escaped in diagnostics, not 500."""
+    booked = await (await consumer.book(booking_body(await later_slot(consumer)))).json()
+    body = json.dumps({**booked, "status": "cancelled"}).encode()
+    headers = consumer.headers("patient/appointment.write", "update:appointment")
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        (
+            f"PUT {SERVICE_ROOT_PATH}/Appointment/{booked['id']} HTTP/1.1\r\nHost: x\r\n{head}"
+            f"Content-Type: application/fhir+json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n"
+        ).encode()
+        + b"If-Match: \x80\r\n\r\n"
+        + body
+    )
+    status, answer_headers, answer = await raw_exchange(consumer, request)
+    outcome = fhir_outcome(status, answer_headers, answer, "If-Match \\x80")
+    assert status == 409
+    assert "\\udc80" in outcome["issue"][0]["diagnostics"]
+
+
+async def test_ids_in_headers_with_bytes_that_are_not_utf8_are_kept_escaped(
+    consumer: Consumer,
+) -> None:
+    """Found by fuzzing: Ssp-From/X-Request-ID b'\\x80' books (201), audited and echoed escaped."""
+    body = json.dumps(booking_body(await later_slot(consumer))).encode()
+    headers = consumer.headers("patient/appointment.write", "create:appointment")
+    del headers["Ssp-From"], headers["X-Request-ID"]
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        (
+            f"POST {SERVICE_ROOT_PATH}/Appointment HTTP/1.1\r\nHost: x\r\n{head}"
+            f"Content-Type: application/fhir+json\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n"
+        ).encode()
+        + b"Ssp-From: 2000\x80\r\nX-Request-ID: r-\x80\r\n\r\n"
+        + body
+    )
+    status, answer_headers, _ = await raw_exchange(consumer, request)
+    assert status == 201
+    assert answer_headers["x-correlation-id"] == "r-\\udc80"
+    await consumer.client.app[AUDIT].flush()
+    (entry,) = [e for e in await consumer.client.app[STORE].audit_entries(10) if e.status == 201]
+    assert (entry.correlation_id, entry.consumer_asid) == ("r-\\udc80", "2000\\udc80")
