@@ -64,9 +64,11 @@ def unknown_contained_type(data: dict[str, Any]) -> str | None:
     if not isinstance(contained, list):
         return None  # the structural check names the wrong shape
     for index, item in enumerate(contained):
-        kind = item.get("resourceType") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or "resourceType" not in item:
+            continue  # the structural check names it
+        kind = item["resourceType"]
         if not isinstance(kind, str):
-            continue
+            return f"Appointment.contained[{index}].resourceType must be a string naming a resource"
         try:
             model = get_fhir_model_class(kind)
         except (ValueError, KeyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,3 +102,17 @@ async def test_row13_a_contained_slot_starting_at_number_zero_is_refused(
     body["contained"][2]["start"] = 0
     diagnostics = await _refused_booking(consumer, slot, body, 400)
     assert "contained[2].start" in diagnostics
+
+
+async def test_a_cancel_whose_contained_resource_type_is_not_a_string_is_400(
+    consumer: Consumer,
+) -> None:
+    """Found by fuzzing: a cancel PUT whose contained resourceType is null is 400, not 500."""
+    booked = await (await consumer.book(booking_body(await later_slot(consumer)))).json()
+    for kind in (None, 5, ["Patient"]):
+        changed = copy.deepcopy({**booked, "status": "cancelled"})
+        changed["contained"][0]["resourceType"] = kind
+        outcome = await outcome_of(
+            await consumer.cancel(booked["id"], changed, **{"If-Match": 'W/"1"'}), 400
+        )
+        assert "contained[0].resourceType" in outcome["issue"][0]["diagnostics"]
