@@ -54,10 +54,9 @@ def _described(status: int, exc: BaseException | None) -> ApiError:
         return ApiError(ErrorKind.BAD_REQUEST, "the body's chunked transfer coding is broken")
     if isinstance(exc, http_exceptions.InvalidURLError):
         return ApiError(ErrorKind.BAD_REQUEST, "the request URL is not a valid URL")
-    if isinstance(exc, http_exceptions.BadHttpMessage):
-        reason = (
-            exc.message if exc.message in _SAFE_REASONS else "the request is not valid HTTP/1.1"
-        )
+    if isinstance(exc, http_exceptions.HttpProcessingError) or 400 <= status < 500:
+        message = getattr(exc, "message", None)
+        reason = message if message in _SAFE_REASONS else "the request is not valid HTTP/1.1"
         return ApiError(ErrorKind.BAD_REQUEST, reason)
     if status == 504:
         return ApiError(ErrorKind.SUPPLIER_TIMEOUT, "the request took too long to answer")
