@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from typing import Any
@@ -99,7 +98,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         raw = await request.content.read(limit + 1)
     except web.RequestPayloadError as exc:  # e.g. "Content-Encoding: gzip" on a plain body
-        raise ApiError(ErrorKind.BAD_REQUEST, "the body cannot be decoded as sent") from exc
+        # The rest of the body is unread, so the connection cannot be reused: say so.
+        raise ApiError(
+            ErrorKind.BAD_REQUEST,
+            "the body cannot be decoded as sent",
+            headers={"Connection": "close"},
+        ) from exc
     if len(raw) > limit:
         raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")
     return formats.load(raw, fmt)
@@ -120,7 +124,7 @@ async def search_slots(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.SLOT_SEARCH)
     now = utcnow()
     wanted = search.slot_search(request.query, now)
-    ex.service_id = _known_service(ex, wanted.query.service_id)
+    ex.service_id = wanted.query.service_id
     found = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
     result = wanted.select(found)
     ex.slot_count = len(result.slots)
@@ -128,14 +132,6 @@ async def search_slots(request: web.Request) -> web.Response:
         result, wanted.includes, base=_base(request), self_url=_self_url(request), now=now
     )
     return fhir_response(body, ex)
-
-
-def _known_service(ex: Exchange, service_id: str) -> str:
-    """The service id for the audit if a route serves it, else a hash: a consumer may
-    send anything as ``service=``, an NHS number included, and the audit keeps no patient data."""
-    if ex.current.router.for_service(service_id) is not None:
-        return service_id
-    return "sha256:" + hashlib.sha256(service_id.encode()).hexdigest()[:16]
 
 
 def _duplicate(request: web.Request, replay: Replay, client_id: str | None) -> ApiError:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import structlog
@@ -103,6 +104,18 @@ def _masked(text: str | None) -> str | None:
     return mask_identifiers(text) if text else text
 
 
+def _audited_service(ex: Exchange) -> str | None:
+    """A slot search's service id as sent (``service=`` may hold anything, an NHS number
+    included): kept if a route serves it, else only its hash. Other interactions set a
+    service id the gateway itself found."""
+    sid = ex.service_id
+    if not sid or ex.interaction != "slot_search":
+        return sid
+    if ex.generation is not None and ex.generation.router.for_service(sid) is not None:
+        return sid
+    return "sha256:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
+
+
 def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     claims = ex.claims
     name, role = author(claims.practitioner if claims else None)
@@ -124,7 +137,7 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         practitioner_role=role,
         appointment_id=_masked(ex.appointment_id),
         outcome=ex.outcome,
-        service_id=ex.service_id,
+        service_id=_audited_service(ex),
         slot_count=ex.slot_count,
     )
     request.app[AUDIT].record(entry)
