@@ -64,8 +64,9 @@ async def _serve(
     settings: config_module.Settings, config_path: Path, host: str, port: int, state: _State
 ) -> None:
     from gateway.app import create_app  # imported here: building the app reads key files
+    from gateway.http.server import GatewayRunner
 
-    runner = web.AppRunner(create_app(settings, config_path), access_log=None)
+    runner = GatewayRunner(create_app(settings, config_path), access_log=None)
     try:
         await runner.setup()  # the store, the adapters and the HL7 front door start here
         site = web.TCPSite(runner, host, port)

@@ -27,6 +27,7 @@ from adapters.domain import (
     SupportingDocument,
 )
 from gateway.errors import ApiError, ErrorKind
+from gateway.fhir._jsontypes import unknown_contained_type, wrong_json_type
 from gateway.fhir._patient import patient, single, violation
 
 Json = dict[str, Any]
@@ -55,8 +56,11 @@ def structural(data: Json) -> Appointment:
             f"expected an Appointment resource, got '{data.get('resourceType')}'",
             expression="resourceType",
         )
+    unknown = unknown_contained_type(data)
+    if unknown:
+        raise ApiError(ErrorKind.INVALID_RESOURCE, unknown, expression="Appointment.contained")
     try:
-        return Appointment.model_validate(data)
+        parsed = Appointment.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "Appointment." + ".".join(str(p) for p in first["loc"])
@@ -65,6 +69,15 @@ def structural(data: Json) -> Appointment:
             f"{where}: {first['msg']} ({exc.error_count()} problem(s) in all)",
             expression=where,
         ) from exc
+    wrong = wrong_json_type(data, parsed, "Appointment")
+    if wrong:
+        # json.html: only integer/decimal elements are JSON numbers, only booleans true/false.
+        raise ApiError(
+            ErrorKind.INVALID_RESOURCE,
+            f"{wrong}: a JSON number or boolean where FHIR JSON has a string (json.html)",
+            expression=wrong,
+        )
+    return parsed
 
 
 def _contained(data: Json) -> dict[str, Json]:
@@ -92,9 +105,11 @@ def _local_ref(ref: Json | None, target: Json, expression: str) -> None:
         )
 
 
-def _instant(value: str | None, expression: str) -> datetime:
+def _instant(value: Any, expression: str) -> datetime:
     if not value:
         raise violation(expression, f"{expression} is required")
+    if not isinstance(value, str):
+        raise violation(expression, f"{expression} must be an instant written as a string")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise violation(
@@ -199,7 +214,12 @@ def _normal(value: Any) -> Any:
     if isinstance(value, list):
         return [_normal(v) for v in value]
     if isinstance(value, str) and _INSTANT.match(value):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            # Shaped like an instant but none (month 13): a plain string, compared as written
+            # (a description may hold anything).
+            return value
     return value
 
 

@@ -10,6 +10,12 @@ from gateway.errors import SPINE_CODES, ApiError
 OUTCOME_PROFILE = "https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"
 
 
+def _text(diagnostics: str) -> str:
+    # A header byte that is not UTF-8 reaches us as a lone surrogate (aiohttp decodes with
+    # surrogateescape); echoed as is, it would make the error itself unwritable as JSON.
+    return diagnostics.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def operation_outcome(error: ApiError, *, outcome_id: str | None = None) -> dict[str, Any]:
     """The OperationOutcome for ``error``: id, severity, code, Spine code, diagnostics."""
     spec = error.kind.spec
@@ -19,7 +25,7 @@ def operation_outcome(error: ApiError, *, outcome_id: str | None = None) -> dict
         "details": {
             "coding": [{"system": SPINE_CODES, "code": spec.spine_code, "display": spec.display}]
         },
-        "diagnostics": spec.fixed_diagnostics or error.diagnostics,
+        "diagnostics": _text(spec.fixed_diagnostics or error.diagnostics),
     }
     if error.expression:
         issue["expression"] = [error.expression]
@@ -27,7 +33,11 @@ def operation_outcome(error: ApiError, *, outcome_id: str | None = None) -> dict
     if spec.fixed_diagnostics and error.diagnostics != spec.fixed_diagnostics:
         # er_overview.md: say why (e.g. why the slot is not free) beside the fixed text.
         issues.append(
-            {"severity": "information", "code": "informational", "diagnostics": error.diagnostics}
+            {
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": _text(error.diagnostics),
+            }
         )
     return {
         "resourceType": "OperationOutcome",

@@ -74,8 +74,24 @@ def _render(version: AppointmentVersion) -> dict[str, Any]:
     )
 
 
+#: Content codings aiohttp undoes before the body is read (http_parser.py).
+_DECODED = frozenset({"", "identity", "gzip", "deflate", "br", "zstd"})
+
+
+def _content_coding(request: web.Request) -> None:
+    # RFC 9110 8.4.1: a coding the server cannot undo MAY be 415; read raw, it would be
+    # taken for JSON that was never sent.
+    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    if coding not in _DECODED:
+        raise ApiError(
+            ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Encoding '{coding[:40]}' cannot be undone; send gzip, deflate or none",
+        )
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     fmt = formats.request_format(request.headers.get("Content-Type"))
+    _content_coding(request)
     limit = request.app[SETTINGS].server.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(ErrorKind.PAYLOAD_TOO_LARGE, f"body larger than {limit} bytes")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import structlog
@@ -20,6 +21,7 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
+from gateway.logs import mask_identifiers
 from gateway.store import AuditEntry
 
 log = structlog.get_logger("gateway.http")
@@ -103,6 +105,23 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
         response.enable_compression(web.ContentCoding.gzip)
 
 
+def _masked(text: str | None) -> str | None:
+    # What a consumer sent is kept as sent, but never an NHS number or a token inside it.
+    return mask_identifiers(text) if text else text
+
+
+def _audited_service(ex: Exchange) -> str | None:
+    """A slot search's service id as sent (``service=`` may hold anything, an NHS number
+    included): kept if a route serves it, else only its hash. Other interactions set a
+    service id the gateway itself found."""
+    sid = ex.service_id
+    if not sid or ex.interaction != "slot_search":
+        return sid
+    if ex.generation is not None and ex.generation.router.for_service(sid) is not None:
+        return sid
+    return "sha256:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
+
+
 def _audit(request: web.Request, status: int, ex: Exchange) -> None:
     claims = ex.claims
     name, role = author(claims.practitioner if claims else None)
@@ -110,32 +129,39 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         at=utcnow(),
         interaction=ex.interaction,
         method=request.method,
-        path=request.path,
+        path=mask_identifiers(request.path),
         status=status,
         request_id=ex.server_request_id,
-        correlation_id=ex.client_request_id,
-        trace_id=ex.trace_id,
-        consumer_asid=ex.consumer_asid,
+        correlation_id=_masked(ex.client_request_id),
+        trace_id=_masked(ex.trace_id),
+        consumer_asid=_masked(ex.consumer_asid),
         organisation_ods=claims.organisation.ods_code if claims else None,
         organisation_name=claims.organisation.name if claims else None,
         device_id=claims.device.identifier.value if claims else None,
         practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
         practitioner_name=name,
         practitioner_role=role,
-        appointment_id=ex.appointment_id,
+        appointment_id=_masked(ex.appointment_id),
         outcome=ex.outcome,
-        service_id=ex.service_id,
+        service_id=_audited_service(ex),
         slot_count=ex.slot_count,
     )
     request.app[AUDIT].record(entry)
 
 
+def _header(request: web.Request, name: str) -> str | None:
+    """A header kept as an id: a byte that is not UTF-8 (a lone surrogate once aiohttp has
+    decoded it) is written as its escape, so the id can be stored, logged and echoed."""
+    value = request.headers.get(name)
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if value else None
+
+
 @web.middleware
 async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     ex = exchange(request)
-    ex.client_request_id = request.headers.get("X-Request-ID") or None
-    ex.trace_id = request.headers.get("Ssp-TraceID") or None
-    ex.consumer_asid = request.headers.get("Ssp-From") or None
+    ex.client_request_id = _header(request, "X-Request-ID")
+    ex.trace_id = _header(request, "Ssp-TraceID")
+    ex.consumer_asid = _header(request, "Ssp-From")
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
         request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id

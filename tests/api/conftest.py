@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.config import load as load_config
 from gateway.examples import EXAMPLE_NHS_NUMBER as NHS_NUMBER  # noqa: F401 (re-exported)
 from gateway.examples import booking_body  # noqa: F401 (re-exported)
+from gateway.http.server import GatewayRunner
 from gateway.security.tokens import mint_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,13 @@ class Consumer:
 Gateway = Callable[..., Awaitable[Consumer]]
 
 
+class GatewayTestServer(TestServer):
+    """aiohttp's test server on the gateway's own runner (as ``uec-gateway serve`` runs)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return GatewayRunner(self.app, **kwargs)
+
+
 @pytest.fixture
 async def gateway(
     tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
@@ -170,7 +178,7 @@ async def gateway(
         port = unused_tcp_port_factory()
         path = write_config(folder or tmp_path, port, **options)
         settings = load_config(path)
-        server = TestServer(create_app(settings, path), host="127.0.0.1", port=port)
+        server = GatewayTestServer(create_app(settings, path), host="127.0.0.1", port=port)
         client = TestClient(server)
         await client.start_server()
         clients.append(client)
