@@ -17,6 +17,7 @@ from adapters.domain import (
     Booking,
     BookingRequest,
     CallContext,
+    Referral,
     SlotQuery,
     SlotSearchResult,
 )
@@ -38,6 +39,8 @@ class Capability(enum.StrEnum):
     INCLUDE_LOCATION = "include-location"
     # The supplier tells us of bookings changed at its end (e.g. HL7 SIU messages).
     NOTIFICATIONS = "notifications"
+    # The supplier takes referrals (``ReferringAdapter.send_referral``).
+    REFERRAL = "referral"
 
 
 class Health(BaseModel):
@@ -132,4 +135,20 @@ class NotifyingAdapter(SupplierAdapter, Protocol):
 
     def subscribe(self, listener: BookingListener) -> None:
         """Register the one listener that receives every change."""
+        ...
+
+
+@runtime_checkable
+class ReferringAdapter(SupplierAdapter, Protocol):
+    """An adapter that takes referrals (declares ``REFERRAL``).
+
+    The gateway stores every referral version first, then offers it here: a new
+    referral, each update and the revoke (``referral.status``) alike.
+    """
+
+    async def send_referral(self, referral: Referral, ctx: CallContext) -> None:
+        """Hand one referral version to the supplier; idempotent on ``ctx.request_id``.
+
+        Raises only ``adapters.errors.AdapterError`` subclasses.
+        """
         ...

@@ -267,5 +267,106 @@ class CallContext(_Value):
         return self.deadline is not None and time.monotonic() >= self.deadline
 
 
+class ReferralStatus(enum.StrEnum):
+    """A referral's state: a subset of the FHIR R4 ServiceRequest ``status`` codes.
+
+    ``draft`` and ``unknown`` are left out: a referral is stored once sent, and
+    its state is always known here. ``revoked`` is the sender's cancel.
+    """
+
+    ACTIVE = "active"
+    ON_HOLD = "on-hold"
+    REVOKED = "revoked"
+    COMPLETED = "completed"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+#: States a referral never leaves (no update or revoke after them).
+FINAL_REFERRAL_STATUSES = frozenset(
+    {ReferralStatus.REVOKED, ReferralStatus.COMPLETED, ReferralStatus.ENTERED_IN_ERROR}
+)
+
+
+class Coding(_Value):
+    """A code from a code system, e.g. NHS Pathways ``pathways-dx-codes`` ``DX02``."""
+
+    system: str
+    code: str
+    display: str | None = None
+
+
+class TriageOutcome(_Value):
+    """Where triage ended (BaRS CarePlan.activity.outcomeCodeableConcept)."""
+
+    #: The disposition, e.g. an NHS Pathways Dx code.
+    disposition: Coding
+    #: Other codes of the assessment: symptom group, discriminator, pathway.
+    codes: tuple[Coding, ...] = ()
+    #: The assessment's narrative (holds patient data: never log it).
+    text: str | None = None
+
+
+class ReferralAttachment(_Value):
+    """One piece of clinical content carried opaquely (a resource, a document).
+
+    The gateway stores and hands it on unchanged; ``data`` is the payload as the
+    sender gave it (e.g. a QuestionnaireResponse's JSON, a base64 CDA document).
+    """
+
+    #: What it is: a FHIR resource type ("QuestionnaireResponse", "Flag", ...) or "document".
+    kind: str
+    identifier: str
+    content_type: str | None = None
+    title: str | None = None
+    url: str | None = None
+    data: str | None = None
+
+
+class ClinicalContent(_Value):
+    """What the referral says clinically: a structured summary plus opaque attachments."""
+
+    summary: str | None = None
+    #: Coded findings and conditions (SNOMED CT Conditions, Observations).
+    codes: tuple[Coding, ...] = ()
+    #: Advice given to the patient (ServiceRequest.patientInstruction).
+    patient_instruction: str | None = None
+    attachments: tuple[ReferralAttachment, ...] = ()
+
+
+class ReferralRequester(_Value):
+    """Who sent the referral (ServiceRequest.requester and its organisation)."""
+
+    organisation: RequestingOrganisation | None = None
+    practitioner: RequestingPractitioner | None = None
+
+
+class Referral(_Value):
+    """A referral (BaRS ServiceRequest; STU3 ReferralRequest/contained DocumentReference).
+
+    ``id`` and ``version`` are the gateway's; every change is a new version.
+    """
+
+    id: str
+    version: int = Field(ge=1)
+    status: ReferralStatus
+    patient: Patient
+    #: The national (DoS) service the referral is for.
+    service_id: str
+    reason: tuple[Coding, ...] = ()
+    reason_text: str | None = None
+    triage: TriageOutcome | None = None
+    clinical: ClinicalContent = ClinicalContent()
+    requester: ReferralRequester = ReferralRequester()
+    #: The sender's own identifier of the referral (e.g. its ServiceRequest.identifier).
+    sender_identifier: Identifier | None = None
+    #: The referral document's identifier (STU3: the booking's contained DocumentReference).
+    document_identifier: str | None = None
+    #: The gateway appointment the referral is linked to, once known.
+    appointment_id: str | None = None
+    #: e.g. BaRS usecases-categories-bars "a1t1" (111 to ED).
+    category: Coding | None = None
+    authored: Instant
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

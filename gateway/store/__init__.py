@@ -6,6 +6,7 @@ from gateway.store.base import (
     ClaimState,
     InDoubt,
     LedgerClaim,
+    ReferralVersion,
     Store,
     VersionConflict,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "ClaimState",
     "InDoubt",
     "LedgerClaim",
+    "ReferralVersion",
     "Store",
     "VersionConflict",
 ]

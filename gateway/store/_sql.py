@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from adapters.domain import Booking
-from gateway.store.base import AppointmentVersion, AuditEntry
+from adapters.domain import Booking, Referral
+from gateway.store.base import AppointmentVersion, AuditEntry, ReferralVersion
 
 #: One tuple of statements per schema version: MIGRATIONS[n] takes version n to n+1.
 #: Append only; never edit a migration that has shipped.
@@ -95,6 +95,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # restarted gateway can resolve it unasked; cleared once the claim is done.
         "ALTER TABLE idempotency_ledger ADD COLUMN work TEXT",
     ),
+    (
+        # Referrals, versioned like appointments; the NHS number, appointment and
+        # document columns are the indexes a referral is found by.
+        """
+        CREATE TABLE referral_versions (
+            referral_id TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            route TEXT NOT NULL,
+            status TEXT NOT NULL,
+            nhs_number TEXT,
+            service_id TEXT NOT NULL,
+            appointment_id TEXT,
+            document_id TEXT,
+            authored_at TEXT NOT NULL,
+            last_modified TEXT NOT NULL,
+            recorded_by TEXT,
+            referral_json TEXT NOT NULL,
+            PRIMARY KEY (referral_id, version)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX ix_referrals_nhs ON referral_versions (nhs_number, authored_at)",
+        "CREATE INDEX ix_referrals_appointment ON referral_versions (appointment_id)",
+        "CREATE INDEX ix_referrals_document ON referral_versions (document_id)",
+        # A booking's referral document (STU3 contained DocumentReference), so a referral
+        # arriving later for that document links to the appointment it made.
+        """
+        CREATE TABLE referral_documents (
+            document_id TEXT PRIMARY KEY,
+            appointment_id TEXT NOT NULL,
+            linked_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -113,6 +146,21 @@ VERSION_COLUMNS = (
     "last_modified",
     "booked_by",
     "booking_json",
+)
+
+REFERRAL_COLUMNS = (
+    "referral_id",
+    "version",
+    "route",
+    "status",
+    "nhs_number",
+    "service_id",
+    "appointment_id",
+    "document_id",
+    "authored_at",
+    "last_modified",
+    "recorded_by",
+    "referral_json",
 )
 
 AUDIT_FIELDS = (
@@ -145,6 +193,20 @@ SELECT_VERSIONS = (
 INSERT_VERSION = (
     f"INSERT INTO appointment_versions ({', '.join(VERSION_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(VERSION_COLUMNS))})"
+)
+
+SELECT_REFERRALS = (
+    f"SELECT {', '.join(f'r.{name}' for name in REFERRAL_COLUMNS)} FROM referral_versions r"
+)
+
+INSERT_REFERRAL = (
+    f"INSERT INTO referral_versions ({', '.join(REFERRAL_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(REFERRAL_COLUMNS))})"
+)
+
+REFERRAL_IS_CURRENT = (
+    "r.version = (SELECT MAX(m.version) FROM referral_versions m"
+    " WHERE m.referral_id = r.referral_id)"
 )
 
 INSERT_AUDIT = (
@@ -209,6 +271,35 @@ def version_from_row(row: sqlite3.Row) -> AppointmentVersion:
         route=row["route"],
         last_modified=from_text(row["last_modified"]),
         booked_by=row["booked_by"],
+    )
+
+
+def referral_params(version: ReferralVersion) -> tuple[object, ...]:
+    referral = version.referral
+    return Redacted(
+        (
+            referral.id,
+            referral.version,
+            version.route,
+            referral.status.value,
+            referral.patient.nhs_number,
+            referral.service_id,
+            referral.appointment_id,
+            referral.document_identifier,
+            to_text(referral.authored),
+            to_text(version.last_modified),
+            version.recorded_by,
+            referral.model_dump_json(),
+        )
+    )
+
+
+def referral_from_row(row: sqlite3.Row) -> ReferralVersion:
+    return ReferralVersion(
+        referral=Referral.model_validate_json(row["referral_json"]),
+        route=row["route"],
+        last_modified=from_text(row["last_modified"]),
+        recorded_by=row["recorded_by"],
     )
 
 

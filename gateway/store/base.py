@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from adapters.domain import Booking
+from adapters.domain import Booking, Referral
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,26 @@ class AppointmentVersion:
     last_modified: datetime
     #: ODS code of the consumer organisation that booked it.
     booked_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralVersion:
+    """One version of one referral (its id and number are ``referral.id``/``.version``)."""
+
+    referral: Referral
+    #: The adapter instance (route) serving the referral's service.
+    route: str
+    last_modified: datetime
+    #: ODS code of the organisation that sent or changed it.
+    recorded_by: str | None = None
+
+    @property
+    def referral_id(self) -> str:
+        return self.referral.id
+
+    @property
+    def version(self) -> int:
+        return self.referral.version
 
 
 class ClaimState(enum.Enum):
@@ -134,6 +154,48 @@ class Store(Protocol):
         self, route: str, supplier_ref: str
     ) -> AppointmentVersion | None:
         """The current version of the appointment a supplier knows as ``supplier_ref``."""
+        ...
+
+    # -- referrals (versioned like appointments) -------------------------------
+
+    async def add_referral_version(self, version: ReferralVersion) -> None:
+        """Append ``version``; it must be exactly current+1 (1 for a new id).
+
+        Raises ``VersionConflict`` otherwise, atomically.
+        """
+        ...
+
+    async def get_referral(
+        self, referral_id: str, version: int | None = None
+    ) -> ReferralVersion | None:
+        """The current version, or the one asked for; None if unknown."""
+        ...
+
+    async def referral_versions(self, referral_id: str) -> list[ReferralVersion]:
+        """Every version, oldest first."""
+        ...
+
+    async def find_referrals_by_nhs_number(self, nhs_number: str) -> list[ReferralVersion]:
+        """Current versions of this patient's referrals, oldest authored first."""
+        ...
+
+    async def find_referrals_by_appointment(self, appointment_id: str) -> list[ReferralVersion]:
+        """Current versions of the referrals linked to this appointment."""
+        ...
+
+    async def find_referral_by_document(self, document_id: str) -> ReferralVersion | None:
+        """The current version of the referral whose current version names this document."""
+        ...
+
+    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> str:
+        """Record that a booking carried this referral document; the appointment it names.
+
+        The first link of a document stays: a later call returns that appointment id.
+        """
+        ...
+
+    async def document_appointment(self, document_id: str) -> str | None:
+        """The appointment a booking carrying this referral document made, if any."""
         ...
 
     async def claim_request(

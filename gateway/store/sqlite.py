@@ -27,12 +27,14 @@ from gateway.store.base import (
     ClaimState,
     InDoubt,
     LedgerClaim,
+    ReferralVersion,
     VersionConflict,
 )
 
 __all__ = ["SqliteStore"]
 
 _BUSY_TIMEOUT_MS = 5000
+_DOCUMENT_APPOINTMENT = "SELECT appointment_id FROM referral_documents WHERE document_id = ?"
 _MEMORY = ":memory:"
 
 
@@ -127,6 +129,79 @@ class SqliteStore:
             (route, supplier_ref),
         )
         return found[0] if found else None
+
+    # -- referrals -------------------------------------------------------------
+
+    async def add_referral_version(self, version: ReferralVersion) -> None:
+        params = _sql.referral_params(version)
+        async with self._transaction() as db:
+            rows = await db.execute_fetchall(
+                "SELECT MAX(version) FROM referral_versions WHERE referral_id = ?",
+                (version.referral_id,),
+            )
+            current: int = next(iter(rows))[0] or 0
+            if version.version != current + 1:
+                raise VersionConflict(
+                    f"referral {version.referral_id!r} is at version {current},"
+                    f" not {version.version - 1}"
+                )
+            await db.execute(_sql.INSERT_REFERRAL, params)
+
+    async def get_referral(
+        self, referral_id: str, version: int | None = None
+    ) -> ReferralVersion | None:
+        if version is None:
+            sql = "WHERE r.referral_id = ? ORDER BY r.version DESC LIMIT 1"
+            found = await self._select_referrals(sql, (referral_id,))
+        else:
+            sql = "WHERE r.referral_id = ? AND r.version = ?"
+            found = await self._select_referrals(sql, (referral_id, version))
+        return found[0] if found else None
+
+    async def referral_versions(self, referral_id: str) -> list[ReferralVersion]:
+        return await self._select_referrals(
+            "WHERE r.referral_id = ? ORDER BY r.version", (referral_id,)
+        )
+
+    async def find_referrals_by_nhs_number(self, nhs_number: str) -> list[ReferralVersion]:
+        return await self._select_referrals(
+            f"WHERE r.nhs_number = ? AND {_sql.REFERRAL_IS_CURRENT}"
+            " ORDER BY r.authored_at, r.referral_id",
+            _sql.Redacted((nhs_number,)),
+        )
+
+    async def find_referrals_by_appointment(self, appointment_id: str) -> list[ReferralVersion]:
+        return await self._select_referrals(
+            f"WHERE r.appointment_id = ? AND {_sql.REFERRAL_IS_CURRENT}"
+            " ORDER BY r.authored_at, r.referral_id",
+            (appointment_id,),
+        )
+
+    async def find_referral_by_document(self, document_id: str) -> ReferralVersion | None:
+        found = await self._select_referrals(
+            f"WHERE r.document_id = ? AND {_sql.REFERRAL_IS_CURRENT}"
+            " ORDER BY r.last_modified DESC LIMIT 1",
+            (document_id,),
+        )
+        return found[0] if found else None
+
+    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> str:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO referral_documents (document_id, appointment_id,"
+                " linked_at) VALUES (?, ?, ?)",
+                (document_id, appointment_id, _sql.to_text(at)),
+            )
+            rows = list(await db.execute_fetchall(_DOCUMENT_APPOINTMENT, (document_id,)))
+        linked: str = rows[0][0]
+        return linked
+
+    async def document_appointment(self, document_id: str) -> str | None:
+        async with self._lock:
+            rows = list(
+                await self._require().execute_fetchall(_DOCUMENT_APPOINTMENT, (document_id,))
+            )
+        return rows[0][0] if rows else None
 
     # -- idempotency ledger --------------------------------------------------
 
@@ -262,6 +337,16 @@ class SqliteStore:
         async with self._lock:
             rows = await self._require().execute_fetchall(f"{_sql.SELECT_VERSIONS} {where}", params)
         return [_sql.version_from_row(row) for row in rows]
+
+    async def _select_referrals(
+        self, where: str, params: tuple[object, ...]
+    ) -> list[ReferralVersion]:
+        """Run ``SELECT ... FROM referral_versions r <where>``."""
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                f"{_sql.SELECT_REFERRALS} {where}", params
+            )
+        return [_sql.referral_from_row(row) for row in rows]
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -29,6 +29,7 @@ from gateway.store.base import (
     Store,
     VersionConflict,
 )
+from tests.store.referral_contract import ReferralStoreContract
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 NHS_A = "9000000009"
@@ -85,7 +86,7 @@ def make_version(
     )
 
 
-class StoreContract:
+class StoreContract(ReferralStoreContract):
     """Behaviour every Store must show; subclasses provide the ``store`` fixture."""
 
     # -- versions ------------------------------------------------------------

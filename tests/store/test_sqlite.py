@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from gateway.store._sql import MIGRATIONS, SCHEMA_VERSION
+from gateway.store._sql import INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, version_params
 from gateway.store.base import AuditEntry, ClaimState, Store, VersionConflict
 from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
+from tests.store.referral_contract import make_referral
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -264,3 +265,32 @@ async def test_a_claim_from_before_leases_lapses_one_lease_after_it_was_made(
         await store.close()
     assert (held.state, held.lease_until) == (ClaimState.PENDING, T0 + timedelta(seconds=5))
     assert (taken.state, taken.owner) == (ClaimState.TAKEN_OVER, None)
+
+
+async def test_version_4_database_gains_referrals_keeping_its_appointments(
+    tmp_path: Path,
+) -> None:
+    """A schema 4 database opens at schema 5 with its appointments intact and takes referrals."""
+    path = tmp_path / "v4.db"
+    appointment = make_version()
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statements in MIGRATIONS[:4]:
+            for statement in statements:
+                raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (4)")
+        raw.execute(INSERT_VERSION, tuple(version_params(appointment)))
+    raw.close()
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert await store.get("appt-1") == appointment
+        await store.add_referral_version(make_referral(appointment_id="appt-1"))
+        assert await store.link_document("doc-1", "appt-1", T0) == "appt-1"
+        linked = await store.find_referrals_by_appointment("appt-1")
+        assert [v.referral_id for v in linked] == ["ref-1"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+    raw.close()
