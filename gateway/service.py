@@ -34,6 +34,7 @@ from adapters.domain import (
 from gateway._claims import ClaimOwner, Lease, in_doubt_work, seconds_left
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
+from gateway.referrals import ReferralService
 from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, ClaimState, Store, VersionConflict
 
@@ -88,6 +89,9 @@ class BookingService:
         self.clock = clock
         self.claim_lease_s = claim_lease_s
         self.owner = owner or ClaimOwner()
+        self.referrals = ReferralService(
+            store, router, clock=clock, claim_lease_s=claim_lease_s, owner=self.owner
+        )
         # One lock per appointment being changed; gone once nobody holds it.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -180,6 +184,7 @@ class BookingService:
                     f"organisation '{ods}' may not book at service '{booking.service_id}'",
                 )
             version = await self._first_version(booking, home.route, ods)
+            await self.referrals.link_booking(version)
             if client_request_id:
                 await self.store.complete_request(
                     scope, client_request_id, version.appointment_id, version.version

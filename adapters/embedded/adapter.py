@@ -52,7 +52,7 @@ log = structlog.get_logger(__name__)
 class EmbeddedAdapter:
     """A ``SupplierAdapter`` whose supplier is its own SQLite diary."""
 
-    capabilities: frozenset[Capability] = frozenset(Capability)
+    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.REFERRAL}
 
     def __init__(
         self,

@@ -56,7 +56,7 @@ class Hl7v2Adapter:
     def __init__(self, link: Link, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.name = link.name
         self.link = link
-        caps = frozenset(Capability)
+        caps = frozenset(Capability) - {Capability.REFERRAL}
         self.capabilities = caps if link.options.listen else caps - {Capability.NOTIFICATIONS}
         self._clock = clock
         self._log_name = link.options.log_name or link.name

@@ -84,7 +84,10 @@ class SeenSlot:
 class NationalFhirAdapter:
     """A ``SupplierAdapter`` whose supplier is a national FHIR STU3 provider behind the SSP."""
 
-    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.NOTIFICATIONS}
+    capabilities: frozenset[Capability] = frozenset(Capability) - {
+        Capability.NOTIFICATIONS,
+        Capability.REFERRAL,
+    }
 
     def __init__(
         self,

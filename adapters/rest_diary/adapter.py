@@ -56,7 +56,10 @@ def idempotency_key(request_id: str) -> str:
 
 
 class RestDiaryAdapter:
-    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.NOTIFICATIONS}
+    capabilities: frozenset[Capability] = frozenset(Capability) - {
+        Capability.NOTIFICATIONS,
+        Capability.REFERRAL,
+    }
 
     def __init__(
         self,

@@ -49,7 +49,10 @@ def booking_reference(request_id: str) -> str:
 
 
 class SoapDiaryAdapter:
-    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.NOTIFICATIONS}
+    capabilities: frozenset[Capability] = frozenset(Capability) - {
+        Capability.NOTIFICATIONS,
+        Capability.REFERRAL,
+    }
 
     def __init__(
         self,

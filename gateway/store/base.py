@@ -187,10 +187,10 @@ class Store(Protocol):
         """The current version of the referral whose current version names this document."""
         ...
 
-    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> str:
-        """Record that a booking carried this referral document; the appointment it names.
+    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> None:
+        """Record that a booking carried this referral document.
 
-        The first link of a document stays: a later call returns that appointment id.
+        The latest booking wins: a rebooking that carries the same document moves the link.
         """
         ...
 

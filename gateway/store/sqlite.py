@@ -185,16 +185,14 @@ class SqliteStore:
         )
         return found[0] if found else None
 
-    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> str:
+    async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "INSERT OR IGNORE INTO referral_documents (document_id, appointment_id,"
-                " linked_at) VALUES (?, ?, ?)",
+                "INSERT INTO referral_documents (document_id, appointment_id, linked_at)"
+                " VALUES (?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+                " appointment_id = excluded.appointment_id, linked_at = excluded.linked_at",
                 (document_id, appointment_id, _sql.to_text(at)),
             )
-            rows = list(await db.execute_fetchall(_DOCUMENT_APPOINTMENT, (document_id,)))
-        linked: str = rows[0][0]
-        return linked
 
     async def document_appointment(self, document_id: str) -> str | None:
         async with self._lock:

@@ -160,9 +160,11 @@ class ReferralStoreContract:
         assert found is not None and found.referral_id == "ref-1"
         assert await store.find_referral_by_document("doc-2") is None
 
-    async def test_the_first_document_link_stays(self, store: Store) -> None:
-        """A document linked to an appointment keeps that link; a second link returns the first."""
+    async def test_the_latest_document_link_wins(self, store: Store) -> None:
+        """A document is linked to the last appointment that carried it (a rebooking moves it)."""
         assert await store.document_appointment("doc-1") is None
-        assert await store.link_document("doc-1", "appt-1", T0) == "appt-1"
-        assert await store.link_document("doc-1", "appt-2", T0) == "appt-1"
+        await store.link_document("doc-1", "appt-1", T0)
         assert await store.document_appointment("doc-1") == "appt-1"
+        await store.link_document("doc-1", "appt-2", T0 + timedelta(minutes=1))
+        assert await store.document_appointment("doc-1") == "appt-2"
+        assert await store.document_appointment("doc-2") is None

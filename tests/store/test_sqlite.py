@@ -286,7 +286,8 @@ async def test_version_4_database_gains_referrals_keeping_its_appointments(
     try:
         assert await store.get("appt-1") == appointment
         await store.add_referral_version(make_referral(appointment_id="appt-1"))
-        assert await store.link_document("doc-1", "appt-1", T0) == "appt-1"
+        await store.link_document("doc-1", "appt-1", T0)
+        assert await store.document_appointment("doc-1") == "appt-1"
         linked = await store.find_referrals_by_appointment("appt-1")
         assert [v.referral_id for v in linked] == ["ref-1"]
     finally:
