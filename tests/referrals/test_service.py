@@ -324,3 +324,21 @@ async def test_referral_work_logs_no_patient_data(rig: Rig) -> None:
     assert "referral_created" in text and "referral_linked" in text
     for secret in (NHS_NUMBER, FAMILY_NAME, POSTCODE, "Nosebleed"):
         assert secret not in text
+
+
+async def test_a_rebooking_naming_the_referral_moves_its_link(rig: Rig) -> None:
+    """A referral linked to one booking follows a later booking that names it."""
+    referrals = rig.service.referrals
+    first = await book_one(rig.service, rig.clock)
+    made = await referrals.create(
+        new_referral(appointment_id=first.appointment_id),
+        call_context(),
+        scope=SCOPE,
+        client_request_id=None,
+    )
+
+    second = await book_one(rig.service, rig.clock, referral_reference=made.referral_id)
+
+    current = await referrals.read(made.referral_id)
+    assert (current.version, current.referral.appointment_id) == (2, second.appointment_id)
+    assert await referrals.for_appointment(first.appointment_id) == []
