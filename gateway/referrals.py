@@ -187,6 +187,8 @@ class ReferralService:
         booking = appointment.booking
         try:
             if booking.document is not None:
+                # dos_itk.md: cases match on "ID of the CDA ==
+                # Appointment.DocumentReference.identifier", whichever arrives first.
                 doc = booking.document.identifier
                 await self.store.link_document(doc, appointment.appointment_id, self.clock())
                 await self._link(

@@ -295,3 +295,19 @@ async def test_version_4_database_gains_referrals_keeping_its_appointments(
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
     raw.close()
+
+
+async def test_driver_debug_logging_never_shows_a_referrals_patient(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With aiosqlite at DEBUG, writing and listing referrals logs no NHS number or summary."""
+    import logging
+
+    store = SqliteStore(tmp_path / "g.db")
+    await store.open()
+    with caplog.at_level(logging.DEBUG, logger="aiosqlite"):
+        await store.add_referral_version(make_referral())
+        await store.find_referrals_by_nhs_number(NHS_A)
+    await store.close()
+    assert caplog.records, "the driver did log at DEBUG"
+    assert NHS_A not in caplog.text and "nosebleed" not in caplog.text
