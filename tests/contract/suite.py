@@ -26,7 +26,7 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from adapters.contract import Capability, SupplierAdapter
+from adapters.contract import Capability, ReferringAdapter, SupplierAdapter
 from adapters.domain import (
     Booking,
     BookingStatus,
@@ -385,6 +385,11 @@ class AdapterContract:
     async def test_health_is_ok_while_open(self, adapter: SupplierAdapter) -> None:
         """A running adapter answers its health ping with ok."""
         assert (await adapter.health()).ok is True
+
+    async def test_declares_referrals_only_with_the_hook(self, adapter: SupplierAdapter) -> None:
+        """An adapter declares REFERRAL only if it has send_referral (else referrals are stored)."""
+        if Capability.REFERRAL in adapter.capabilities:
+            assert isinstance(adapter, ReferringAdapter)
 
     # -- privacy ---------------------------------------------------------------------
 
