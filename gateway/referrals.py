@@ -258,9 +258,7 @@ class ReferralService:
     def _route(self, service_id: str, ctx: CallContext, what: str) -> Route:
         route = self.router.for_service(service_id)
         if route is None:
-            raise ApiError(
-                ErrorKind.SERVICE_NOT_FOUND, f"no service '{service_id}' is served here"
-            )
+            raise ApiError(ErrorKind.SERVICE_NOT_FOUND, f"no service '{service_id}' is served here")
         ods = ctx.organisation.ods_code if ctx.organisation else None
         if not self.router.allowed(service_id, ods):
             raise ApiError(
