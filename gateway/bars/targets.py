@@ -1,0 +1,58 @@
+"""NHSD-Target-Identifier -> the gateway service id it names (End-to-end-workflow/Routing).
+
+The national proxy routes a request to this receiver by the Endpoint Catalogue;
+the header then says which of the receiver's services it is for. Targets come
+from ``bars.targets`` in the configuration and, optionally, a CSV table
+(``mappings/bars/``: ``system,value,service``). A DoS service id the gateway
+already serves under the same id needs no row (docs/spec-choices.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from adapters._csvtable import read_table
+from gateway.bars.errors import Rec, RecError
+from gateway.bars.headers import TargetId
+from gateway.config import BarsSettings, BarsTarget, Settings
+from gateway.routing import Router
+
+DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
+
+
+def load_targets(settings: Settings, bars: BarsSettings) -> tuple[BarsTarget, ...]:
+    """The configured targets plus the rows of ``bars.targets_file`` (file errors raise)."""
+    rows: list[BarsTarget] = list(bars.targets)
+    if bars.targets_file is not None:
+        path = settings.resolve(bars.targets_file)
+        for row in read_table(path.parent, path.name, ("system", "value", "service")):
+            rows.append(
+                BarsTarget(
+                    system=row.required("system"),
+                    value=row.required("value"),
+                    service=row.required("service"),
+                )
+            )
+    return tuple(rows)
+
+
+class Targets:
+    """Which gateway service a target identifier names."""
+
+    def __init__(self, rows: Iterable[BarsTarget]) -> None:
+        self._rows = {(r.system, r.value): r.service for r in rows}
+
+    def service_for(self, target: TargetId, router: Router) -> str:
+        """The service id; 404 REC_NOT_FOUND if no service of this receiver is that target."""
+        service = self._rows.get((target.system, target.value))
+        if service is None and target.system == DOS_SYSTEM:
+            # A DoS service id is the national service id STU3 consumers search by.
+            service = target.value
+        if service is None or router.for_service(service) is None:
+            raise RecError(
+                Rec.NOT_FOUND,
+                "not-found",
+                f"no service here is the target {target.system}|{target.value}",
+                expression="http.NHSD-Target-Identifier",
+            )
+        return service
