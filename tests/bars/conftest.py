@@ -115,6 +115,17 @@ class Sender:
         assert len(slots) >= count, "the diary should offer free slots an hour ahead or later"
         return slots[:count]
 
+    async def offered(self) -> set[str]:
+        """The ids of the free slots the first page of a search offers."""
+        resp = await self.search()
+        assert resp.status == 200, await resp.text()
+        bundle = await resp.json(content_type=None)
+        return {
+            e["resource"]["id"]
+            for e in bundle.get("entry", [])
+            if e["resource"]["resourceType"] == "Slot"
+        }
+
     async def send(
         self, method: str, path: str, body: dict[str, Any], **headers: str
     ) -> ClientResponse:

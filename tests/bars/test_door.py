@@ -215,15 +215,14 @@ async def test_book_read_search_and_cancel(doors: Doors) -> None:
     assert cancelled.status == 200, await cancelled.text()
     after = await _json(cancelled)
     assert after["status"] == "cancelled" and after["meta"]["versionId"] == "2"
-    again = await doors.bars.free_slots(200)
-    assert slot["id"] in {s["id"] for s in again}, "the cancelled slot is free again"
+    assert slot["id"] in await doors.bars.offered(), "the cancelled slot is free again"
 
 
 async def test_a_booked_slot_is_no_longer_offered(doors: Doors) -> None:
     """After a BaRS booking the diary no longer offers that slot as free."""
     slot = (await doors.bars.free_slots())[0]
     assert (await doors.bars.book(slot)).status == 201
-    assert slot["id"] not in {s["id"] for s in await doors.bars.free_slots(1)}
+    assert slot["id"] not in await doors.bars.offered()
 
 
 async def test_cancel_needs_the_version_read(doors: Doors) -> None:
@@ -318,7 +317,8 @@ async def test_a_slot_taken_is_409_conflict(doors: Doors) -> None:
 
 async def test_an_stu3_booking_is_read_and_cancelled_over_bars(doors: Doors) -> None:
     """One version history: booked over STU3, read and cancelled over BaRS, read over STU3."""
-    slot = (await doors.stu3.free_slots())[0]
+    # The slot an hour ahead or later, as a BaRS search offers it (the same UUID identifier).
+    slot = (await doors.bars.free_slots())[0]
     made = await doors.stu3.book(booking_body(slot))
     assert made.status == 201, await made.text()
     stu3_appt = await _json(made)
@@ -348,13 +348,8 @@ async def test_a_bars_booking_is_read_over_stu3(doors: Doors) -> None:
 async def test_one_slot_booked_concurrently_through_both_doors_once(doors: Doors) -> None:
     """Ten STU3 and ten BaRS bookings of one slot at once: exactly one succeeds."""
     slot = (await doors.bars.free_slots())[0]
-    stu3_slot = next(
-        s
-        for s in await doors.stu3.free_slots(200)
-        if s["start"] == slot["start"] and s["identifier"][0]["value"] == slot["id"]
-    )
     sends = [doors.bars.book(slot) for _ in range(10)]
-    sends += [doors.stu3.book(booking_body(stu3_slot)) for _ in range(10)]
+    sends += [doors.stu3.book(booking_body(slot)) for _ in range(10)]
     answers = await asyncio.gather(*sends)
     statuses = sorted(a.status for a in answers)
     assert statuses.count(201) == 1, statuses
