@@ -293,6 +293,15 @@ async def update(request: web.Request) -> web.Response:
             expression="Appointment.id",
         )
     expected = _expected_version(request, data)
+    if expected != current.version:
+        # Checked again under the appointment's lock by the booking service (a race).
+        raise RecError(
+            Rec.CONFLICT,
+            "conflict",
+            f"version {expected} was read but the current version is {current.version}; "
+            "read the appointment again",
+            expression="Appointment.meta.versionId",
+        )
     if data.get("status") != "cancelled":
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,

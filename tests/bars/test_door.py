@@ -216,6 +216,10 @@ async def test_book_read_search_and_cancel(doors: Doors) -> None:
     after = await _json(cancelled)
     assert after["status"] == "cancelled" and after["meta"]["versionId"] == "2"
     assert slot["id"] in await doors.bars.offered(), "the cancelled slot is free again"
+    found = await doors.bars.get(
+        f"/Appointment?patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{EXAMPLE_NHS_NUMBER}"
+    )
+    assert [e["resource"]["status"] for e in (await _json(found))["entry"]] == ["cancelled"]
 
 
 async def test_a_booked_slot_is_no_longer_offered(doors: Doors) -> None:
