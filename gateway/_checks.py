@@ -37,6 +37,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *_keys(settings, environ),
         *await _adapters(path, found, settings),
         *await _front_door(path, found, settings),
+        *await _bars(path, found, settings),
         *_writable_paths(path, found, settings),
     ], found
 
@@ -104,6 +105,20 @@ async def _front_door(path: Path, found: Examined, settings: Settings) -> list[s
     except (OSError, ValueError) as exc:
         out.append(f"{_at(path, found, ('hl7_front_door', 'tls'))}: hl7_front_door: TLS: {exc}")
     return out
+
+
+async def _bars(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """The BaRS door's targets table, when the door is configured."""
+    bars = settings.bars
+    if bars is None:
+        return []
+    from gateway.bars.targets import load_targets
+
+    async def targets() -> None:
+        load_targets(settings, bars)
+
+    at = _at(path, found, ("bars", "targets_file"))
+    return [_problem(at, "bars", exc) for exc in await every_problem(targets)]
 
 
 def _writable_paths(path: Path, found: Examined, settings: Settings) -> list[str]:

@@ -21,18 +21,24 @@ DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
 
 
 def load_targets(settings: Settings, bars: BarsSettings) -> tuple[BarsTarget, ...]:
-    """The configured targets plus the rows of ``bars.targets_file`` (file errors raise)."""
+    """The configured targets plus the rows of ``bars.targets_file``; a target given twice
+    (or a bad row) raises, naming it."""
     rows: list[BarsTarget] = list(bars.targets)
+    seen = {(t.system, t.value) for t in rows}
+    if len(seen) != len(rows):
+        raise ValueError("bars.targets names one target twice")
     if bars.targets_file is not None:
         path = settings.resolve(bars.targets_file)
         for row in read_table(path.parent, path.name, ("system", "value", "service")):
-            rows.append(
-                BarsTarget(
-                    system=row.required("system"),
-                    value=row.required("value"),
-                    service=row.required("service"),
-                )
+            target = BarsTarget(
+                system=row.required("system"),
+                value=row.required("value"),
+                service=row.required("service"),
             )
+            if (target.system, target.value) in seen:
+                raise row.error("value", f"target {target.system}|{target.value} is listed twice")
+            seen.add((target.system, target.value))
+            rows.append(target)
     return tuple(rows)
 
 
