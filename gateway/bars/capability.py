@@ -100,6 +100,6 @@ def capability_statement(
         "software": {"name": SOFTWARE, "version": software_version},
         "implementation": {"description": "uec-gateway BaRS receiver", "url": service_root},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
+        "format": ["application/fhir+json", "application/fhir+xml"],
         "rest": [{"mode": "server", "resource": resources}],
     }

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapters.domain import utcnow
-from gateway.bars import handlers
+from gateway.bars import handlers, wire
 from gateway.bars.errors import Rec, RecError, from_api_error, operation_outcome
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
 from gateway.bars.targets import Targets, load_targets
@@ -38,14 +38,18 @@ _HTTP: dict[int, tuple[Rec, str]] = {
 
 def error_response(error: RecError, ex: BarsExchange) -> web.Response:
     ex.outcome = error.rec.spec.code
-    body = formats.dump(
-        operation_outcome(error, outcome_id=ex.outcome_id, now=instant(utcnow())),
-        formats.WireFormat.JSON,
-    )
+    outcome = operation_outcome(error, outcome_id=ex.outcome_id, now=instant(utcnow()))
+    fmt = ex.fmt
+    try:
+        body = wire.dump(outcome, fmt)
+    except (ValueError, TypeError):
+        # Text XML cannot hold: the error is still answered, in JSON.
+        fmt = formats.WireFormat.JSON
+        body = wire.dump(outcome, fmt)
     return web.Response(
         status=error.rec.spec.status,
         body=body,
-        headers={"Content-Type": handlers.JSON_CONTENT_TYPE, **error.headers},
+        headers={"Content-Type": fmt.content_type, **error.headers},
     )
 
 

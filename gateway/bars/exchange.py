@@ -12,6 +12,7 @@ from adapters.domain import CallContext
 from gateway.bars.headers import Identity
 from gateway.bars.targets import Targets
 from gateway.config import BarsSettings
+from gateway.fhir.formats import WireFormat
 from gateway.runtime import Generation
 from gateway.service import idempotency_key
 
@@ -29,6 +30,7 @@ class BarsExchange:
     identity: Identity = field(default_factory=Identity)
     service_id: str | None = None
     interaction: str = "unknown"
+    fmt: WireFormat = WireFormat.JSON
     appointment_id: str | None = None
     outcome: str | None = None
     slot_count: int | None = None

@@ -19,17 +19,15 @@ from aiohttp import web
 
 from adapters.domain import utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import headers, render, search
+from gateway.bars import headers, render, search, wire
 from gateway.bars.capability import capability_statement
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
-from gateway.fhir import formats
 from gateway.fhir import search as stu3_search
 from gateway.http.exchange import SETTINGS, VERSION
 from gateway.service import DuplicateRequest, Replay
 from gateway.store import AppointmentVersion
 
-JSON_CONTENT_TYPE = "application/fhir+json;charset=utf-8"
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 Json = dict[str, Any]
 
@@ -38,9 +36,10 @@ def _begin(request: web.Request, interaction: str, *, target: bool = True) -> Ba
     """The headers every interaction checks, in the order a sender would fix them."""
     ex = exchange(request)
     ex.interaction = interaction
-    ex.request_id, ex.correlation_id = headers.request_ids(request.headers)
     bars = request.config_dict[BARS]
-    headers.negotiate(request.headers.get("Accept"), bars.core_major_versions)
+    # First, so that every later error is written in the format asked for.
+    ex.fmt = headers.negotiate(request.headers.get("Accept"), bars.core_major_versions)
+    ex.request_id, ex.correlation_id = headers.request_ids(request.headers)
     if target or request.headers.get(headers.TARGET):
         wanted = headers.target(request.headers)
         ex.service_id = request.config_dict[TARGETS].service_for(wanted, ex.current.router)
@@ -57,12 +56,12 @@ def _timeout(request: web.Request) -> float:
     return request.config_dict[BARS].request_timeout_s
 
 
-def _json(
-    resource: Json, *, status: int = 200, extra: dict[str, str] | None = None
+async def _answer(
+    resource: Json, ex: BarsExchange, *, status: int = 200, extra: dict[str, str] | None = None
 ) -> web.Response:
-    body = formats.dump(resource, formats.WireFormat.JSON)
+    body = await wire.dump_async(resource, ex.fmt)
     return web.Response(
-        status=status, body=body, headers={"Content-Type": JSON_CONTENT_TYPE, **(extra or {})}
+        status=status, body=body, headers={"Content-Type": ex.fmt.content_type, **(extra or {})}
     )
 
 
@@ -76,14 +75,7 @@ def _version_headers(request: web.Request, version: AppointmentVersion) -> dict[
 
 
 async def _body(request: web.Request) -> Json:
-    kind = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-    if kind not in ("application/fhir+json", "application/json"):
-        raise RecError(
-            Rec.UNSUPPORTED_MEDIA_TYPE,
-            "not-supported",
-            f"Content-Type must be application/fhir+json (got '{kind[:60]}')",
-            expression="http.Content-Type",
-        )
+    fmt = wire.body_format(request.headers.get("Content-Type"))
     limit = request.config_dict[SETTINGS].server.max_body_bytes
     try:
         raw = await request.content.read(limit + 1)
@@ -91,7 +83,7 @@ async def _body(request: web.Request) -> Json:
         raise RecError(Rec.BAD_REQUEST, "invalid", "the body cannot be decoded as sent") from exc
     if len(raw) > limit:
         raise RecError(Rec.PAYLOAD_TOO_LARGE, "too-costly", f"body larger than {limit} bytes")
-    return formats.load(raw, formats.WireFormat.JSON)
+    return wire.load(raw, fmt)
 
 
 def _guid(value: str, what: str) -> str:
@@ -117,7 +109,7 @@ async def metadata(request: web.Request) -> web.Response:
         core_version=request.config_dict[BARS].core_version,
         now=utcnow(),
     )
-    return _json(statement)
+    return await _answer(statement, ex)
 
 
 async def search_slots(request: web.Request) -> web.Response:
@@ -139,7 +131,7 @@ async def search_slots(request: web.Request) -> web.Response:
         total=page.total,
         next_url=wanted.next_url(self_url, page.next_start) if page.next_start else None,
     )
-    return _json(body)
+    return await _answer(body, ex)
 
 
 def _duplicate(request: web.Request, replay: Replay, request_id: str | None) -> RecError:
@@ -180,7 +172,7 @@ async def book(request: web.Request) -> web.Response:
     ex.appointment_id = version.appointment_id
     ex.outcome = "booked"
     headers_ = _version_headers(request, version)
-    return _json(render.appointment(version), status=201, extra=headers_)
+    return await _answer(render.appointment(version), ex, status=201, extra=headers_)
 
 
 async def _held(request: web.Request, ex: BarsExchange) -> AppointmentVersion:
@@ -197,7 +189,7 @@ async def _held(request: web.Request, ex: BarsExchange) -> AppointmentVersion:
 async def read(request: web.Request) -> web.Response:
     ex = _begin(request, "read")
     version = await _held(request, ex)
-    return _json(render.appointment(version), extra=_version_headers(request, version))
+    return await _answer(render.appointment(version), ex, extra=_version_headers(request, version))
 
 
 async def search_appointments(request: web.Request) -> web.Response:
@@ -214,7 +206,7 @@ async def search_appointments(request: web.Request) -> web.Response:
     found = [v for v in held if v.booking.service_id == ex.service_id]
     self_url = _base(request) + request.path_qs[len(request.config_dict[BARS].base_path) :]
     body = render.appointment_bundle(found, base=_base(request), self_url=self_url, now=utcnow())
-    return _json(body)
+    return await _answer(body, ex)
 
 
 def _expected_version(request: web.Request, data: Json) -> int:
@@ -321,7 +313,7 @@ async def update(request: web.Request) -> web.Response:
     except DuplicateRequest as dup:
         raise _duplicate(request, dup.replay, ex.request_id) from None
     ex.outcome = "cancelled"
-    return _json(render.appointment(version), extra=_version_headers(request, version))
+    return await _answer(render.appointment(version), ex, extra=_version_headers(request, version))
 
 
 async def _unmatched(request: web.Request) -> web.Response:

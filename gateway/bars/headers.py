@@ -9,7 +9,8 @@
   (a Device), ``NHSD-Requesting-Practitioner`` (a PractitionerRole, optional):
   Base64 JSON FHIR objects; only their identifiers are kept;
 - Content-Negotiation/Mechanism: the Accept header's ``version`` parameter names
-  the BaRS Core version; a major version we do not serve is 406.
+  the BaRS Core version; a major version we do not serve is 406. FHIR JSON is
+  the format BaRS requires; FHIR XML is served too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from adapters.domain import (
     RequestingPractitioner,
 )
 from gateway.bars.errors import Rec, RecError, bad_header
+from gateway.fhir.formats import WireFormat
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 TARGET = "NHSD-Target-Identifier"
@@ -173,31 +175,41 @@ def _media(item: str) -> tuple[str, dict[str, str]]:
     return kind.strip().lower(), params
 
 
-_JSON_KINDS = frozenset({JSON_TYPE, "application/json", "*/*", "application/*"})
+_KINDS = {
+    JSON_TYPE: WireFormat.JSON,
+    "application/json": WireFormat.JSON,
+    "*/*": WireFormat.JSON,
+    "application/*": WireFormat.JSON,
+    "application/fhir+xml": WireFormat.XML,
+    "application/xml": WireFormat.XML,
+    "text/xml": WireFormat.XML,
+}
 
 
-def negotiate(accept: str | None, majors: tuple[int, ...]) -> None:
-    """Accept must allow FHIR JSON of a BaRS Core major version we serve; else 406."""
+def negotiate(accept: str | None, majors: tuple[int, ...]) -> WireFormat:
+    """The first format Accept allows, of a BaRS Core major version we serve; else 406.
+    No Accept is JSON (the format BaRS requires)."""
     if not accept or not accept.strip():
-        return
+        return WireFormat.JSON
     offered = ", ".join(str(m) for m in majors)
     for item in accept.split(","):
         kind, params = _media(item)
-        if kind not in _JSON_KINDS or params.get("q", "1").strip() in ("0", "0.0", "0.00"):
+        fmt = _KINDS.get(kind)
+        if fmt is None or params.get("q", "1").strip() in ("0", "0.0", "0.00", "0.000"):
             continue
         version = params.get("version")
         if version is None or _major(version) in majors:
-            return
+            return fmt
         raise RecError(
             Rec.NOT_ACCEPTABLE,
             "processing",
-            f"BaRS Core version {version} is not served here; major version(s) {offered} are",
+            f"BaRS Core version {version[:20]} is not served here; major version(s) {offered} are",
             expression="http.Accept",
         )
     raise RecError(
         Rec.NOT_ACCEPTABLE,
         "processing",
-        f"Accept '{accept[:80]}' allows no format served here ({JSON_TYPE})",
+        f"Accept '{accept[:80]}' allows no format served here ({JSON_TYPE}, application/fhir+xml)",
         expression="http.Accept",
     )
 

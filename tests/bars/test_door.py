@@ -47,7 +47,8 @@ async def test_metadata_is_an_r4_capability_statement_with_ids_echoed(doors: Doo
 
 
 @pytest.mark.parametrize(
-    "accept", ["application/fhir+json; version=2.0.0", "text/html", "application/fhir+xml"]
+    "accept",
+    ["application/fhir+json; version=2.0.0", "application/fhir+xml; version=0.9", "text/html"],
 )
 async def test_accept_of_another_major_version_or_format_is_406(doors: Doors, accept: str) -> None:
     """Content-Negotiation: a BaRS Core major version or format not served is 406."""
