@@ -10,6 +10,7 @@ versions and adapters. Small modules, as the STU3 door:
 - ``render``: domain values -> UK Core R4 resources;
 - ``appointment``/``search``: request bodies and parameters -> domain values;
 - ``capability``: the R4 CapabilityStatement;
+- ``wire``: FHIR JSON and XML in and out;
 - ``handlers``: one handler per interaction, listed in ``INTERACTIONS``;
 - ``door``: the sub-application and its middleware.
 """

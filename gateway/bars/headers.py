@@ -78,7 +78,7 @@ def _decoded(headers: Mapping[str, str], name: str) -> dict[str, Any] | None:
     try:
         text = base64.b64decode(raw.strip(), validate=True).decode("utf-8")
         data = json.loads(text)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         raise bad_header(name, "invalid", f"the {name} header is not Base64-encoded JSON") from None
     if not isinstance(data, dict):
         raise bad_header(name, "structure", f"the {name} header must hold a JSON object")

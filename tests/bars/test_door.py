@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import pytest
@@ -72,6 +73,8 @@ async def test_accept_of_the_served_major_version_is_answered(doors: Doors) -> N
         ("NHSD-Target-Identifier", None, "required"),
         (None, ("NHSD-Target-Identifier", "%%%not-base64"), "invalid"),
         (None, ("NHSD-Target-Identifier", b64({"value": "2000099999"})), "structure"),
+        (None, ("NHSD-Target-Identifier", base64.b64encode(b"[" * 5000).decode()), "invalid"),
+        (None, ("NHSD-End-User-Organisation", b64({"identifier": "A1001"})), "structure"),
         ("NHSD-End-User-Organisation", None, "required"),
         ("NHSD-Requesting-Software", None, "required"),
     ],
