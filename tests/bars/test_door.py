@@ -354,10 +354,10 @@ async def test_a_bars_booking_is_read_over_stu3(doors: Doors) -> None:
 
 
 async def test_one_slot_booked_concurrently_through_both_doors_once(doors: Doors) -> None:
-    """Ten STU3 and ten BaRS bookings of one slot at once: exactly one succeeds."""
+    """25 STU3 and 25 BaRS bookings of one slot at once: exactly one succeeds."""
     slot = (await doors.bars.free_slots())[0]
-    sends = [doors.bars.book(slot) for _ in range(10)]
-    sends += [doors.stu3.book(booking_body(slot)) for _ in range(10)]
+    sends = [doors.bars.book(slot) for _ in range(25)]
+    sends += [doors.stu3.book(booking_body(slot)) for _ in range(25)]
     answers = await asyncio.gather(*sends)
     statuses = sorted(a.status for a in answers)
     assert statuses.count(201) == 1, statuses
@@ -417,3 +417,16 @@ async def test_unknown_paths_and_methods_are_rec_outcomes(doors: Doors) -> None:
     resp = await doors.bars.client.delete(f"{BARS_ROOT_PATH}/Slot", headers=doors.bars.headers())
     assert resp.status == 405
     assert _rec(await _json(resp))[0] == "REC_METHOD_NOT_ALLOWED"
+
+
+async def test_an_adapter_fault_is_500_rec_server_error(
+    both_doors: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception inside an adapter is 500 REC_SERVER_ERROR, never a traceback."""
+    monkeypatch.setitem(registry.ADAPTERS, "faulty", "tests.api.faulty_supplier:create")
+    doors = await both_doors(extra_adapters="faulty:broken")
+    resp = await doors.bars.search()
+    assert resp.status == 500
+    body = await resp.text()
+    assert "Traceback" not in body
+    assert _rec(await _json(resp)) == ("REC_SERVER_ERROR", "exception")
