@@ -112,13 +112,17 @@ async def _bars(path: Path, found: Examined, settings: Settings) -> list[str]:
     bars = settings.bars
     if bars is None:
         return []
-    from gateway.bars.targets import load_targets
+    from gateway.bars.targets import load_targets, mount_problem
 
     async def targets() -> None:
         load_targets(settings, bars)
 
     at = _at(path, found, ("bars", "targets_file"))
-    return [_problem(at, "bars", exc) for exc in await every_problem(targets)]
+    out = [_problem(at, "bars", exc) for exc in await every_problem(targets)]
+    problem = mount_problem(settings)
+    if problem:
+        out.append(f"{_at(path, found, ('bars', 'service_root'))}: {problem}")
+    return out
 
 
 def _writable_paths(path: Path, found: Examined, settings: Settings) -> list[str]:

@@ -18,7 +18,7 @@ from adapters.domain import utcnow
 from gateway.bars import handlers, wire
 from gateway.bars.errors import Rec, RecError, from_api_error, operation_outcome
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
-from gateway.bars.targets import Targets, load_targets
+from gateway.bars.targets import Targets, load_targets, mount_problem
 from gateway.config import Settings
 from gateway.errors import ApiError
 from gateway.fhir import formats
@@ -146,6 +146,9 @@ def create(settings: Settings) -> web.Application:
     bars = settings.bars
     if bars is None:
         raise ValueError("no bars: section in the configuration")
+    problem = mount_problem(settings)
+    if problem:
+        raise ValueError(problem)
     door = web.Application(middlewares=[bars_middleware])
     door[BARS] = bars
     door[TARGETS] = Targets(load_targets(settings, bars))

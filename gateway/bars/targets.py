@@ -20,6 +20,21 @@ from gateway.routing import Router
 DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
 
 
+def mount_problem(settings: Settings) -> str | None:
+    """Why the door cannot be mounted where configured (its root inside the STU3 one's, or
+    around it), if it cannot."""
+    bars = settings.bars
+    if bars is None:
+        return None
+    ours, stu3 = bars.base_path.rstrip("/") + "/", settings.server.base_path.rstrip("/") + "/"
+    if ours.startswith(stu3) or stu3.startswith(ours):
+        return (
+            f"bars.service_root path {bars.base_path} overlaps server.service_root path "
+            f"{settings.server.base_path}; give each door its own"
+        )
+    return None
+
+
 def load_targets(settings: Settings, bars: BarsSettings) -> tuple[BarsTarget, ...]:
     """The configured targets plus the rows of ``bars.targets_file``; a target given twice
     (or a bad row) raises, naming it."""
@@ -58,7 +73,7 @@ class Targets:
             raise RecError(
                 Rec.NOT_FOUND,
                 "not-found",
-                f"no service here is the target {target.system}|{target.value}",
+                f"no service here is the target {target.system[:80]}|{target.value[:40]}",
                 expression="http.NHSD-Target-Identifier",
             )
         return service

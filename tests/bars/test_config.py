@@ -35,3 +35,17 @@ def test_check_config_names_a_target_listed_twice(
     assert main(["check-config", str(tmp_path / "config/demo.yaml")]) == 1
     err = capsys.readouterr().err
     assert "targets.csv:4" in err and "listed twice" in err
+
+
+def test_check_config_refuses_a_bars_root_inside_the_stu3_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A BaRS service root inside the STU3 one (or around it) is a configuration problem."""
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    config = tmp_path / "config/demo.yaml"
+    config.write_text(
+        config.read_text().replace("8080/bars/FHIR/R4", "8080/STU3/1/careconnect/appointment/bars")
+    )
+    assert main(["check-config", str(config)]) == 1
+    assert "overlaps server.service_root" in capsys.readouterr().err
