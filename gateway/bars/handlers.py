@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.domain import utcnow
+from adapters.domain import BookingRequest, SlotQuery, SlotStatus, utcnow
 from gateway.bars import appointment as bars_appointment
 from gateway.bars import headers, render, search, wire
 from gateway.bars.capability import capability_statement
@@ -25,6 +25,7 @@ from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
 from gateway.fhir import search as stu3_search
 from gateway.http.exchange import SETTINGS, VERSION
+from gateway.routing import SlotHome
 from gateway.service import DuplicateRequest, Replay
 from gateway.store import AppointmentVersion
 
@@ -147,17 +148,52 @@ def _duplicate(request: web.Request, replay: Replay, request_id: str | None) -> 
     )
 
 
-async def book(request: web.Request) -> web.Response:
-    ex = _begin(request, "book")
-    wanted = bars_appointment.booking_request(await _body(request))
-    home = ex.current.router.for_slot(wanted.slot_id, None)
-    if home is not None and home.service_id not in (None, ex.service_id):
+async def _find_slot(
+    request: web.Request, ex: BarsExchange, wanted: BookingRequest
+) -> SlotHome | None:
+    """Where a slot the router has not seen lives (after a restart, say): the target
+    service's slots at that time are searched, which teaches the router, so a slot of
+    another service is never booked in the target's name."""
+    assert ex.service_id is not None
+    query = SlotQuery(
+        service_id=ex.service_id,
+        statuses=frozenset(SlotStatus),
+        start_from=wanted.start,
+        start_to=wanted.start,
+    )
+    await ex.current.service.search(query, ex.context(_timeout(request)))
+    return ex.current.router.for_slot(wanted.slot_id, None)
+
+
+async def _check_slot(request: web.Request, ex: BarsExchange, wanted: BookingRequest) -> None:
+    """The slot must be the target service's (a resend is the ledger's to answer)."""
+    service = ex.current.service
+    if ex.request_id and await service.store.find_claim(ex.scope, ex.request_id):
+        return
+    home = service.router.for_slot(wanted.slot_id, None)
+    if home is None or home.service_id is None:
+        home = await _find_slot(request, ex, wanted)
+    if home is None:
+        raise RecError(
+            Rec.UNPROCESSABLE_ENTITY,
+            "not-found",
+            f"service {ex.service_id} has no such slot starting at the Appointment's start; "
+            "search for slots again",
+            expression="Appointment.slot",
+        )
+    if home.service_id != ex.service_id:
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
             "business-rule",
             "the slot belongs to another service than NHSD-Target-Identifier names",
             expression="Appointment.slot",
         )
+
+
+async def book(request: web.Request) -> web.Response:
+    ex = _begin(request, "book")
+    wanted = bars_appointment.booking_request(await _body(request))
+    await _check_slot(request, ex, wanted)
     try:
         version = await ex.current.service.book(
             wanted,

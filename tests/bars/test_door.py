@@ -430,3 +430,21 @@ async def test_an_adapter_fault_is_500_rec_server_error(
     body = await resp.text()
     assert "Traceback" not in body
     assert _rec(await _json(resp)) == ("REC_SERVER_ERROR", "exception")
+
+
+async def test_a_slot_of_another_service_is_never_booked_in_the_targets_name(
+    both_doors: Start,
+) -> None:
+    """A slot of another service is 422, even on a gateway that has not seen it in a search."""
+    first = await both_doors()
+    first.bars.target = {"system": "https://fhir.nhs.uk/Id/dos-service-id", "value": "918999198888"}
+    other = (await first.bars.free_slots())[0]
+    first.bars.target = {"system": "https://fhir.nhs.uk/Id/dos-service-id", "value": "2000099999"}
+    ours = (await first.bars.free_slots())[0]
+    resp = await first.bars.book(other)
+    assert resp.status == 422
+    assert _rec(await _json(resp)) == ("REC_UNPROCESSABLE_ENTITY", "business-rule")
+    fresh = await both_doors()  # same store and diary, a router that has seen no search
+    resp = await fresh.bars.book(other)
+    assert resp.status == 422, await resp.text()
+    assert (await fresh.bars.book(ours)).status == 201
