@@ -37,6 +37,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *_keys(settings, environ),
         *await _adapters(path, found, settings),
         *await _front_door(path, found, settings),
+        *await _bars(path, found, settings),
         *_writable_paths(path, found, settings),
     ], found
 
@@ -103,6 +104,24 @@ async def _front_door(path: Path, found: Examined, settings: Settings) -> list[s
         tls.server_context(settings.base_dir)
     except (OSError, ValueError) as exc:
         out.append(f"{_at(path, found, ('hl7_front_door', 'tls'))}: hl7_front_door: TLS: {exc}")
+    return out
+
+
+async def _bars(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """The BaRS door's targets table, when the door is configured."""
+    bars = settings.bars
+    if bars is None:
+        return []
+    from gateway.bars.targets import load_targets, mount_problem
+
+    async def targets() -> None:
+        load_targets(settings, bars)
+
+    at = _at(path, found, ("bars", "targets_file"))
+    out = [_problem(at, "bars", exc) for exc in await every_problem(targets)]
+    problem = mount_problem(settings)
+    if problem:
+        out.append(f"{_at(path, found, ('bars', 'service_root'))}: {problem}")
     return out
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.audit import AuditTrail
+from gateway.bars import door as bars_door
 from gateway.config import Settings
 from gateway.hl7 import front_door_ctx
 from gateway.http import handlers
@@ -113,6 +114,9 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
+    if settings.bars is not None:
+        # The BaRS receiver (FHIR R4) beside the STU3 surface, over the same service.
+        app.add_subapp(settings.bars.base_path, bars_door.create(settings))
     app.router.add_get("/health", health)
     app.router.add_post("/admin/reload", admin_reload)
     return app

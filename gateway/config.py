@@ -194,6 +194,45 @@ class Hl7FrontDoorSettings(_Section):
         return value
 
 
+class BarsTarget(_Section):
+    """One NHSD-Target-Identifier (system and value, e.g. a DoS service id) and the
+    gateway service id it routes to."""
+
+    system: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+    service: str = Field(min_length=1)
+
+
+class BarsSettings(_Section):
+    """The BaRS receiver front door (FHIR R4), served beside the STU3 surface."""
+
+    #: Public service root of the door, no trailing slash (e.g. http://host:8080/bars/FHIR/R4).
+    service_root: str
+    #: Non-Functional-Requirements: every request answered within 5 s; the proxy waits 32 s.
+    request_timeout_s: float = Field(default=4.5, gt=0, le=30)
+    #: BaRS Core major versions accepted in ``Accept: application/fhir+json; version=``.
+    core_major_versions: tuple[int, ...] = (1,)
+    #: The version this door states in its CapabilityStatement.
+    core_version: str = "1.5.0"
+    targets: tuple[BarsTarget, ...] = ()
+    #: CSV (system,value,service) of further targets, relative to the config file.
+    targets_file: Path | None = None
+
+    @field_validator("service_root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value.endswith("/") or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("service_root must be an absolute http(s) URL without a trailing '/'")
+        if not parts.path:
+            raise ValueError("service_root needs a path of its own (e.g. /bars/FHIR/R4)")
+        return value
+
+    @property
+    def base_path(self) -> str:
+        return urlsplit(self.service_root).path
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -202,6 +241,7 @@ class Settings(_Section):
     adapters: tuple[AdapterSettings, ...] = ()
     services: tuple[ServiceRoute, ...] = ()
     hl7_front_door: Hl7FrontDoorSettings | None = None
+    bars: BarsSettings | None = None
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -158,6 +158,9 @@ def _header(request: web.Request, name: str) -> str | None:
 
 @web.middleware
 async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if len(request.match_info.apps) > 1:
+        # A door mounted as a sub-application (gateway/bars/) answers in its own terms.
+        return await handler(request)
     ex = exchange(request)
     ex.client_request_id = _header(request, "X-Request-ID")
     ex.trace_id = _header(request, "Ssp-TraceID")

@@ -1,0 +1,105 @@
+"""The door's R4 CapabilityStatement, generated from what the routed adapters can do.
+
+Failure-Scenarios/Capability-Statement: /metadata needs no target; without one
+it describes the whole receiver (every adapter), with one the service it names
+(that service's adapter). Compare api/examples/metadata/BaRS_API_Capability_Statement.json.
+Messaging (``$process-message``) is not served yet, so no ``messaging`` is stated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from adapters.contract import Capability
+from gateway.bars.render import UK_CORE
+from gateway.bars.search import INCLUDES, SERVICE_PARAM
+from gateway.fhir.capability import SOFTWARE
+
+Json = dict[str, Any]
+
+_INCLUDE_NEEDS = {
+    "Slot:schedule": Capability.INCLUDE_SCHEDULE,
+    "Schedule:actor:Practitioner": Capability.INCLUDE_PRACTITIONER,
+    "Schedule:actor:PractitionerRole": Capability.INCLUDE_PRACTITIONER_ROLE,
+    "Schedule:actor:HealthcareService": Capability.INCLUDE_SERVICE,
+    "HealthcareService:providedBy": Capability.INCLUDE_ORGANISATION,
+    "HealthcareService:location": Capability.INCLUDE_LOCATION,
+}
+
+
+def _param(name: str, kind: str, documentation: str) -> Json:
+    return {"name": name, "type": kind, "documentation": documentation}
+
+
+def _slot(caps: set[Capability]) -> Json:
+    return {
+        "type": "Slot",
+        "profile": UK_CORE + "Slot",
+        "interaction": [{"code": "search-type"}],
+        "searchInclude": [i for i in INCLUDES if _INCLUDE_NEEDS[i] in caps],
+        "searchParam": [
+            _param("status", "token", "Comma-separated slot statuses (free, busy)"),
+            _param("start", "date", "Twice: start=ge<dateTime>&start=le<dateTime>, with offsets"),
+            _param(SERVICE_PARAM, "token", "The service (as NHSD-Target-Identifier names it)"),
+        ],
+    }
+
+
+def _appointment(caps: set[Capability]) -> Json:
+    interactions = []
+    if Capability.BOOK in caps:
+        interactions.append({"code": "create"})
+    interactions += [{"code": "read"}, {"code": "search-type"}]
+    if Capability.CANCEL in caps:
+        interactions.append({"code": "update"})
+    return {
+        "type": "Appointment",
+        "profile": UK_CORE + "Appointment",
+        "interaction": interactions,
+        "versioning": "versioned-update",
+        "readHistory": False,
+        "updateCreate": False,
+        "searchParam": [
+            _param(
+                "patient:identifier",
+                "token",
+                "NHS Number (system must be https://fhir.nhs.uk/Id/nhs-number)",
+            )
+        ],
+    }
+
+
+def capability_statement(
+    capabilities: Iterable[frozenset[Capability]],
+    *,
+    service_root: str,
+    software_version: str,
+    core_version: str,
+    now: datetime,
+) -> Json:
+    caps: set[Capability] = set()
+    for item in capabilities:
+        caps |= item
+    resources = []
+    if Capability.SEARCH_SLOTS in caps:
+        resources.append(_slot(caps))
+    resources.append(_appointment(caps))
+    return {
+        "resourceType": "CapabilityStatement",
+        "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
+        "version": core_version,
+        "name": "UecGatewayBaRSReceiver",
+        "title": "uec-gateway BaRS receiver",
+        "status": "active",
+        "date": now.date().isoformat(),
+        "publisher": "uec-gateway",
+        "description": "Booking and Referral Standard receiver (FHIR R4) served by uec-gateway",
+        "kind": "instance",
+        "software": {"name": SOFTWARE, "version": software_version},
+        "implementation": {"description": "uec-gateway BaRS receiver", "url": service_root},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/fhir+xml"],
+        "rest": [{"mode": "server", "resource": resources}],
+    }

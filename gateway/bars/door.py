@@ -1,0 +1,156 @@
+"""The BaRS door as an aiohttp sub-application, with the one middleware its requests pass.
+
+The middleware binds the gateway's current generation (routes, adapters, booking
+service) for the whole request, turns every failure into an R4 OperationOutcome
+from the door's error table, mirrors X-Request-Id and X-Correlation-Id
+(api spec: "mirrored back"), and writes one log line and one audit row (ids only).
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from adapters.domain import utcnow
+from gateway.bars import handlers, wire
+from gateway.bars.errors import Rec, RecError, from_api_error, operation_outcome
+from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
+from gateway.bars.targets import Targets, load_targets, mount_problem
+from gateway.config import Settings
+from gateway.errors import ApiError
+from gateway.fhir import formats
+from gateway.fhir.render import instant
+from gateway.http.exchange import AUDIT, RUNTIME
+from gateway.logs import mask_identifiers
+from gateway.store import AuditEntry
+
+log = structlog.get_logger("gateway.bars")
+
+_HTTP: dict[int, tuple[Rec, str]] = {
+    404: (Rec.NOT_FOUND, "not-found"),
+    405: (Rec.METHOD_NOT_ALLOWED, "not-supported"),
+    413: (Rec.PAYLOAD_TOO_LARGE, "too-costly"),
+}
+
+
+def error_response(error: RecError, ex: BarsExchange) -> web.Response:
+    ex.outcome = error.rec.spec.code
+    outcome = operation_outcome(error, outcome_id=ex.outcome_id, now=instant(utcnow()))
+    fmt = ex.fmt
+    try:
+        body = wire.dump(outcome, fmt)
+    except (ValueError, TypeError):
+        # Text XML cannot hold: the error is still answered, in JSON.
+        fmt = formats.WireFormat.JSON
+        body = wire.dump(outcome, fmt)
+    return web.Response(
+        status=error.rec.spec.status,
+        body=body,
+        headers={"Content-Type": fmt.content_type, **error.headers},
+    )
+
+
+def _translated(exc: web.HTTPException, request: web.Request) -> RecError:
+    rec, issue = _HTTP.get(exc.status, (Rec.BAD_REQUEST, "invalid"))
+    if exc.status == 404:
+        message = f"no such resource or endpoint: {request.method} {request.path}"
+    elif exc.status == 405:
+        message = f"{request.method} is not supported on {request.path}"
+    else:
+        message = exc.reason
+    return RecError(rec, issue, mask_identifiers(message))
+
+
+async def _answer(request: web.Request, handler: Handler, ex: BarsExchange) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RecError as error:
+        return error_response(error, ex)
+    except ApiError as error:
+        return error_response(from_api_error(error), ex)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_translated(exc, request), ex)
+    except Exception:
+        log.exception("bars_request_failed")
+        message = "internal error; quote the OperationOutcome id to support"
+        return error_response(RecError(Rec.SERVER_ERROR, "exception", message), ex)
+
+
+def _echo(request: web.Request, response: web.StreamResponse) -> None:
+    for name in ("X-Request-Id", "X-Correlation-Id"):
+        value = request.headers.get(name)
+        if value:
+            response.headers[name] = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    response.headers["Cache-Control"] = "no-store"
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_identifiers(text) if text else text
+
+
+def _audit(request: web.Request, status: int, ex: BarsExchange) -> None:
+    who = ex.identity
+    request.config_dict[AUDIT].record(
+        AuditEntry(
+            at=utcnow(),
+            interaction=f"bars_{ex.interaction}",
+            method=request.method,
+            path=mask_identifiers(request.path),
+            status=status,
+            request_id=ex.outcome_id,
+            correlation_id=_masked(ex.request_id),
+            trace_id=_masked(ex.correlation_id),
+            organisation_ods=_masked(ex.ods),
+            organisation_name=_masked(who.organisation.name) if who.organisation else None,
+            device_id=_masked(who.device.identifier.value) if who.device else None,
+            practitioner_id=_masked(who.practitioner.id) if who.practitioner else None,
+            appointment_id=_masked(ex.appointment_id),
+            outcome=ex.outcome,
+            service_id=ex.service_id,
+            slot_count=ex.slot_count,
+        )
+    )
+
+
+@web.middleware
+async def bars_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ex = exchange(request)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(outcome_id=ex.outcome_id, door="bars")
+    async with request.config_dict[RUNTIME].use() as generation:
+        ex.generation = generation
+        response = await _answer(request, handler, ex)
+    _echo(request, response)
+    _audit(request, response.status, ex)
+    log.info(
+        "bars_request_handled",
+        method=request.method,
+        path=mask_identifiers(request.path),
+        interaction=ex.interaction,
+        status=response.status,
+        outcome=ex.outcome,
+        appointment_id=ex.appointment_id,
+        organisation=ex.ods,
+        duration_ms=round((time.perf_counter() - ex.started) * 1000, 2),
+    )
+    return response
+
+
+def create(settings: Settings) -> web.Application:
+    """The door's sub-application (mount it at ``settings.bars.base_path``)."""
+    bars = settings.bars
+    if bars is None:
+        raise ValueError("no bars: section in the configuration")
+    problem = mount_problem(settings)
+    if problem:
+        raise ValueError(problem)
+    door = web.Application(middlewares=[bars_middleware])
+    door[BARS] = bars
+    door[TARGETS] = Targets(load_targets(settings, bars))
+    handlers.add_routes(door)
+    return door
