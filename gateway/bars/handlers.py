@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.domain import BookingRequest, SlotQuery, SlotStatus, utcnow
+from adapters.domain import BookingRequest, Referral, SlotQuery, SlotStatus, utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import headers, render, search, wire
+from gateway.bars import headers, messaging, referral_out, render, search, wire
 from gateway.bars.capability import capability_statement
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
@@ -352,6 +352,51 @@ async def update(request: web.Request) -> web.Response:
     return await _answer(render.appointment(version), ex, extra=_version_headers(request, version))
 
 
+async def process_message(request: web.Request) -> web.Response:
+    ex = _begin(request, "process_message")
+    resource, status, extra = await messaging.dispatch(request, ex, await _body(request))
+    return await _answer(resource, ex, status=status, extra=extra)
+
+
+async def read_referral(request: web.Request) -> web.Response:
+    ex = _begin(request, "read_referral")
+    rid = _guid(request.match_info["id"], "ServiceRequest.id")
+    version = await ex.current.service.referrals.read(rid)
+    if version.referral.service_id != ex.service_id:
+        raise RecError(Rec.NOT_FOUND, "not-found", f"ServiceRequest/{rid} does not exist here")
+    extra = {"ETag": f'W/"{version.version}"', "Location": f"{_base(request)}/ServiceRequest/{rid}"}
+    return await _answer(referral_out.service_request(version, _base(request)), ex, extra=extra)
+
+
+async def search_referrals(request: web.Request) -> web.Response:
+    """getReferralByPatient: the patient's referrals at the target service."""
+    ex = _begin(request, "search_referrals")
+    if not any(request.query.getall(p, []) for p in stu3_search.PATIENT_PARAMS):
+        raise RecError(
+            Rec.BAD_REQUEST,
+            "required",
+            "search by patient:identifier=https://fhir.nhs.uk/Id/nhs-number|<NHS number>",
+            expression="patient:identifier",
+        )
+    nhs_number = stu3_search.patient_nhs_number(request.query)
+    held = await ex.current.service.referrals.for_patient(nhs_number)
+    found = [v for v in held if v.referral.service_id == ex.service_id]
+    if wanted := request.query.get("ServiceRequest.identifier"):
+        found = [v for v in found if _identified(v.referral, wanted)]
+    self_url = _base(request) + request.path_qs[len(request.config_dict[BARS].base_path) :]
+    body = referral_out.searchset(found, base=_base(request), self_url=self_url, now=utcnow())
+    return await _answer(body, ex)
+
+
+def _identified(referral: Referral, token: str) -> bool:
+    """A token ``system|value`` or ``value`` against the sender's identifier or our id."""
+    system, _, value = token.rpartition("|")
+    ident = referral.sender_identifier
+    if value == referral.id:
+        return True
+    return ident is not None and ident.value == value and system in ("", ident.system)
+
+
 async def _unmatched(request: web.Request) -> web.Response:
     """A path or method this door does not serve: 405 if the path is served, else 404."""
     exchange(request).interaction = "unknown"
@@ -380,6 +425,9 @@ INTERACTIONS: tuple[InteractionRoute, ...] = (
     InteractionRoute("search_appointments", "GET", "/Appointment", search_appointments),
     InteractionRoute("read", "GET", "/Appointment/{id}", read),
     InteractionRoute("update", "PUT", "/Appointment/{id}", update),
+    InteractionRoute("process_message", "POST", "/$process-message", process_message),
+    InteractionRoute("search_referrals", "GET", "/ServiceRequest", search_referrals),
+    InteractionRoute("read_referral", "GET", "/ServiceRequest/{id}", read_referral),
 )
 
 

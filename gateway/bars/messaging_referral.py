@@ -1,0 +1,159 @@
+"""``$process-message`` for the ``servicerequest-request`` event (a referral).
+
+process-message.page.md: synchronous; the answer is a ``servicerequest-response``
+message Bundle (MessageHeader, the ServiceRequest as stored, its Patient) or an
+OperationOutcome with a REC code. BARS-message-reason: ``new`` creates,
+``update`` makes the next version, ``delete`` (the sender's cancel) revokes; an
+``update`` whose ServiceRequest.status is ``revoked`` revokes too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from adapters.domain import ReferralRequester, ReferralStatus, utcnow
+from gateway._referral_claims import DuplicateReferral
+from gateway.bars import referral_in, referral_out
+from gateway.bars.errors import Rec, RecError
+from gateway.bars.exchange import BARS, BarsExchange
+from gateway.fhir import render as stu3
+from gateway.referrals import referral_key
+from gateway.store import ReferralVersion
+
+Json = dict[str, Any]
+#: (resource, HTTP status, extra headers)
+Answer = tuple[Json, int, dict[str, str]]
+RESPONSE_EVENT = "servicerequest-response"
+
+
+def _duplicate(base: str, referral_id: str, version: int, request_id: str | None) -> RecError:
+    return RecError(
+        Rec.CONFLICT,
+        "duplicate",
+        "This message has been recognised as having already been successfully processed: "
+        f"X-Request-Id '{request_id}' made ServiceRequest/{referral_id} version {version}. "
+        "Nothing was done again.",
+        headers={"Content-Location": f"{base}/ServiceRequest/{referral_id}"},
+    )
+
+
+def _response(msg: referral_in.Message, version: ReferralVersion, base: str) -> Json:
+    """The servicerequest-response message (BARS-MessageDefinition-ServiceRequest-Response)."""
+    now = stu3.instant(utcnow())
+    header_id = str(uuid.uuid4())
+    entries = referral_out.entries(version, base)
+    answered = msg.header.get("id") or msg.bundle.get("id") or header_id
+    header: Json = {
+        "resourceType": "MessageHeader",
+        "id": header_id,
+        "meta": {"lastUpdated": now},
+        "eventCoding": {"system": referral_in.EVENTS, "code": RESPONSE_EVENT},
+        "source": {"endpoint": base},
+        "response": {"identifier": str(answered), "code": "ok"},
+        "focus": [{"reference": entries[0]["fullUrl"]}],
+    }
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now},
+        "type": "message",
+        "timestamp": now,
+        "entry": [{"fullUrl": f"urn:uuid:{header_id}", "resource": header}, *entries],
+    }
+
+
+def _held_id(msg: referral_in.Message) -> str:
+    """Which stored referral an update or cancel names: the ServiceRequest's id (as the
+    response gave it), else its fullUrl."""
+    found = str(msg.focus.get("id") or referral_key(msg.focus_url) or "")
+    try:
+        uuid.UUID(found)
+    except ValueError:
+        raise RecError(
+            Rec.BAD_REQUEST,
+            "value",
+            "an update or cancel names the referral by ServiceRequest.id (a GUID)",
+            expression="ServiceRequest.id",
+        ) from None
+    return found
+
+
+def _expected(msg: referral_in.Message, current: ReferralVersion) -> int:
+    """The version read (meta.versionId); a message without one changes the current one."""
+    raw = str((msg.focus.get("meta") or {}).get("versionId") or "")
+    if not raw:
+        return current.version
+    if not raw.isdigit() or len(raw) > 9:
+        raise RecError(
+            Rec.BAD_REQUEST,
+            "value",
+            "meta.versionId names no version",
+            expression="ServiceRequest.meta.versionId",
+        )
+    return int(raw)
+
+
+async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: Json) -> Answer:
+    """Create, update or revoke the referral the message carries."""
+    msg = referral_in.message(bundle)
+    if msg.reason not in referral_in.MESSAGE_REASONS:
+        raise RecError(
+            Rec.BAD_REQUEST,
+            "value",
+            f"MessageHeader.reason '{msg.reason[:20]}' is not one of new, update, delete",
+            expression="MessageHeader.reason",
+        )
+    settings = request.config_dict[BARS]
+    base = settings.service_root
+    ctx = ex.context(settings.request_timeout_s)
+    service = ex.current.service.referrals
+    assert ex.service_id is not None
+    requester = ReferralRequester(
+        organisation=ex.identity.organisation, practitioner=ex.identity.practitioner
+    )
+    if msg.reason == "new":
+        wanted = referral_in.referral(
+            msg, service_id=ex.service_id, requester=requester, now=utcnow()
+        )
+        named = referral_in.appointment_named(msg.focus)
+        # REFREQ01 names the sender's booking: linked only if it is one stored here.
+        if named and await service.store.get(named) is not None:
+            wanted = wanted.model_copy(update={"appointment_id": named})
+        try:
+            version = await service.create(
+                wanted, ctx, scope=ex.scope, client_request_id=ex.request_id
+            )
+        except DuplicateReferral as dup:
+            raise _duplicate(
+                base, dup.replay.referral_id, dup.replay.version, ex.request_id
+            ) from None
+        ex.outcome = "referral_created"
+        return _response(msg, version, base), 200, {}
+    current = await service.read(_held_id(msg))
+    if current.referral.service_id != ex.service_id:
+        raise RecError(
+            Rec.NOT_FOUND, "not-found", f"ServiceRequest/{current.referral_id} does not exist here"
+        )
+    expected = _expected(msg, current)
+    if msg.reason == "delete" or msg.focus.get("status") == ReferralStatus.REVOKED.value:
+        version = await service.revoke(
+            current.referral_id, expected, ctx, scope=ex.scope, client_request_id=ex.request_id
+        )
+        ex.outcome = "referral_revoked"
+    else:
+        changed = referral_in.referral(
+            msg, service_id=ex.service_id, requester=requester, now=utcnow()
+        )
+        version = await service.update(
+            current.referral_id,
+            expected,
+            changed,
+            ctx,
+            scope=ex.scope,
+            client_request_id=ex.request_id,
+        )
+        ex.outcome = "referral_updated"
+    return _response(msg, version, base), 200, {}
