@@ -165,7 +165,7 @@ async def test_cancel_revokes_and_is_final(doors: Doors) -> None:
 
 
 async def test_a_resent_referral_is_409_duplicate_pointing_at_it(doors: Doors) -> None:
-    """The same X-Request-Id twice stores one referral; the resend is 409 duplicate with a pointer."""
+    """One X-Request-Id sent twice stores one referral; the resend is 409 duplicate, pointing."""
     request_id = str(uuid.uuid4())
     first = await _post(doors, _example("01"), **{"X-Request-Id": request_id})
     assert first.status == 200
