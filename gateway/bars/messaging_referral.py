@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.domain import ReferralRequester, ReferralStatus, utcnow
+from adapters.domain import Referral, ReferralRequester, ReferralStatus, utcnow
 from gateway._referral_claims import DuplicateReferral
 from gateway.bars import referral_in, referral_out
 from gateway.bars.errors import Rec, RecError
@@ -96,6 +96,15 @@ def _expected(msg: referral_in.Message, current: ReferralVersion) -> int:
     return int(raw)
 
 
+async def _linked(ex: BarsExchange, wanted: Referral, msg: referral_in.Message) -> Referral:
+    """REFREQ01 names the sender's booking in supportingInfo: linked only if it is one
+    stored here (a sender's own appointment id means nothing to this receiver)."""
+    named = referral_in.appointment_named(msg.focus)
+    if named and await ex.current.service.store.get(named) is not None:
+        return wanted.model_copy(update={"appointment_id": named})
+    return wanted
+
+
 async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: Json) -> Answer:
     """Create, update or revoke the referral the message carries."""
     msg = referral_in.message(bundle)
@@ -118,10 +127,7 @@ async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: 
         wanted = referral_in.referral(
             msg, service_id=ex.service_id, requester=requester, now=utcnow()
         )
-        named = referral_in.appointment_named(msg.focus)
-        # REFREQ01 names the sender's booking: linked only if it is one stored here.
-        if named and await service.store.get(named) is not None:
-            wanted = wanted.model_copy(update={"appointment_id": named})
+        wanted = await _linked(ex, wanted, msg)
         try:
             version = await service.create(
                 wanted, ctx, scope=ex.scope, client_request_id=ex.request_id
@@ -147,6 +153,7 @@ async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: 
         changed = referral_in.referral(
             msg, service_id=ex.service_id, requester=requester, now=utcnow()
         )
+        changed = await _linked(ex, changed, msg)
         version = await service.update(
             current.referral_id,
             expected,

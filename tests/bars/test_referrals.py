@@ -269,3 +269,40 @@ async def test_the_example_naming_a_booking_we_do_not_hold_is_stored_unlinked(
     """REFREQ01 names the sender's Appointment, unknown here: accepted, with no link."""
     stored = await _send_new(doors)
     assert "supportingInfo" not in stored
+
+
+async def test_an_update_naming_a_booking_links_it(doors: Doors) -> None:
+    """An update whose supportingInfo names a booking held here links the referral to it."""
+    stored = await _send_new(doors)
+    booked = await doors.bars.book((await doors.bars.free_slots())[0])
+    appointment_id = (await _json(booked))["id"]
+    message = _follow_up(_example_json(), stored, "update")
+    for ref in _resource(message, "ServiceRequest")["supportingInfo"]:
+        if ref["reference"].startswith("Appointment/"):
+            ref["reference"] = f"Appointment/{appointment_id}"
+    resp = await _post(doors, message)
+    assert resp.status == 200, await resp.text()
+    updated = _resource(await _json(resp), "ServiceRequest")
+    assert updated["supportingInfo"][0]["reference"] == f"Appointment/{appointment_id}"
+
+
+async def test_an_unknown_event_is_422(doors: Doors) -> None:
+    """A message whose event this receiver does not take is 422, nothing stored."""
+    message = _example_json()
+    message["entry"][0]["resource"]["eventCoding"]["code"] = "servicerequest-response"
+    resp = await _post(doors, message)
+    assert resp.status == 422
+    assert _rec(await _json(resp)) == ("REC_UNPROCESSABLE_ENTITY", "not-supported")
+
+
+async def test_referral_answers_are_xml_when_asked(doors: Doors) -> None:
+    """Accept application/fhir+xml gets the response message and the read in R4 XML."""
+    resp = await _post(doors, _example("01"), Accept="application/fhir+xml; version=1.5.0")
+    assert resp.status == 200
+    answer = wire.load(await resp.read(), WireFormat.XML)
+    stored = _resource(answer, "ServiceRequest")
+    read = await doors.bars.get(
+        f"/ServiceRequest/{stored['id']}", Accept="application/fhir+xml; version=1.5.0"
+    )
+    assert read.status == 200
+    assert wire.load(await read.read(), WireFormat.XML)["id"] == stored["id"]
