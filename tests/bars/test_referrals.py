@@ -306,3 +306,18 @@ async def test_referral_answers_are_xml_when_asked(doors: Doors) -> None:
     )
     assert read.status == 200
     assert wire.load(await read.read(), WireFormat.XML)["id"] == stored["id"]
+
+
+async def test_a_referral_search_narrows_by_service_request_identifier(doors: Doors) -> None:
+    """ServiceRequest.identifier narrows the patient's referrals to the one it names."""
+    first = await _send_new(doors)
+    await _send_new(doors, "02")
+    query = f"/ServiceRequest?patient:identifier={NHS}|{EXAMPLE_NHS_NUMBER}"
+    both = await _json(await doors.bars.get(query))
+    assert both["total"] == 2
+    one = await _json(await doors.bars.get(f"{query}&ServiceRequest.identifier={first['id']}"))
+    assert [e["resource"]["id"] for e in one["entry"] if e["search"]["mode"] == "match"] == [
+        first["id"]
+    ]
+    none = await _json(await doors.bars.get(f"{query}&ServiceRequest.identifier=nothing"))
+    assert none["total"] == 0
