@@ -71,6 +71,23 @@ def _appointment(caps: set[Capability]) -> Json:
     }
 
 
+def _service_request() -> Json:
+    """Referrals are stored for every service (gateway/referrals.py), whatever the adapter."""
+    return {
+        "type": "ServiceRequest",
+        "profile": "https://fhir.nhs.uk/StructureDefinition/BARSServiceRequest-request-referral",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [
+            _param(
+                "patient:identifier",
+                "token",
+                "NHS Number (system must be https://fhir.nhs.uk/Id/nhs-number)",
+            ),
+            _param("ServiceRequest.identifier", "token", "The sender's identifier, or our id"),
+        ],
+    }
+
+
 def capability_statement(
     capabilities: Iterable[frozenset[Capability]],
     *,
@@ -86,6 +103,7 @@ def capability_statement(
     if Capability.SEARCH_SLOTS in caps:
         resources.append(_slot(caps))
     resources.append(_appointment(caps))
+    resources.append(_service_request())
     return {
         "resourceType": "CapabilityStatement",
         "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},

@@ -321,3 +321,13 @@ async def test_a_referral_search_narrows_by_service_request_identifier(doors: Do
     ]
     none = await _json(await doors.bars.get(f"{query}&ServiceRequest.identifier=nothing"))
     assert none["total"] == 0
+
+
+async def test_metadata_states_the_service_request_interactions(doors: Doors) -> None:
+    """/metadata lists ServiceRequest read and search, with the patient parameter."""
+    resp = await doors.bars.get("/metadata")
+    statement = await _json(resp)
+    get_fhir_model_class("CapabilityStatement").model_validate(statement)
+    found = [r for r in statement["rest"][0]["resource"] if r["type"] == "ServiceRequest"]
+    assert [i["code"] for i in found[0]["interaction"]] == ["read", "search-type"]
+    assert "patient:identifier" in [p["name"] for p in found[0]["searchParam"]]
