@@ -109,6 +109,7 @@ async def metadata(request: web.Request) -> web.Response:
         software_version=request.config_dict[VERSION],
         core_version=request.config_dict[BARS].core_version,
         now=utcnow(),
+        messages=[d.url for e in messaging.EVENTS.values() for d in e.definitions],
     )
     return await _answer(statement, ex)
 

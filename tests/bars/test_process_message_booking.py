@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from lxml import etree
 
 from tests.bars.conftest import BARS_ROOT_PATH, DOS, Doors, Sender
@@ -240,3 +241,32 @@ async def test_message_definitions_list_what_is_received(doors: Doors) -> None:
     assert {e["resource"]["eventCoding"]["code"] for e in bundle["entry"]} == {"booking-request"}
     none = await doors.bars.get(f"/MessageDefinition?context={DOS}|no-such-context")
     assert (await none.json(content_type=None))["total"] == 0
+
+
+async def test_metadata_states_the_messages_received(doors: Doors) -> None:
+    """The CapabilityStatement names $process-message and each definition it receives."""
+    resp = await doors.bars.get("/metadata")
+    statement = await resp.json(content_type=None)
+    CapabilityStatement.model_validate(statement)
+    assert [o["name"] for o in statement["rest"][0]["operation"]] == ["$process-message"]
+    received = {m["definition"] for m in statement["messaging"][0]["supportedMessage"]}
+    assert received == {
+        "https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request",
+        "https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request-cancelled",
+    }
+
+
+async def test_the_response_message_is_r4_xml_when_asked(doors: Doors) -> None:
+    """With Accept XML the response message Bundle is R4 XML whose header answers 'ok'."""
+    slot = (await doors.bars.free_slots())[0]
+    resp = await doors.bars.client.post(
+        f"{BARS_ROOT_PATH}/$process-message",
+        data=example(NEW, slot),
+        headers=doors.bars.headers(Accept=XML, **{"Content-Type": XML}),
+    )
+    assert resp.status == 200, await resp.text()
+    bundle = Bundle.model_validate_xml(await resp.read())
+    assert bundle.type == "message"
+    header = bundle.entry[0].resource
+    assert header.response.code == "ok"
+    assert bundle.entry[1].resource.status == "booked"
