@@ -107,7 +107,10 @@ def _structure(data: Json) -> None:
             where, f"{where}: {first['msg']} ({exc.error_count()} problem(s) in all)", "structure"
         ) from exc
     except (TypeError, ValueError, KeyError) as exc:
-        raise bad("Bundle", f"Bundle: {exc}", "structure") from exc
+        # An entry of an unknown resource type reaches us as a KeyError naming the type.
+        raise bad(
+            "Bundle.entry.resource", f"Bundle: an entry is no R4 resource ({exc})", "structure"
+        ) from exc
     if data.get("type") != "message":
         raise bad("Bundle.type", "Bundle.type must be 'message'", "value")
 

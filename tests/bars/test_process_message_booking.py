@@ -96,6 +96,9 @@ async def book_and_cancel_examples(sender: Sender) -> None:
     assert cancelled["id"] == booked["id"]
     assert cancelled["status"] == "cancelled" and cancelled["meta"]["versionId"] == "2"
     assert slot["id"] in await sender.offered(), "the supplier offers it again"
+    status, outcome, _ = await post(sender, example(CANCELLED, slot))
+    assert status == 422, "a booking no longer current is not cancelled again"
+    assert rec(outcome)[:2] == ("REC_UNPROCESSABLE_ENTITY", "business-rule")
 
 
 async def test_published_examples_book_then_cancel(doors: Doors) -> None:
