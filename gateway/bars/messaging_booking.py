@@ -288,7 +288,38 @@ async def _cancel(request: web.Request, ex: BarsExchange, message: Message) -> A
     return await handlers.cancel_booking(request, ex, current, expected, check)
 
 
+def _path(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+        data = data[0] if isinstance(data, list) and data else data
+    return data
+
+
+#: Booking-Request-Payload: the elements marked MUST that the published examples carry.
+_REQUIRED = (
+    ("Bundle", "id"),
+    ("Bundle", "timestamp"),
+    ("MessageHeader", "destination.endpoint"),
+    ("MessageHeader", "destination.receiver.reference"),
+    ("MessageHeader", "sender.reference"),
+    ("MessageHeader", "source.endpoint"),
+)
+
+
+def required_elements(message: Message) -> None:
+    """The MUST elements of the envelope; the sender and receiver are Organization entries."""
+    for kind, path in _REQUIRED:
+        where = message.bundle if kind == "Bundle" else message.header
+        if not _path(where, path):
+            raise bad(f"{kind}.{path}", f"{kind}.{path} is required", "required")
+    for path in ("destination.receiver", "sender"):
+        found = message.resolve(_path(message.header, path), f"MessageHeader.{path}")
+        if found.get("resourceType") != "Organization":
+            raise bad(f"MessageHeader.{path}", f"MessageHeader.{path} must be an Organization")
+
+
 async def handle(request: web.Request, ex: BarsExchange, message: Message) -> web.Response:
+    required_elements(message)
     status = _appointment(message).get("status")
     if status == "booked":
         ex.interaction = "message_book"

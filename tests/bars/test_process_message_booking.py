@@ -189,7 +189,23 @@ def _no_last_updated(bundle: Json) -> None:
     del bundle["entry"][2]["resource"]["meta"]["lastUpdated"]
 
 
+def _no_sender(bundle: Json) -> None:
+    del bundle["entry"][0]["resource"]["sender"]
+
+
+def _receiver_not_an_organisation(bundle: Json) -> None:
+    header = bundle["entry"][0]["resource"]
+    header["destination"][0]["receiver"]["reference"] = bundle["entry"][2]["fullUrl"]
+
+
 MALFORMED = {
+    "no sender": (_no_sender, 400, "REC_BAD_REQUEST", "MessageHeader.sender.reference"),
+    "receiver a Patient": (
+        _receiver_not_an_organisation,
+        400,
+        "REC_BAD_REQUEST",
+        "MessageHeader.destination.receiver",
+    ),
     "no MessageHeader": (_drop_header, 400, "REC_BAD_REQUEST", "Bundle.entry[0].resource"),
     "wrong event": (
         _wrong_event,
@@ -242,6 +258,10 @@ async def test_message_definitions_list_what_is_received(doors: Doors) -> None:
         "https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request-cancelled",
     ]
     assert {e["resource"]["eventCoding"]["code"] for e in bundle["entry"]} == {"booking-request"}
+    Bundle.model_validate(bundle)
+    xml = await doors.bars.get("/MessageDefinition?context=a1t1", Accept=XML)
+    assert xml.status == 200, await xml.text()
+    assert len(Bundle.model_validate_xml(await xml.read()).entry) == 2
     none = await doors.bars.get(f"/MessageDefinition?context={DOS}|no-such-context")
     assert (await none.json(content_type=None))["total"] == 0
 
