@@ -8,6 +8,7 @@ reference carries); everything else is sent as published.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -293,3 +294,15 @@ async def test_the_response_message_is_r4_xml_when_asked(doors: Doors) -> None:
     header = bundle.entry[0].resource
     assert header.response.code == "ok"
     assert bundle.entry[1].resource.status == "booked"
+
+
+async def test_concurrent_messages_for_one_slot_book_it_once(doors: Doors) -> None:
+    """Ten booking messages for one slot at once: one is booked, the others 409 REC_CONFLICT."""
+    slot = (await doors.bars.free_slots())[0]
+    body = example(NEW, slot)
+    answers = await asyncio.gather(*(post(doors.bars, body) for _ in range(10)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [200] + [409] * 9, [a[1] for a in answers]
+    assert all(rec(a[1])[0] == "REC_CONFLICT" for a in answers if a[0] == 409)
+    found = await doors.bars.get(f"/Appointment?patient:identifier={NHS_NUMBER}")
+    assert len((await found.json(content_type=None))["entry"]) == 1
