@@ -3,7 +3,9 @@
 Failure-Scenarios/Capability-Statement: /metadata needs no target; without one
 it describes the whole receiver (every adapter), with one the service it names
 (that service's adapter). Compare api/examples/metadata/BaRS_API_Capability_Statement.json.
-Messaging (``$process-message``) is not served yet, so no ``messaging`` is stated.
+``$process-message`` is stated as the example statement does (a ``rest.operation``
+and ``messaging.supportedMessage`` in mode ``receiver``, one per MessageDefinition
+received; examples/BARS-CapabilityStatement-example.xml).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from gateway.bars.search import INCLUDES, SERVICE_PARAM
 from gateway.fhir.capability import SOFTWARE
 
 Json = dict[str, Any]
+_HTTP = {"system": "http://terminology.hl7.org/CodeSystem/message-transport", "code": "http"}
+PROCESS_MESSAGE = "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"
 
 _INCLUDE_NEEDS = {
     "Slot:schedule": Capability.INCLUDE_SCHEDULE,
@@ -95,6 +99,7 @@ def capability_statement(
     software_version: str,
     core_version: str,
     now: datetime,
+    messages: Iterable[str] = (),
 ) -> Json:
     caps: set[Capability] = set()
     for item in capabilities:
@@ -104,7 +109,7 @@ def capability_statement(
         resources.append(_slot(caps))
     resources.append(_appointment(caps))
     resources.append(_service_request())
-    return {
+    statement: Json = {
         "resourceType": "CapabilityStatement",
         "meta": {"lastUpdated": now.isoformat(timespec="milliseconds")},
         "version": core_version,
@@ -121,3 +126,24 @@ def capability_statement(
         "format": ["application/fhir+json", "application/fhir+xml"],
         "rest": [{"mode": "server", "resource": resources}],
     }
+    received = list(messages)
+    if received:
+        resources.append(
+            {
+                "type": "MessageDefinition",
+                "interaction": [{"code": "search-type"}],
+                "searchParam": [
+                    _param("context", "token", "A use case or context the message is received in")
+                ],
+            }
+        )
+        statement["rest"][0]["operation"] = [
+            {"name": "$process-message", "definition": PROCESS_MESSAGE}
+        ]
+        statement["messaging"] = [
+            {
+                "endpoint": [{"protocol": _HTTP, "address": service_root}],
+                "supportedMessage": [{"mode": "receiver", "definition": u} for u in received],
+            }
+        ]
+    return statement

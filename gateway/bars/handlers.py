@@ -109,6 +109,7 @@ async def metadata(request: web.Request) -> web.Response:
         software_version=request.config_dict[VERSION],
         core_version=request.config_dict[BARS].core_version,
         now=utcnow(),
+        messages=[d.url for e in messaging.EVENTS.values() for d in e.definitions],
     )
     return await _answer(statement, ex)
 
@@ -190,9 +191,11 @@ async def _check_slot(request: web.Request, ex: BarsExchange, wanted: BookingReq
         )
 
 
-async def book(request: web.Request) -> web.Response:
-    ex = _begin(request, "book")
-    wanted = bars_appointment.booking_request(await _body(request))
+async def place_booking(
+    request: web.Request, ex: BarsExchange, wanted: BookingRequest
+) -> AppointmentVersion:
+    """Book ``wanted`` for the target service through the shared booking service and
+    ledger (both the REST pattern and ``$process-message`` book here)."""
     await _check_slot(request, ex, wanted)
     try:
         version = await ex.current.service.book(
@@ -207,13 +210,25 @@ async def book(request: web.Request) -> web.Response:
         raise _duplicate(request, dup.replay, ex.request_id) from None
     ex.appointment_id = version.appointment_id
     ex.outcome = "booked"
+    return version
+
+
+async def book(request: web.Request) -> web.Response:
+    ex = _begin(request, "book")
+    wanted = bars_appointment.booking_request(await _body(request))
+    version = await place_booking(request, ex, wanted)
     headers_ = _version_headers(request, version)
     return await _answer(render.appointment(version), ex, status=201, extra=headers_)
 
 
 async def _held(request: web.Request, ex: BarsExchange) -> AppointmentVersion:
     """The appointment in the URL, if it is the target service's (else 404, as unknown)."""
-    ex.appointment_id = _guid(request.match_info["id"], "Appointment.id")
+    return await held_appointment(ex, request.match_info["id"])
+
+
+async def held_appointment(ex: BarsExchange, appointment_id: str) -> AppointmentVersion:
+    """Appointment ``appointment_id``, if it is the target service's (else 404, as unknown)."""
+    ex.appointment_id = _guid(appointment_id, "Appointment.id")
     version = await ex.current.service.read(ex.appointment_id)
     if version.booking.service_id != ex.service_id:
         raise RecError(
@@ -308,6 +323,30 @@ def _cancel_check(data: Json) -> Callable[[AppointmentVersion], None]:
     return check
 
 
+async def cancel_booking(
+    request: web.Request,
+    ex: BarsExchange,
+    current: AppointmentVersion,
+    expected: int,
+    check: Callable[[AppointmentVersion], None],
+) -> AppointmentVersion:
+    """Cancel ``current`` at version ``expected`` through the shared booking service
+    (``check`` runs under the appointment's lock against the version it holds)."""
+    try:
+        version = await ex.current.service.cancel(
+            current.appointment_id,
+            expected,
+            ex.context(_timeout(request)),
+            check,
+            scope=ex.scope,
+            client_request_id=ex.request_id,
+        )
+    except DuplicateRequest as dup:
+        raise _duplicate(request, dup.replay, ex.request_id) from None
+    ex.outcome = "cancelled"
+    return version
+
+
 async def update(request: web.Request) -> web.Response:
     ex = _begin(request, "cancel")
     data = await _body(request)
@@ -337,25 +376,8 @@ async def update(request: web.Request) -> web.Response:
             "the only update served is cancellation: status -> 'cancelled'",
             expression="Appointment.status",
         )
-    try:
-        version = await ex.current.service.cancel(
-            current.appointment_id,
-            expected,
-            ex.context(_timeout(request)),
-            _cancel_check(data),
-            scope=ex.scope,
-            client_request_id=ex.request_id,
-        )
-    except DuplicateRequest as dup:
-        raise _duplicate(request, dup.replay, ex.request_id) from None
-    ex.outcome = "cancelled"
+    version = await cancel_booking(request, ex, current, expected, _cancel_check(data))
     return await _answer(render.appointment(version), ex, extra=_version_headers(request, version))
-
-
-async def process_message(request: web.Request) -> web.Response:
-    ex = _begin(request, "process_message")
-    resource, status, extra = await messaging.dispatch(request, ex, await _body(request))
-    return await _answer(resource, ex, status=status, extra=extra)
 
 
 async def read_referral(request: web.Request) -> web.Response:
@@ -409,6 +431,14 @@ async def _unmatched(request: web.Request) -> web.Response:
     raise web.HTTPNotFound()
 
 
+async def _process_message(request: web.Request) -> web.Response:
+    return await messaging.process_message(request)
+
+
+async def _message_definitions(request: web.Request) -> web.Response:
+    return await messaging.search_definitions(request)
+
+
 @dataclass(frozen=True, slots=True)
 class InteractionRoute:
     name: str
@@ -425,7 +455,8 @@ INTERACTIONS: tuple[InteractionRoute, ...] = (
     InteractionRoute("search_appointments", "GET", "/Appointment", search_appointments),
     InteractionRoute("read", "GET", "/Appointment/{id}", read),
     InteractionRoute("update", "PUT", "/Appointment/{id}", update),
-    InteractionRoute("process_message", "POST", "/$process-message", process_message),
+    InteractionRoute("process_message", "POST", "/$process-message", _process_message),
+    InteractionRoute("message_definitions", "GET", "/MessageDefinition", _message_definitions),
     InteractionRoute("search_referrals", "GET", "/ServiceRequest", search_referrals),
     InteractionRoute("read_referral", "GET", "/ServiceRequest/{id}", read_referral),
 )

@@ -1,50 +1,159 @@
-"""``$process-message``: the MessageHeader's event code -> its handler.
+"""``POST /$process-message`` and ``GET /MessageDefinition``: one row per event received.
 
-Kept to the table: each event's work lives in its own module.
+BaRS-FHIR-Usage/process-message: the endpoint takes only message Bundles, and
+the MessageHeader's event says how each is processed. ``EVENTS`` is that table:
+each row names the event code, the MessageDefinitions it is received under
+(which ``GET /MessageDefinition`` lists, so the list is what the door serves)
+and the handler. The answer is synchronous: a response message Bundle whose
+MessageHeader.response says ``ok``, or the REC OperationOutcome of the failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from adapters.domain import utcnow
+from gateway.bars import handlers, messaging_booking, messaging_referral
+from gateway.bars._message import (
+    EVENTS_SYSTEM,
+    Definition,
+    Json,
+    Message,
+    read_message,
+)
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BarsExchange
-from gateway.bars.messaging_referral import handle_servicerequest
+from gateway.fhir import render as stu3
 
-Json = dict[str, Any]
-Answer = tuple[Json, int, dict[str, str]]
-Handler = Callable[[web.Request, BarsExchange, Json], Awaitable[Answer]]
+Handler = Callable[[web.Request, BarsExchange, Message], Awaitable[web.Response]]
+USAGE_CONTEXT = "http://terminology.hl7.org/CodeSystem/usage-context-type"
+USE_CASES = "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
+DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 
-#: BARS-message-events: the events this receiver takes.
-HANDLERS: dict[str, Handler] = {
-    "servicerequest-request": handle_servicerequest,
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    code: str
+    definitions: tuple[Definition, ...]
+    handle: Handler
+
+
+async def _referral(request: web.Request, ex: BarsExchange, message: Message) -> web.Response:
+    """servicerequest-request: the referral handler answers (resource, status, headers)."""
+    resource, status, extra = await messaging_referral.handle_servicerequest(
+        request, ex, message.bundle
+    )
+    return await handlers._answer(resource, ex, status=status, extra=extra)
+
+
+#: Every event ``$process-message`` receives; another event is one more row. The referral
+#: event's MessageDefinitions are not yet rows of their own (so not listed by
+#: ``GET /MessageDefinition``); its handler checks its own message's resources.
+EVENTS: dict[str, Event] = {
+    e.code: e
+    for e in (
+        Event("booking-request", messaging_booking.DEFINITIONS, messaging_booking.handle),
+        Event("servicerequest-request", (), _referral),
+    )
 }
 
 
-def _event(bundle: Json) -> str:
-    entries = bundle.get("entry") if isinstance(bundle, dict) else None
-    first = (entries[0] or {}).get("resource") if isinstance(entries, list) and entries else None
-    if not isinstance(first, dict) or first.get("resourceType") != "MessageHeader":
-        raise RecError(
-            Rec.BAD_REQUEST,
-            "required",
-            "the first entry of the message Bundle must be its MessageHeader",
-            expression="Bundle.entry[0]",
-        )
-    return str((first.get("eventCoding") or {}).get("code") or "")
-
-
-async def dispatch(request: web.Request, ex: BarsExchange, bundle: Json) -> Answer:
-    event = _event(bundle)
-    handler = HANDLERS.get(event)
-    if handler is None:
+async def process_message(request: web.Request) -> web.Response:
+    ex = handlers._begin(request, "process_message")
+    message = read_message(await handlers._body(request))
+    event = EVENTS.get(message.event)
+    if event is None:
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
             "not-supported",
-            f"MessageHeader.eventCoding '{event[:40]}' is not an event this receiver takes",
-            expression="MessageHeader.eventCoding",
+            f"event '{message.event[:40]}' is not received here (received: "
+            + ", ".join(sorted(EVENTS))
+            + ")",
+            expression="MessageHeader.eventCoding.code",
         )
-    return await handler(request, ex, bundle)
+    return await event.handle(request, ex, message)
+
+
+def _definition_id(definition: Definition) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, definition.url))
+
+
+def message_definition(definition: Definition, now: str) -> Json:
+    """A MessageDefinition resource from its row (compare message-definitions/*.xml)."""
+    contexts = [
+        {
+            "code": {"system": USAGE_CONTEXT, "code": "workflow"},
+            "valueCodeableConcept": {"coding": [{"system": DOS, "code": "dos-id"}]},
+        },
+    ] + [
+        {
+            "code": {"system": USAGE_CONTEXT, "code": "workflow"},
+            "valueCodeableConcept": {
+                "coding": [{"system": USE_CASES, "code": code, "display": display}]
+            },
+        }
+        for code, display in definition.use_cases
+    ]
+    return {
+        "resourceType": "MessageDefinition",
+        "id": _definition_id(definition),
+        "meta": {"lastUpdated": now},
+        "url": definition.url,
+        "version": definition.version,
+        "name": definition.name,
+        "title": definition.name,
+        "status": "active",
+        "date": definition.date,
+        "useContext": contexts,
+        "eventCoding": {"system": EVENTS_SYSTEM, "code": definition.event},
+        "focus": [
+            {
+                "code": f.code,
+                "profile": f.profile,
+                "min": f.min,
+                "max": "*" if f.max is None else str(f.max),
+            }
+            for f in definition.focus
+        ],
+    }
+
+
+def _matches(definition: Json, wanted: Iterable[str]) -> bool:
+    """FHIR token search on useContext's value: ``code`` or ``system|code``, any of them."""
+    codings = [c for u in definition["useContext"] for c in u["valueCodeableConcept"]["coding"]]
+    for token in wanted:
+        for value in token.split(","):
+            system, bar, code = value.rpartition("|")
+            if any(c["code"] == code and (not bar or c["system"] == system) for c in codings):
+                return True
+    return False
+
+
+async def search_definitions(request: web.Request) -> web.Response:
+    ex = handlers._begin(request, "message_definitions", target=False)
+    now = stu3.instant(utcnow())
+    found = [message_definition(d, now) for e in EVENTS.values() for d in e.definitions]
+    wanted = request.query.getall("context", [])
+    if wanted:
+        found = [d for d in found if _matches(d, wanted)]
+    base = handlers._base(request)
+    body = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": now},
+        "type": "searchset",
+        "total": len(found),
+        "entry": [
+            {
+                "fullUrl": f"{base}/MessageDefinition/{d['id']}",
+                "resource": d,
+                "search": {"mode": "match"},
+            }
+            for d in found
+        ],
+    }
+    return await handlers._answer(body, ex)

@@ -184,7 +184,7 @@ async def test_a_resent_referral_is_409_duplicate_pointing_at_it(doors: Doors) -
 @pytest.mark.parametrize(
     ("breakage", "expression"),
     [
-        ("no_header", "Bundle.entry[0]"),
+        ("no_header", "Bundle.entry[0].resource"),
         ("no_subject", "Bundle.entry[{sr}].resource.subject"),
         ("bad_reason", "MessageHeader.reason"),
         ("bad_status", "ServiceRequest.status"),
