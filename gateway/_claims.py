@@ -98,3 +98,30 @@ class Lease:
             task.cancel()
             # asyncio.wait never raises the task's CancelledError, so ours still propagates.
             await asyncio.wait([task])
+
+
+@asynccontextmanager
+async def hold(
+    owner: ClaimOwner,
+    store: Store,
+    scope: str,
+    request_id: str,
+    lease_s: float,
+    clock: Callable[[], datetime],
+) -> AsyncIterator[None]:
+    """Work under a claim just taken: renewed while it runs, released if it fails.
+
+    fs_xti.md only forbids a second *successful* outcome: a failed attempt releases
+    the claim so the same id may be retried (the supplier dedupes on the key).
+    """
+    key = (scope, request_id)
+    lease = Lease(store, scope, request_id, owner.id, lease_s, clock)
+    owner.running.add(key)
+    try:
+        async with lease.heartbeat():
+            yield
+    except BaseException:
+        await store.release_request(scope, request_id, owner.id)
+        raise
+    finally:
+        owner.running.discard(key)

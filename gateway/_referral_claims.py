@@ -18,7 +18,7 @@ from datetime import datetime
 import structlog
 
 from adapters.domain import Referral
-from gateway._claims import ClaimOwner, Lease, seconds_left
+from gateway._claims import ClaimOwner, hold, seconds_left
 from gateway.errors import ApiError, ErrorKind
 from gateway.store import ClaimState, Store
 
@@ -89,16 +89,8 @@ class ReferralLedger:
             raise self._in_progress(request_id, claim.lease_until)
         if claim.state is ClaimState.TAKEN_OVER:
             log.info("referral_claim_taken_over", previous_owner=claim.owner)
-        lease = Lease(self.store, scope, request_id, self.owner.id, self.lease_s, self.clock)
-        self.owner.running.add(key)
-        try:
-            async with lease.heartbeat():
-                yield
-        except BaseException:
-            await self.store.release_request(scope, request_id, self.owner.id)
-            raise
-        finally:
-            self.owner.running.discard(key)
+        async with hold(self.owner, self.store, scope, request_id, self.lease_s, self.clock):
+            yield
 
     async def complete(
         self, scope: str, request_id: str | None, referral_id: str, version: int

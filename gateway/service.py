@@ -31,7 +31,7 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
-from gateway._claims import ClaimOwner, Lease, in_doubt_work, seconds_left
+from gateway._claims import ClaimOwner, hold, in_doubt_work, seconds_left
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.referrals import ReferralService
@@ -266,18 +266,10 @@ class BookingService:
             # Its holder died mid-request: the adapter call below, under the same
             # idempotency key, finds what the supplier made of the first send.
             log.info("claim_taken_over", previous_owner=claim.owner)
-        lease = Lease(self.store, scope, request_id, self.owner.id, self.claim_lease_s, self.clock)
-        self.owner.running.add(key)
-        try:
-            async with lease.heartbeat():
-                yield
-        except BaseException:
-            # fs_xti.md only forbids a second *successful* booking: a failed attempt
-            # may be retried with the same id (the adapter dedupes on the key).
-            await self.store.release_request(scope, request_id, self.owner.id)
-            raise
-        finally:
-            self.owner.running.discard(key)
+        async with hold(
+            self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock
+        ):
+            yield
 
     def _in_progress(self, request_id: str, lease_until: datetime | None) -> ApiError:
         """409 for a key whose holder is alive, with when to ask again (RFC 9110 Retry-After)."""
