@@ -16,6 +16,7 @@ from typing import Any
 from adapters import _http
 from adapters._csvtable import DataFileError
 from adapters.contract import SupplierAdapter
+from adapters.diary_toolkit.mappings import Mappings, load_mappings
 from adapters.rest_diary._auth import ApiKey, ClientCredentials, Credentials
 from adapters.rest_diary._options import (
     ApiKeyAuth,
@@ -25,7 +26,6 @@ from adapters.rest_diary._options import (
     secret,
 )
 from adapters.rest_diary.adapter import RestDiaryAdapter, idempotency_key
-from adapters.rest_diary.mappings import Mappings, load_mappings
 
 __all__ = [
     "DataFileError",

@@ -32,13 +32,13 @@ import structlog
 
 from adapters import _http, errors
 from adapters.contract import Capability, Health
+from adapters.diary_toolkit import records as w
+from adapters.diary_toolkit.convert import Converter
+from adapters.diary_toolkit.mappings import Mappings
 from adapters.domain import Booking, BookingRequest, CallContext, SlotQuery, SlotSearchResult
-from adapters.rest_diary import _wire as w
 from adapters.rest_diary._auth import Credentials
-from adapters.rest_diary._convert import Converter
 from adapters.rest_diary._errors import from_reply
 from adapters.rest_diary._options import RestDiaryOptions
-from adapters.rest_diary.mappings import Mappings
 
 log = structlog.get_logger(__name__)
 

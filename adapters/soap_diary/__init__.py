@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters import _http
 from adapters.contract import SupplierAdapter
-from adapters.rest_diary.mappings import load_mappings
+from adapters.diary_toolkit.mappings import load_mappings
 from adapters.soap_diary._envelope import SoapVersion
 from adapters.soap_diary._options import (
     SoapDiaryConfigError,

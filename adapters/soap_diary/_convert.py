@@ -2,7 +2,7 @@
 
 A slot, a clinic and an appointment carry the same facts in this supplier's
 XML as in the REST diary's JSON, so the XML is read into the same validated
-diary records (``adapters.rest_diary._wire``) and converted to the domain by
+diary records (``adapters.diary_toolkit.records``) and converted to the domain by
 the same ``Converter`` (mapping tables, time zone, FHIR ids). Only the wire
 differs: element names, local ``xs:dateTime`` without offset, end times
 instead of durations, attributes for small records.
@@ -15,8 +15,8 @@ from typing import Any
 
 from lxml import etree
 
+from adapters.diary_toolkit import records as w
 from adapters.errors import SupplierProtocolError
-from adapters.rest_diary import _wire as w
 from adapters.soap_diary._xml import child, need, q, required, sub, subs, text, texts
 
 LOCAL = "%Y-%m-%dT%H:%M:%S"

@@ -26,10 +26,10 @@ from lxml import etree
 
 from adapters import _http, errors
 from adapters.contract import Capability, Health
+from adapters.diary_toolkit import records as w
+from adapters.diary_toolkit.convert import Converter
+from adapters.diary_toolkit.mappings import Mappings
 from adapters.domain import Booking, BookingRequest, CallContext, SlotQuery, SlotSearchResult
-from adapters.rest_diary import _wire as w
-from adapters.rest_diary._convert import Converter
-from adapters.rest_diary.mappings import Mappings
 from adapters.soap_diary import _convert as x
 from adapters.soap_diary import _envelope as soap
 from adapters.soap_diary._options import SoapDiaryOptions

@@ -11,10 +11,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters._csvtable import DataFileError
+from adapters.diary_toolkit.mappings import fhir_id, local_to_utc
 from adapters.domain import DeliveryChannel, Gender, SlotQuery
 from adapters.errors import MappingError
 from adapters.rest_diary import load_mappings
-from adapters.rest_diary.mappings import fhir_id, local_to_utc
 from adapters.rest_diary.peer import RunningPeer
 from tests.contract.builders import call_context
 from tests.rest_diary.conftest import MAPPINGS, MIU_SERVICE, AdapterFactory, api_key_options

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from adapters.diary_toolkit.peer.diary import Diary
+from adapters.diary_toolkit.peer.faults import FaultSpec, Mode, Switchboard
 from adapters.rest_diary.peer.app import PeerAuth, PeerState, build_app
-from adapters.rest_diary.peer.diary import Diary
-from adapters.rest_diary.peer.faults import FaultSpec, Mode, Switchboard
 
 __all__ = ["FaultSpec", "Mode", "PeerAuth", "RunningPeer", "start_peer"]
 

@@ -12,9 +12,9 @@ import os
 import signal
 import sys
 
+from adapters.diary_toolkit.peer.faults import parse_cli
 from adapters.rest_diary.peer import start_peer
 from adapters.rest_diary.peer.app import PeerAuth
-from adapters.rest_diary.peer.faults import parse_cli
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

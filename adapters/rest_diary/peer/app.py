@@ -21,9 +21,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from adapters.rest_diary.peer.diary import Diary, DiaryError, NewBooking
-from adapters.rest_diary.peer.faults import FaultSpec, Mode, Switchboard
-from adapters.rest_diary.peer.seed import local_minute
+from adapters.diary_toolkit.peer.diary import Diary, DiaryError, NewBooking
+from adapters.diary_toolkit.peer.faults import FaultSpec, Mode, Switchboard
+from adapters.diary_toolkit.peer.seed import local_minute
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from adapters.rest_diary.peer.diary import Diary
-from adapters.rest_diary.peer.faults import FaultSpec, Mode
+from adapters.diary_toolkit.peer.diary import Diary
+from adapters.diary_toolkit.peer.faults import FaultSpec, Mode
 from adapters.soap_diary.peer.app import SoapPeerState, build_app
 
 __all__ = ["FaultSpec", "Mode", "RunningSoapPeer", "start_peer"]

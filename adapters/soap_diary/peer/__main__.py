@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from adapters.rest_diary.peer.faults import parse_cli
+from adapters.diary_toolkit.peer.faults import parse_cli
 from adapters.soap_diary.peer import start_peer
 
 

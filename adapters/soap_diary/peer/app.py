@@ -19,10 +19,10 @@ from aiohttp import web
 from lxml import etree
 from pydantic import ValidationError
 
+from adapters.diary_toolkit.peer.diary import Diary, DiaryError, NewBooking
+from adapters.diary_toolkit.peer.faults import FaultSpec, Mode, Switchboard
+from adapters.diary_toolkit.peer.seed import local_minute
 from adapters.errors import SupplierProtocolError
-from adapters.rest_diary.peer.diary import Diary, DiaryError, NewBooking
-from adapters.rest_diary.peer.faults import FaultSpec, Mode, Switchboard
-from adapters.rest_diary.peer.seed import local_minute
 from adapters.soap_diary import _envelope as soap
 from adapters.soap_diary._xml import child, need, parse, q, required, sub, text, texts
 from adapters.soap_diary.peer import vocabulary as v

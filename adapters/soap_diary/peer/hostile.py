@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adapters.rest_diary.peer.faults import Mode
+from adapters.diary_toolkit.peer.faults import Mode
 from adapters.soap_diary._envelope import SoapVersion
 from adapters.soap_diary._xml import NS
 

@@ -1,7 +1,7 @@
 """The SOAP diary's vocabulary over the shared peer diary engine.
 
 The SOAP peer keeps its diary with the same small SQLite engine as the REST
-peer (``adapters.rest_diary.peer.diary``) but speaks its own supplier's codes
+peer (``adapters.diary_toolkit.peer.diary``) but speaks its own supplier's codes
 on the wire: numeric sexes, grade codes, three-letter states and numeric
 AppointmentIds. These tables are the facade; the gateway learns the meaning
 of the SOAP codes from ``mappings/soap_diary/demo``.

@@ -1,6 +1,8 @@
-"""The REST diary's own JSON shapes (its "Diary API v2"), validated as untrusted input.
+"""The diary records (clinic, clinician, slot, patient, appointment), validated as untrusted input.
 
-Field names are the supplier's (camelCase, its own ids and codes); nothing
+They are the REST diary's JSON shapes (its "Diary API v2"); the SOAP diary
+reads its XML into the same records. Field names are the supplier's
+(camelCase, its own ids and codes); nothing
 here knows the canonical model. Unknown fields are ignored so a supplier
 release that adds fields does not break us; missing or mistyped ones are a
 ``ValidationError`` that the adapter turns into ``SupplierProtocolError``.

@@ -1,4 +1,6 @@
-"""The peer's SQLite diary: clinics, clinicians, slots and appointments, in its own terms.
+"""The diary peers' SQLite engine: clinics, clinicians, slots and appointments, in its own terms.
+
+The REST peer serves it as JSON, the SOAP peer through its own vocabulary.
 
 One connection and one lock: every write is a single transaction, and a slot
 moves AVAILABLE -> BOOKED only by a conditional UPDATE, so twenty bookings of
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from adapters.rest_diary.peer import seed
+from adapters.diary_toolkit.peer import seed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (

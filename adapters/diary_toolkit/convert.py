@@ -1,4 +1,6 @@
-"""The REST diary's JSON <-> the canonical model, through the mapping tables.
+"""Diary records (``records``) <-> the canonical model, through the mapping tables.
+
+Shared by the REST and SOAP diary adapters, whose wires carry the same facts.
 
 Local wall-clock times are read in the supplier's zone and become UTC here;
 every code goes through a table (a missing row is a ``MappingError``).
@@ -13,6 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from adapters.diary_toolkit import records as w
+from adapters.diary_toolkit.mappings import Mappings, fhir_id, local_to_utc, utc_to_local
 from adapters.domain import (
     Address,
     Booking,
@@ -33,8 +37,6 @@ from adapters.domain import (
     SupportingDocument,
 )
 from adapters.errors import SupplierProtocolError
-from adapters.rest_diary import _wire as w
-from adapters.rest_diary.mappings import Mappings, fhir_id, local_to_utc, utc_to_local
 
 SDS_USER_ID = "https://fhir.nhs.uk/Id/sds-user-id"
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"

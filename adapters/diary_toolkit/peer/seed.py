@@ -1,9 +1,10 @@
-"""The peer's own world: its clinics, clinicians and the sessions their slots come from.
+"""The diary peers' own world: their clinics, clinicians and the sessions their slots come from.
 
 Supplier vocabulary throughout (clinic codes, staff codes, grades, F/M sexes,
-F2F/TEL channels); the gateway learns what they mean from
-``mappings/rest_diary/demo``. Slot ids are GUIDs derived from clinic, clinician
-and local start, so re-seeding an existing diary adds only what is missing.
+F2F/TEL channels, as the REST peer sends them; the SOAP peer renames them); the
+gateway learns what they mean from ``mappings/rest_diary/demo``. Slot ids are
+GUIDs derived from clinic, clinician and local start, so re-seeding an
+existing diary adds only what is missing.
 """
 
 from __future__ import annotations
