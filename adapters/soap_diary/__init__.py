@@ -17,15 +17,15 @@ from typing import Any
 from adapters import _http
 from adapters.contract import SupplierAdapter
 from adapters.diary_toolkit.mappings import load_mappings
-from adapters.soap_diary._envelope import SoapVersion
 from adapters.soap_diary._options import (
     SoapDiaryConfigError,
     SoapDiaryOptions,
     parse_options,
     password,
 )
-from adapters.soap_diary._xml import HostileXml
+from adapters.soap_diary._wire import HostileXml
 from adapters.soap_diary.adapter import SoapDiaryAdapter, booking_reference
+from adapters.soap_toolkit.envelope import SoapVersion
 
 __all__ = [
     "HostileXml",

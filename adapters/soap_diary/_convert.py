@@ -17,7 +17,7 @@ from lxml import etree
 
 from adapters.diary_toolkit import records as w
 from adapters.errors import SupplierProtocolError
-from adapters.soap_diary._xml import child, need, q, required, sub, subs, text, texts
+from adapters.soap_diary._wire import child, need, q, required, sub, subs, text, texts
 
 LOCAL = "%Y-%m-%dT%H:%M:%S"
 

@@ -10,7 +10,7 @@ from pydantic import field_validator
 
 from adapters._http_options import HttpSupplierOptions, http_url
 from adapters._options import validate_options
-from adapters.soap_diary._envelope import SoapVersion
+from adapters.soap_toolkit.envelope import SoapVersion
 
 
 class SoapDiaryConfigError(ValueError):

@@ -1,6 +1,6 @@
 """The SOAP diary adapter: a supplier's SOAP booking service ("DiaryService") as a SupplierAdapter.
 
-Operations (namespace ``adapters.soap_diary._xml.NS``; served for real by
+Operations (namespace ``adapters.soap_diary._wire.NS``; served for real by
 ``adapters.soap_diary.peer``): ``GetAvailableSlots``, ``BookAppointment``
 (with a client-supplied ``BookingReference``), ``GetAppointment``,
 ``CancelAppointment`` and ``Ping``. SOAP 1.1 or 1.2 by option.
@@ -31,9 +31,10 @@ from adapters.diary_toolkit.convert import Converter
 from adapters.diary_toolkit.mappings import Mappings
 from adapters.domain import Booking, BookingRequest, CallContext, SlotQuery, SlotSearchResult
 from adapters.soap_diary import _convert as x
-from adapters.soap_diary import _envelope as soap
+from adapters.soap_diary import _faults
 from adapters.soap_diary._options import SoapDiaryOptions
-from adapters.soap_diary._xml import need, parse, q, sub, text
+from adapters.soap_diary._wire import body_child, envelope, need, parse, q, sub, text
+from adapters.soap_toolkit import envelope as soap
 
 log = structlog.get_logger(__name__)
 
@@ -176,14 +177,14 @@ class SoapDiaryAdapter:
         self, operation: str, payload: etree._Element, ctx: CallContext, resendable: bool
     ) -> etree._Element:
         """Send one operation; its response element, or the typed error its fault means."""
-        headers = self._version.headers(soap.action(operation))
+        headers = self._version.headers(_faults.action(operation))
         if self._authorization is not None:
             headers["Authorization"] = self._authorization
         out = _http.Outgoing(
             "POST",
             self._settings.endpoint,
             headers=headers,
-            body=soap.envelope(self._version, payload),
+            body=envelope(self._version, payload),
             resendable=resendable,
         )
         reply = await _http.send(
@@ -204,12 +205,12 @@ class SoapDiaryAdapter:
                 f"{operation}: the supplier answered HTTP {status} without SOAP",
                 supplier_detail=f"HTTP {status} {reply.content_type or '(no type)'}",
             )
-        element = soap.body_child(
+        element = body_child(
             parse(reply.body, max_bytes=self._settings.max_body_bytes, source=self._log_name),
             self._version,
         )
         if soap.is_fault(element):
-            error = soap.typed_fault(operation, soap.read_fault(element))
+            error = _faults.typed_fault(operation, soap.read_fault(element))
             log.info(
                 "supplier_refused",
                 adapter=self._log_name,

@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 from adapters.domain import Slot
 from adapters.errors import AdapterError
 from adapters.soap_diary import SoapDiaryAdapter, create
-from adapters.soap_diary import _envelope as soap
+from adapters.soap_diary._faults import fault as diary_fault
 from adapters.soap_diary.peer import RunningSoapPeer
 from adapters.soap_diary.peer.hostile import Answer, xxe
+from adapters.soap_toolkit import envelope as soap
 from tests.contract.builders import bookable, booking_request, call_context
 from tests.soap_diary.conftest import MIU_SERVICE, PASSWORD, PASSWORD_ENV, open_peer, soap_options
 
@@ -86,7 +87,7 @@ def _mutate(body: bytes, step: Step) -> bytes:
         return xxe(_version_of(body))
     if kind == "ns":
         return body.replace(b"http", b"urn:evil", 1)
-    return soap.fault(_version_of(body), a % 2 == 0, "x" * (b % 300), "CODE")
+    return diary_fault(_version_of(body), a % 2 == 0, "x" * (b % 300), "CODE")
 
 
 Recipe = tuple[tuple[Step, ...], int | None, str | None]

@@ -8,10 +8,10 @@ from structlog.testing import capture_logs
 from adapters.domain import SlotQuery
 from adapters.errors import SupplierProtocolError
 from adapters.soap_diary import HostileXml
-from adapters.soap_diary._envelope import SoapVersion
-from adapters.soap_diary._xml import parse
+from adapters.soap_diary._wire import parse
 from adapters.soap_diary.peer import FaultSpec, Mode, RunningSoapPeer
 from adapters.soap_diary.peer.hostile import billion_laughs, oversized, xxe
+from adapters.soap_toolkit.envelope import SoapVersion
 from tests.contract.builders import call_context
 from tests.soap_diary.conftest import MIU_SERVICE, AdapterFactory, soap_options
 
@@ -72,7 +72,7 @@ def test_file_contents_never_reach_a_parsed_tree() -> None:
     """Even if the pre-check were bypassed, the parser resolves no external entity."""
     from lxml import etree
 
-    from adapters.soap_diary._xml import _parser
+    from adapters.soap_toolkit.hardened_xml import _parser
 
     tree = etree.fromstring(xxe(SoapVersion.V11), _parser())
     assert "root:" not in etree.tostring(tree, encoding="unicode")

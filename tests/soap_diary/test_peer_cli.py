@@ -8,7 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.soap_diary._envelope import SoapVersion, action
+from adapters.soap_diary._faults import action
+from adapters.soap_toolkit.envelope import SoapVersion
 
 ROOT = Path(__file__).resolve().parents[2]
 PING = (

@@ -23,10 +23,22 @@ from adapters.diary_toolkit.peer.diary import Diary, DiaryError, NewBooking
 from adapters.diary_toolkit.peer.faults import FaultSpec, Mode, Switchboard
 from adapters.diary_toolkit.peer.seed import local_minute
 from adapters.errors import SupplierProtocolError
-from adapters.soap_diary import _envelope as soap
-from adapters.soap_diary._xml import child, need, parse, q, required, sub, text, texts
+from adapters.soap_diary import _faults
+from adapters.soap_diary._wire import (
+    body_child,
+    child,
+    envelope,
+    need,
+    parse,
+    q,
+    required,
+    sub,
+    text,
+    texts,
+)
 from adapters.soap_diary.peer import vocabulary as v
 from adapters.soap_diary.peer.hostile import HOSTILE, Answer, Rewrite
+from adapters.soap_toolkit import envelope as soap
 
 OPERATIONS = {
     "GetAvailableSlots": "search",
@@ -74,7 +86,7 @@ def _xml(version: soap.SoapVersion, body: bytes, status: int = 200) -> web.Respo
 
 def _fault(version: soap.SoapVersion, fault: _Fault) -> web.Response:
     status = 400 if fault.sender and version is soap.SoapVersion.V12 else 500
-    return _xml(version, soap.fault(version, fault.sender, fault.reason, fault.code), status)
+    return _xml(version, _faults.fault(version, fault.sender, fault.reason, fault.code), status)
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -90,7 +102,7 @@ async def endpoint(request: web.Request) -> web.StreamResponse:
         return web.Response(status=415, text="send SOAP 1.1 (text/xml + SOAPAction) or 1.2")
     try:
         root = parse(await request.read(), max_bytes=1_000_000, source="soap-peer")
-        payload = soap.body_child(root, version)
+        payload = body_child(root, version)
     except SupplierProtocolError as exc:
         return _fault(version, _Fault("VALIDATION_FAILED", str(exc)))
     name = etree.QName(payload).localname
@@ -121,7 +133,7 @@ async def endpoint(request: web.Request) -> web.StreamResponse:
 def _answer(
     state: SoapPeerState, operation: str, version: soap.SoapVersion, answer: etree._Element
 ) -> web.Response:
-    body = soap.envelope(version, answer)
+    body = envelope(version, answer)
     if state.rewrite is None:
         return _xml(version, body)
     genuine = Answer(200, f"{version.media_type}; charset=utf-8", body)

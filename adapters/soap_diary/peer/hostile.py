@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapters.diary_toolkit.peer.faults import Mode
-from adapters.soap_diary._envelope import SoapVersion
-from adapters.soap_diary._xml import NS
+from adapters.soap_diary._wire import NS
+from adapters.soap_toolkit.envelope import SoapVersion
 
 
 @dataclass(frozen=True, slots=True)
