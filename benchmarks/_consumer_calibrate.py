@@ -11,8 +11,8 @@ from typing import Any
 from yarl import URL
 
 from adapters.domain import SlotQuery
-from adapters.hl7v2.client import MllpClient
-from adapters.hl7v2.messages import scheduling as sched
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.mllp_client import MllpClient
 from adapters.national_fhir._search import slot_params
 from benchmarks._constants import SERVICE_ID, WARMUP_CAP_S
 from benchmarks._consumer_setup import CONSUMER_SLOTS, WAIT_S, Chain

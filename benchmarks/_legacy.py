@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from adapters.hl7v2.client import MllpClient, TransportError
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Message, Segment, comp, segment
-from adapters.hl7v2.messages.header import Header, msh, read_ack
-from adapters.hl7v2.messages.values import short_id
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Message, Segment, comp, segment
+from adapters.hl7_toolkit.header import Header, msh, read_ack
+from adapters.hl7_toolkit.mllp_client import MllpClient, TransportError
+from adapters.hl7_toolkit.values import short_id
 from benchmarks._consumer_setup import CONSUMER_SLOTS, FACILITY, LONDON, SERVICE_CODE, WAIT_S
 from benchmarks._phases import Op, Outcome
 from gateway.examples import EXAMPLE_NHS_NUMBER

@@ -55,7 +55,7 @@ from typing import Any
 
 import structlog
 
-from adapters.hl7v2.client import MllpClient
+from adapters.hl7_toolkit.mllp_client import MllpClient
 from benchmarks._children import Children
 from benchmarks._constants import WARMUP_CAP_S
 from benchmarks._consumer_calibrate import Calibration, bare_search_url, calibrate

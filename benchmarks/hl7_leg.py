@@ -30,10 +30,10 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from adapters.hl7v2.client import MllpClient, TransportError
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.header import Header, msh
-from adapters.hl7v2.messages.values import short_id
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.header import Header, msh
+from adapters.hl7_toolkit.mllp_client import MllpClient, TransportError
+from adapters.hl7_toolkit.values import short_id
 from benchmarks._children import Children, free_port, python_module
 from benchmarks._constants import BASE_PATH, WARMUP_CAP_S
 from benchmarks._fhir import book_cancel_op, book_tickets, consumer_headers, new_session, slots_of

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from adapters import registry
 from adapters._csvtable import DataFileError, every_problem
-from adapters.hl7v2.toolkit import TlsOptions
+from adapters.hl7_toolkit.tls import TlsOptions
 from gateway import config as config_module
 from gateway.config import Examined, Settings
 from gateway.security import load_keys

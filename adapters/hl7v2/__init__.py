@@ -15,14 +15,14 @@ from typing import Any
 
 from adapters import errors
 from adapters.contract import SupplierAdapter
+from adapters.hl7_toolkit.header import Header
+from adapters.hl7_toolkit.mllp_client import MllpClient
 from adapters.hl7v2._journal import Journal
 from adapters.hl7v2._journal_schema import JournalTooNew
 from adapters.hl7v2._link import Link
 from adapters.hl7v2._options import Hl7v2ConfigError, Hl7v2Options, parse_options
 from adapters.hl7v2.adapter import Hl7v2Adapter
-from adapters.hl7v2.client import MllpClient
 from adapters.hl7v2.mapping import DataFileError, Mappings, load_mappings
-from adapters.hl7v2.messages.header import Header
 
 __all__ = [
     "DataFileError",

@@ -23,6 +23,12 @@ import structlog
 
 from adapters import errors
 from adapters.domain import Booking, BookingRequest, BookingStatus, CallContext, Slot
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Message
+from adapters.hl7_toolkit.header import read_ack
+from adapters.hl7_toolkit.mllp_client import TransportError
+from adapters.hl7_toolkit.pid import to_pid
+from adapters.hl7_toolkit.values import short_id
 from adapters.hl7v2._edge import refusal
 from adapters.hl7v2._journal import (
     COMPENSATED,
@@ -33,14 +39,8 @@ from adapters.hl7v2._journal import (
     Attempt,
 )
 from adapters.hl7v2._link import Budget, Link
-from adapters.hl7v2._pid import to_pid
 from adapters.hl7v2._search import SlotRef
 from adapters.hl7v2._siu import slot_uuid
-from adapters.hl7v2.client import TransportError
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Message
-from adapters.hl7v2.messages.header import read_ack
-from adapters.hl7v2.messages.values import short_id
 
 log = structlog.get_logger(__name__)
 

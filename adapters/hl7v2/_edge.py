@@ -19,10 +19,16 @@ from pydantic import ValidationError
 
 from adapters import errors
 from adapters.domain import CallContext
-from adapters.hl7v2.client import AckTimeout, ConnectionLost, Garbled, TransportError, Unreachable
+from adapters.hl7_toolkit.er7 import Er7Error
+from adapters.hl7_toolkit.header import Ack
+from adapters.hl7_toolkit.mllp_client import (
+    AckTimeout,
+    ConnectionLost,
+    Garbled,
+    TransportError,
+    Unreachable,
+)
 from adapters.hl7v2.mapping import Mappings
-from adapters.hl7v2.messages.er7 import Er7Error
-from adapters.hl7v2.messages.header import Ack
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,13 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, UnreadableFrame, frame, read_frames
+from adapters.hl7_toolkit.mllp import (
+    FrameDecoder,
+    FrameTooLarge,
+    UnreadableFrame,
+    frame,
+    read_frames,
+)
 
 log = structlog.get_logger(__name__)
 

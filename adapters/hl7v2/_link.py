@@ -14,15 +14,15 @@ from datetime import datetime
 
 from adapters import errors
 from adapters.domain import CallContext, utcnow
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Message, Segment
+from adapters.hl7_toolkit.header import Header, msh, read_ack
+from adapters.hl7_toolkit.mllp_client import AckTimeout, MllpClient
+from adapters.hl7_toolkit.values import short_id
 from adapters.hl7v2._edge import refusal
 from adapters.hl7v2._journal import Journal
 from adapters.hl7v2._options import Hl7v2Options
-from adapters.hl7v2.client import AckTimeout, MllpClient
 from adapters.hl7v2.mapping import Mappings
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Message, Segment
-from adapters.hl7v2.messages.header import Header, msh, read_ack
-from adapters.hl7v2.messages.values import short_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,6 @@ from adapters.domain import (
 )
 from adapters.hl7v2._mapping_values import (
     ERROR_NAMES,
-    IDENTIFIER_KINDS,
-    NHS_NUMBER_SYSTEM,
-    IdentifierMap,
     ScheduleMap,
     StatusMap,
 )
@@ -32,9 +29,7 @@ _TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "schedules": (("id", "service_id", "pas_schedule"), ("pas_location",)),
     "staff_types": (("pas_staff_type", "sds_role_code", "sds_role_display"), ()),
     "appointment_types": (("pas_appointment_type",), ("delivery_channel",)),
-    "genders": (("pas_code", "gender"), ("preferred",)),
     "filler_statuses": (("pas_status", "slot_status"), ("booking_status", "query_for")),
-    "identifier_systems": (("assigning_authority", "type_code", "system", "kind"), ()),
     "errors": (("ack_code", "error"), ("error_code", "application_code", "meaning")),
 }
 
@@ -165,23 +160,6 @@ def _flag(row: Row, column: str) -> bool:
     return value in ("y", "yes")
 
 
-def read_genders(folder: Path) -> tuple[dict[str, Gender], dict[Gender, str]]:
-    genders_in: dict[str, Gender] = {}
-    genders_out: dict[Gender, str] = {}
-    rows = unique_ids(_rows(folder, "genders"), "pas_code")
-    for code, row in rows.items():
-        gender = row.parsed("gender", _enum(Gender))
-        genders_in[code] = gender
-        if _flag(row, "preferred"):
-            if gender in genders_out:
-                raise row.error("preferred", f"a second preferred code for {gender.value}")
-            genders_out[gender] = code
-    missing = [g.value for g in Gender if g not in genders_out]
-    if missing:
-        raise DataFileError("genders.csv", f"no preferred code for {', '.join(missing)}")
-    return genders_in, genders_out
-
-
 def read_statuses(
     folder: Path,
 ) -> tuple[dict[str, StatusMap], dict[SlotStatus, tuple[str, ...]]]:
@@ -199,21 +177,6 @@ def read_statuses(
     if SlotStatus.FREE not in queried:
         raise DataFileError("filler_statuses.csv", "no row has query_for=y for slot_status free")
     return statuses, {k: tuple(v) for k, v in queried.items()}
-
-
-def read_identifiers(folder: Path) -> dict[tuple[str, str], IdentifierMap]:
-    out: dict[tuple[str, str], IdentifierMap] = {}
-    for row in _rows(folder, "identifier_systems"):
-        key = (row.required("assigning_authority"), row.required("type_code"))
-        if key in out:
-            raise row.error("type_code", f"duplicate authority/type {key[0]}/{key[1]}")
-        kind = row.required("kind")
-        if kind not in IDENTIFIER_KINDS:
-            raise row.error("kind", f"'{kind}' is not one of {', '.join(IDENTIFIER_KINDS)}")
-        out[key] = IdentifierMap(key[0], key[1], row.required("system"), kind)
-    if not any(i.system == NHS_NUMBER_SYSTEM and i.kind == "nhs-number" for i in out.values()):
-        raise DataFileError("identifier_systems.csv", f"no nhs-number row for {NHS_NUMBER_SYSTEM}")
-    return out
 
 
 def read_errors(folder: Path) -> dict[tuple[str, str, str], str]:

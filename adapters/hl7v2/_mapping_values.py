@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 from adapters.domain import BookingStatus, Schedule, SlotStatus
 
-NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ID_NAMESPACE = uuid.UUID("0c7d3f52-4f3e-4f0a-9a53-5b7a2f9e1d61")
-IDENTIFIER_KINDS = ("nhs-number", "local", "ignore")
 #: adapters.errors names an ERR row may translate to (chapter 2.15.5 ERR, table 0357).
 ERROR_NAMES = (
     "SlotUnavailable",
@@ -38,11 +36,3 @@ class ScheduleMap:
 class StatusMap:
     booking: BookingStatus | None
     slot: SlotStatus
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifierMap:
-    authority: str
-    type_code: str
-    system: str
-    kind: str

@@ -1,6 +1,6 @@
 """What the adapter does with one inbound frame from the PAS (SIU, chapter 10.5).
 
-A frame holds one message, several, or an HL7 batch (``_frames``); each
+A frame holds one message, several, or an HL7 batch (``adapters.hl7_toolkit.frames``); each
 message is handled in order and answered, and the answers go back in one
 frame shaped like the one received (see ``_answer``). For each message: read
 its MSH-18 character set (else the supplier's ``default_encoding``) and
@@ -23,17 +23,17 @@ import structlog
 
 from adapters import errors
 from adapters.contract import BookingChange, BookingListener
+from adapters.hl7_toolkit.charsets import UnknownCharset, codec_for
+from adapters.hl7_toolkit.er7 import Message, Segment
+from adapters.hl7_toolkit.frames import Heading, Parcel, envelope_field, heading, split
+from adapters.hl7_toolkit.header import ErrorDetail, ack, batch_envelope
+from adapters.hl7_toolkit.loggable import loggable_id
+from adapters.hl7_toolkit.mllp import UnreadableFrame
+from adapters.hl7_toolkit.values import short_id
 from adapters.hl7v2._booking import Booker
-from adapters.hl7v2._frames import Heading, Parcel, envelope_field, heading, split
 from adapters.hl7v2._journal import PENDING, UNKNOWN
 from adapters.hl7v2._link import Link
-from adapters.hl7v2._loggable import loggable_id
 from adapters.hl7v2._siu import Rejected, read_change, to_booking
-from adapters.hl7v2.messages.charsets import UnknownCharset, codec_for
-from adapters.hl7v2.messages.er7 import Message, Segment
-from adapters.hl7v2.messages.header import ErrorDetail, ack, batch_envelope
-from adapters.hl7v2.messages.values import short_id
-from adapters.hl7v2.mllp import UnreadableFrame
 
 log = structlog.get_logger(__name__)
 After = Callable[[], Awaitable[None]]

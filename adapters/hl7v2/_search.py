@@ -21,9 +21,9 @@ from adapters.domain import (
     SlotSearchResult,
     SlotStatus,
 )
+from adapters.hl7_toolkit import scheduling as sched
 from adapters.hl7v2._siu import slot_uuid
 from adapters.hl7v2.mapping import Mappings, ScheduleMap, entity_id
-from adapters.hl7v2.messages import scheduling as sched
 
 
 @dataclass(frozen=True, slots=True)

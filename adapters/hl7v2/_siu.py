@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo
 
 from adapters import errors
 from adapters.domain import Booking, BookingStatus, Slot, SlotStatus
-from adapters.hl7v2._pid import from_pid
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Er7Error, Message, parse
+from adapters.hl7_toolkit.gate import structure_problem
+from adapters.hl7_toolkit.pid import from_pid
 from adapters.hl7v2.mapping import Mappings, ScheduleMap
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Er7Error, Message, parse
-from adapters.hl7v2.messages.gate import structure_problem
 
 ACCEPTED = ("S12", "S13", "S14", "S15", "S17", "S26")
 _FORCED = {"S15": BookingStatus.CANCELLED, "S17": BookingStatus.ENTERED_IN_ERROR}

@@ -32,6 +32,10 @@ from adapters.domain import (
     SlotStatus,
     utcnow,
 )
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.header import read_ack
+from adapters.hl7_toolkit.mllp_client import TransportError
+from adapters.hl7_toolkit.values import short_id
 from adapters.hl7v2 import _siu
 from adapters.hl7v2._booking import Booker
 from adapters.hl7v2._edge import guarded, refusal, storable
@@ -40,10 +44,6 @@ from adapters.hl7v2._link import Budget, Link
 from adapters.hl7v2._receive import Receiver
 from adapters.hl7v2._schedule_rows import ScheduleRows
 from adapters.hl7v2._search import SlotRef, search_result, without_held
-from adapters.hl7v2.client import TransportError
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.header import read_ack
-from adapters.hl7v2.messages.values import short_id
 
 log = structlog.get_logger(__name__)
 SLOT_MEMORY = 100_000

@@ -17,20 +17,21 @@ from adapters import errors
 from adapters._csvtable import DataFileError
 from adapters.domain import (
     DeliveryChannel,
-    Gender,
     HealthcareService,
     Location,
     Organisation,
     SlotStatus,
 )
+from adapters.hl7_toolkit.patients import IDENTIFIER_KINDS as IDENTIFIER_KINDS
+from adapters.hl7_toolkit.patients import NHS_NUMBER_SYSTEM as NHS_NUMBER_SYSTEM
+from adapters.hl7_toolkit.patients import IdentifierMap as IdentifierMap
+from adapters.hl7_toolkit.patients import PatientTables, read_genders, read_identifiers
 from adapters.hl7v2 import _mapping_tables as _tables
 
-# Re-exported: these lived here before the values and table readers moved out.
+# Re-exported: these lived here before the values and table readers moved out
+# (the patient's tables into the HL7 v2 toolkit, ``adapters.hl7_toolkit.patients``).
 from adapters.hl7v2._mapping_values import ERROR_NAMES as ERROR_NAMES
 from adapters.hl7v2._mapping_values import ID_NAMESPACE as ID_NAMESPACE
-from adapters.hl7v2._mapping_values import IDENTIFIER_KINDS as IDENTIFIER_KINDS
-from adapters.hl7v2._mapping_values import NHS_NUMBER_SYSTEM as NHS_NUMBER_SYSTEM
-from adapters.hl7v2._mapping_values import IdentifierMap as IdentifierMap
 from adapters.hl7v2._mapping_values import ScheduleMap as ScheduleMap
 from adapters.hl7v2._mapping_values import StatusMap as StatusMap
 
@@ -38,7 +39,9 @@ __all__ = ["DataFileError", "Mappings", "load_mappings"]
 
 
 @dataclass(frozen=True)
-class Mappings:
+class Mappings(PatientTables):
+    """The PAS's tables; the patient's own (genders, identifiers) come from ``PatientTables``."""
+
     services: Mapping[str, HealthcareService]
     organisations: Mapping[str, Organisation]
     locations: Mapping[str, Location]
@@ -49,12 +52,9 @@ class Mappings:
     schedules_by_location: Mapping[str, tuple[ScheduleMap, ...]]
     staff_types: Mapping[str, tuple[str, str]]
     appointment_types: Mapping[str, DeliveryChannel | None]
-    genders_in: Mapping[str, Gender]
-    genders_out: Mapping[Gender, str]
     statuses: Mapping[str, StatusMap]
     #: the PAS code sent for each slot status asked for in a query
     statuses_out: Mapping[SlotStatus, tuple[str, ...]]
-    identifiers: Mapping[tuple[str, str], IdentifierMap]
     errors: Mapping[tuple[str, str, str], str]
 
     # -- lookups that raise MappingError -------------------------------------------
@@ -95,50 +95,17 @@ class Mappings:
             )
         return self.appointment_types[appointment_type]
 
-    def gender(self, code: str) -> Gender:
-        found = self.genders_in.get(code)
-        if found is None:
-            raise errors.MappingError(f"no mapping for administrative sex '{_bounded(code)}'")
-        return found
-
     def status(self, code: str) -> StatusMap:
         found = self.statuses.get(code)
         if found is None:
             raise errors.MappingError(f"no mapping for filler status '{_bounded(code)}'")
         return found
 
-    def identifier(self, authority: str, type_code: str) -> IdentifierMap:
-        found = self.identifiers.get((authority, type_code))
-        if found is None:
-            raise errors.MappingError(
-                f"no mapping for identifier authority '{_bounded(authority)}' "
-                f"type '{_bounded(type_code)}'"
-            )
-        return found
-
-    def identifier_for_system(self, system: str) -> IdentifierMap:
-        for item in self.identifiers.values():
-            if item.kind != "ignore" and _system_matches(item.system, system):
-                return item
-        raise errors.MappingError("no mapping for the patient identifier's system")
-
-    @property
-    def nhs_number(self) -> IdentifierMap:
-        return self.identifier_for_system(NHS_NUMBER_SYSTEM)
-
     def error_name(self, ack: str, code: str, application: str) -> str | None:
         for key in ((ack, code, application), (ack, code, ""), (ack, "", application)):
             if key in self.errors:
                 return self.errors[key]
         return self.errors.get((ack, "", ""))
-
-
-def _system_matches(pattern: str, system: str) -> bool:
-    # A leading '*' matches any prefix: the gateway's own local-patient system
-    # is "<service root>/Id/local-patient-identifier", which differs per deployment.
-    if pattern.startswith("*"):
-        return system.endswith(pattern[1:])
-    return pattern == system
 
 
 def _bounded(text: str, limit: int = 40) -> str:
@@ -161,7 +128,7 @@ def load_mappings(folder: Path) -> Mappings:
     for item in schedules.values():
         if item.pas_location:
             by_location.setdefault(item.pas_location, []).append(item)
-    genders_in, genders_out = _tables.read_genders(folder)
+    genders_in, genders_out = read_genders(folder)
     statuses, statuses_out = _tables.read_statuses(folder)
     return Mappings(
         services=services,
@@ -176,6 +143,6 @@ def load_mappings(folder: Path) -> Mappings:
         genders_out=genders_out,
         statuses=statuses,
         statuses_out=statuses_out,
-        identifiers=_tables.read_identifiers(folder),
+        identifiers=read_identifiers(folder),
         errors=_tables.read_errors(folder),
     )

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from adapters.hl7v2.toolkit import TlsOptions
+from adapters.hl7_toolkit.tls import TlsOptions
 from gateway.hl7.door import FrontDoor
 from gateway.hl7.listener import MllpServer
 from gateway.hl7.tables import load_tables

@@ -12,7 +12,7 @@
 Audit rows hold only what was validated or a hash (no patient data, STYLE.md):
 MSH-9 as sent only when it is a message this door handles, a service id only
 when it is routed, MSH-3 and MSH-10 only when shaped like a machine id with no
-NHS number in them (``toolkit.loggable_id``).
+NHS number in them (``adapters.hl7_toolkit.loggable.loggable_id``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from adapters.domain import (
     RequestingOrganisation,
     utcnow,
 )
-from adapters.hl7v2.toolkit import fingerprint, loggable_id
+from adapters.hl7_toolkit.loggable import fingerprint, loggable_id
 from gateway import release
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings

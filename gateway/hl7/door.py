@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.domain import utcnow
-from adapters.hl7v2.messages.er7 import Message
-from adapters.hl7v2.messages.header import Header
-from adapters.hl7v2.messages.values import short_id
-from adapters.hl7v2.mllp import UnreadableFrame
-from adapters.hl7v2.toolkit import fingerprint, loggable_id
+from adapters.hl7_toolkit.er7 import Message
+from adapters.hl7_toolkit.header import Header
+from adapters.hl7_toolkit.loggable import fingerprint, loggable_id
+from adapters.hl7_toolkit.mllp import UnreadableFrame
+from adapters.hl7_toolkit.values import short_id
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.errors import ApiError, ErrorKind

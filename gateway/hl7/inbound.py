@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 
 from adapters import errors as adapter_errors
 from adapters.domain import Patient
-from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.er7 import Er7Error, Message, Segment, decode, parse
-from adapters.hl7v2.toolkit import Heading, from_pid, heading
+from adapters.hl7_toolkit import scheduling
+from adapters.hl7_toolkit.er7 import Er7Error, Message, Segment, decode, parse
+from adapters.hl7_toolkit.frames import Heading, heading
+from adapters.hl7_toolkit.pid import from_pid
 from adapters.nhs import is_valid_nhs_number
 from gateway.errors import ApiError, ErrorKind
 from gateway.hl7.refusals import Refusal, malformed, missing, unmapped

@@ -1,6 +1,6 @@
 """The MLLP server legacy consumers connect to (HL7 v2.5 Appendix C, MLLP release 2).
 
-Framing is the HL7 v2 toolkit's (``adapters.hl7v2.mllp``): frames are found
+Framing is the HL7 v2 toolkit's (``adapters.hl7_toolkit.mllp``): frames are found
 however TCP cut or glued them, and a frame over ``max_frame`` drops the
 connection (it cannot be answered: its MSH-10 may be what was cut off).
 Messages on one connection are answered in order (original acknowledgement
@@ -21,7 +21,13 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, UnreadableFrame, frame, read_frames
+from adapters.hl7_toolkit.mllp import (
+    FrameDecoder,
+    FrameTooLarge,
+    UnreadableFrame,
+    frame,
+    read_frames,
+)
 
 log = structlog.get_logger("gateway.hl7")
 

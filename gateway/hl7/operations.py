@@ -24,8 +24,8 @@ from adapters.domain import (
     SlotStatus,
     SupportingDocument,
 )
-from adapters.hl7v2.messages.er7 import Message
-from adapters.hl7v2.messages.header import ErrorDetail
+from adapters.hl7_toolkit.er7 import Message
+from adapters.hl7_toolkit.header import ErrorDetail
 from gateway.errors import ApiError, ErrorKind
 from gateway.hl7 import render
 from gateway.hl7.call import Call

@@ -13,7 +13,7 @@ unsupported version).
 
 from __future__ import annotations
 
-from adapters.hl7v2.messages.header import ErrorDetail
+from adapters.hl7_toolkit.header import ErrorDetail
 from gateway.errors import ApiError, ErrorKind
 from gateway.hl7.tables import Tables
 

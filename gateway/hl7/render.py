@@ -23,11 +23,11 @@ from datetime import datetime
 
 from adapters import errors as adapter_errors
 from adapters.domain import BookingStatus, Slot, SlotSearchResult
-from adapters.hl7v2.mapping import Mappings
-from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.er7 import Message, Segment, comp, segment
-from adapters.hl7v2.messages.header import ErrorDetail, Header, err, msa, msh
-from adapters.hl7v2.toolkit import to_pid
+from adapters.hl7_toolkit import scheduling
+from adapters.hl7_toolkit.er7 import Message, Segment, comp, segment
+from adapters.hl7_toolkit.header import ErrorDetail, Header, err, msa, msh
+from adapters.hl7_toolkit.patients import PatientTables
+from adapters.hl7_toolkit.pid import to_pid
 from gateway.hl7.refusals import ERROR
 from gateway.store import AppointmentVersion
 
@@ -120,7 +120,7 @@ def appointment_answer(
     *,
     placer_id: str,
     service_code: str,
-    patients: Mappings,
+    patients: PatientTables,
     ack_code: str = "AA",
     text: str = "",
     notices: Sequence[Notice] = (),
@@ -139,7 +139,7 @@ def appointment_answer(
 
 
 def _appointment_item(
-    version: AppointmentVersion, placer_id: str, service_code: str, patients: Mappings
+    version: AppointmentVersion, placer_id: str, service_code: str, patients: PatientTables
 ) -> scheduling.Booked:
     booking = version.booking
     try:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters._csvtable import DataFileError, read_table, unique_ids
-from adapters.hl7v2.mapping import Mappings
-from adapters.hl7v2.toolkit import read_genders, read_identifiers
+from adapters.hl7_toolkit.patients import PatientTables, read_patient_tables
 from gateway.errors import ErrorKind
 
 ACK_CODES = ("AE", "AR")
@@ -43,7 +42,7 @@ class Tables:
     services: Mapping[str, str]
     errors: Mapping[ErrorKind, ErrorRow]
     #: PID reading and writing through the HL7 v2 toolkit (genders and identifiers only).
-    patients: Mappings
+    patients: PatientTables
 
     def service_id(self, code: str) -> str:
         """The national service id for a consumer code; a national id passes as itself."""
@@ -54,23 +53,7 @@ def load_tables(folder: Path) -> Tables:
     """Read and check every table in ``folder``; raises ``DataFileError`` naming the row."""
     if not folder.is_dir():
         raise DataFileError(str(folder), "mapping folder not found")
-    genders_in, genders_out = read_genders(folder)
-    patients = Mappings(
-        services={},
-        organisations={},
-        locations={},
-        locations_by_code={},
-        schedules={},
-        schedules_by_location={},
-        staff_types={},
-        appointment_types={},
-        genders_in=genders_in,
-        genders_out=genders_out,
-        statuses={},
-        statuses_out={},
-        identifiers=read_identifiers(folder),
-        errors={},
-    )
+    patients = read_patient_tables(folder)
     return Tables(_services(folder), _errors(folder), patients)
 
 

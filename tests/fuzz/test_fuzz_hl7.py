@@ -26,12 +26,12 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from adapters.domain import utcnow
+from adapters.hl7_toolkit import scheduling
+from adapters.hl7_toolkit.er7 import Er7Error, parse
+from adapters.hl7_toolkit.frames import heading
+from adapters.hl7_toolkit.mllp import frame
 from adapters.hl7v2 import Hl7v2Adapter
-from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.er7 import Er7Error, parse
-from adapters.hl7v2.mllp import frame
 from adapters.hl7v2.peer.server import PasPeer
-from adapters.hl7v2.toolkit import heading
 from tests.hl7_front_door.conftest import Door, Start, start_door  # noqa: F401 (fixture)
 from tests.hl7_front_door.legacy import NHS_NUMBER, Offer, pid
 from tests.hl7v2.helpers import SAMPLES, adapter_over, answer_or_close

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from adapters.domain import utcnow
-from adapters.hl7v2.client import MllpClient
-from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.er7 import Message, Segment, comp, segment
-from adapters.hl7v2.messages.header import Ack, Header, msh, read_ack
+from adapters.hl7_toolkit import scheduling
+from adapters.hl7_toolkit.er7 import Message, Segment, comp, segment
+from adapters.hl7_toolkit.header import Ack, Header, msh, read_ack
+from adapters.hl7_toolkit.mllp_client import MllpClient
 
 ZONE = ZoneInfo("Europe/London")
 NHS_NUMBER = "9434765919"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.domain import BookingStatus
-from adapters.hl7v2.messages import scheduling
+from adapters.hl7_toolkit import scheduling
 from tests.hl7_front_door.conftest import SERVICE_ID, Door
 from tests.hl7_front_door.legacy import NHS_NUMBER, ZONE, ack_of, appointment
 

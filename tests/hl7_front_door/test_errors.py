@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.hl7v2.messages.er7 import Message, segment
-from adapters.hl7v2.mllp import frame
+from adapters.hl7_toolkit.er7 import Message, segment
+from adapters.hl7_toolkit.mllp import frame
 from gateway.hl7 import HL7_FRONT_DOOR
 from gateway.hl7.tables import load_tables
 from tests.hl7_front_door.conftest import FAULTY_SERVICE, TABLES, Door, Start, faulty

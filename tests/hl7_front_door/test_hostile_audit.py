@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
-from adapters.hl7v2.messages.er7 import Message, segment
-from adapters.hl7v2.mllp import frame
+from adapters.hl7_toolkit.er7 import Message, segment
+from adapters.hl7_toolkit.mllp import frame
 from tests.hl7_front_door.conftest import SERVICE_ID, Door
 from tests.hl7v2.helpers import acks_of, answer_or_close
 

@@ -15,8 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.domain import BookingStatus
-from adapters.hl7v2.messages import scheduling
-from adapters.hl7v2.messages.header import Ack
+from adapters.hl7_toolkit import scheduling
+from adapters.hl7_toolkit.header import Ack
 from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.hl7 import HL7_FRONT_DOOR

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from adapters.domain import BookingStatus
-from adapters.hl7v2.messages import scheduling
+from adapters.hl7_toolkit import scheduling
 from gateway.cli import main
 from tests.hl7_front_door.conftest import FAULTY_SERVICE, SERVICE_ID, Door, Start, faulty
 from tests.hl7_front_door.legacy import NHS_NUMBER, Offer, ack_of, appointment

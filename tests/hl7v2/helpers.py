@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.domain import SlotQuery, utcnow
+from adapters.hl7_toolkit.mllp import FrameDecoder, frame, read_frames
 from adapters.hl7v2 import Hl7v2Adapter, create
-from adapters.hl7v2.mllp import FrameDecoder, frame, read_frames
 from adapters.hl7v2.peer.desk import DeskPatient
 from adapters.hl7v2.peer.diary import Appointment
 from adapters.hl7v2.peer.server import PasPeer

@@ -9,10 +9,10 @@ import pytest
 
 from adapters.contract import BookingChange
 from adapters.domain import BookingStatus, SlotQuery
+from adapters.hl7_toolkit.er7 import parse
+from adapters.hl7_toolkit.header import read_ack
+from adapters.hl7_toolkit.mllp_client import MllpClient
 from adapters.hl7v2 import Hl7v2Adapter
-from adapters.hl7v2.client import MllpClient
-from adapters.hl7v2.messages.er7 import parse
-from adapters.hl7v2.messages.header import read_ack
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from tests.contract.builders import call_context
 from tests.hl7v2.helpers import SAMPLES, UTC_SERVICE

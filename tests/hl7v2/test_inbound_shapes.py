@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.domain import BookingStatus
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import parse
 from adapters.hl7v2 import Hl7v2Adapter
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import parse
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from adapters.hl7v2.peer.diary import CANCELLED
 from tests.contract.builders import call_context

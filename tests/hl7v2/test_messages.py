@@ -9,10 +9,10 @@ import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Er7Error, Message, comp, escape, parse, segment, unescape
-from adapters.hl7v2.messages.header import ErrorDetail, Header, ack, msh, read_ack
-from adapters.hl7v2.messages.values import (
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Er7Error, Message, comp, escape, parse, segment, unescape
+from adapters.hl7_toolkit.header import ErrorDetail, Header, ack, msh, read_ack
+from adapters.hl7_toolkit.values import (
     CONTROL_ID_LENGTH,
     format_instant,
     parse_date,

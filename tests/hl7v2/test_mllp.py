@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.hl7v2.mllp import FrameDecoder, FrameTooLarge, frame
+from adapters.hl7_toolkit.mllp import FrameDecoder, FrameTooLarge, frame
 
 MESSAGES = [b"MSH|^~\\&|A|B|C|D|20260101||ACK^S12^ACK|1|P|2.5\rMSA|AA|X\r", b"MSH|second\r"]
 

@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from structlog.testing import capture_logs
 
+from adapters.hl7_toolkit.mllp import frame
 from adapters.hl7v2 import Hl7v2Adapter
-from adapters.hl7v2.mllp import frame
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from tests.hl7v2.helpers import acks_of, answer_or_close, desk_siu, siu_text
 

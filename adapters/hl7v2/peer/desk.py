@@ -15,11 +15,11 @@ from datetime import date, datetime, timedelta
 
 import structlog
 
+from adapters.hl7_toolkit.er7 import Message, comp, reps, segment
+from adapters.hl7_toolkit.header import Ack, msh, read_ack
+from adapters.hl7_toolkit.mllp_client import MllpClient, TransportError
+from adapters.hl7_toolkit.values import format_date, short_id
 from adapters.hl7v2._redact import Redacted
-from adapters.hl7v2.client import MllpClient, TransportError
-from adapters.hl7v2.messages.er7 import Message, comp, reps, segment
-from adapters.hl7v2.messages.header import Ack, msh, read_ack
-from adapters.hl7v2.messages.values import format_date, short_id
 from adapters.hl7v2.peer.diary import BOOKED, CANCELLED, Appointment, slots
 from adapters.hl7v2.peer.logic import PasLogic
 

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from adapters.hl7_toolkit.scheduling import Staff
 from adapters.hl7v2._redact import Redacted
-from adapters.hl7v2.messages.scheduling import Staff
 
 DEFAULT_DIARY = Path(__file__).with_name("diary.csv")
 BOOKED, CANCELLED, OPEN = "Booked", "Cancelled", "Open"

@@ -16,18 +16,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.messages import scheduling as sched
-from adapters.hl7v2.messages.er7 import Message, Segment, decode, segment
-from adapters.hl7v2.messages.header import (
-    ERROR,
-    REJECT,
-    ErrorDetail,
-    Header,
-    ack,
-    msa,
-    msh,
-)
-from adapters.hl7v2.messages.values import short_id
+from adapters.hl7_toolkit import scheduling as sched
+from adapters.hl7_toolkit.er7 import Message, Segment, decode, segment
+from adapters.hl7_toolkit.header import ERROR, REJECT, ErrorDetail, Header, ack, msa, msh
+from adapters.hl7_toolkit.values import short_id
 from adapters.hl7v2.peer.diary import BOOKED, CANCELLED, OPEN, Appointment, Diary, Template, slots
 
 

@@ -20,9 +20,15 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.domain import utcnow
-from adapters.hl7v2.messages.er7 import Er7Error, Message, decode
-from adapters.hl7v2.messages.header import Header
-from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME, FrameDecoder, FrameTooLarge, frame, read_frames
+from adapters.hl7_toolkit.er7 import Er7Error, Message, decode
+from adapters.hl7_toolkit.header import Header
+from adapters.hl7_toolkit.mllp import (
+    DEFAULT_MAX_FRAME,
+    FrameDecoder,
+    FrameTooLarge,
+    frame,
+    read_frames,
+)
 from adapters.hl7v2.peer.desk import Desk, DeskPatient
 from adapters.hl7v2.peer.diary import DEFAULT_DIARY, Appointment, Diary, load_templates
 from adapters.hl7v2.peer.faults import Fault, FaultKind, FaultPlan

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.messages._scheduling_types import ArqRequest, Booked, SlotQuery, Staff
-from adapters.hl7v2.messages.er7 import Message, Segment
-from adapters.hl7v2.messages.values import parse_instant
+from adapters.hl7_toolkit._scheduling_types import ArqRequest, Booked, SlotQuery, Staff
+from adapters.hl7_toolkit.er7 import Message, Segment
+from adapters.hl7_toolkit.values import parse_instant
 
 
 def groups(message: Message) -> list[list[Segment]]:

@@ -4,14 +4,14 @@ A frame may hold one message, a bare run of messages (several MSH), or an HL7
 batch (HL7 v2.5 chapter 2.10.3: ``[FHS] {[BHS] {MSH ...} [BTS]} [FTS]``).
 The cut is made on bytes, because each message names its own character set
 in MSH-18 (chapter 2.14.9.18) and the delimiters and segment names are ASCII
-in every set this listener reads (``messages.charsets``). The MSH fields the
+in every set this listener reads (``charsets``). The MSH fields the
 listener needs before decoding (MSH-3/4 sender, MSH-9, MSH-10, MSH-18) are
 ASCII-only in practice and are read as Latin-1, which cannot fail.
 
 ``heading`` is how much of an MSH can be read whatever follows it; the HL7 v2
-front door uses it too (``toolkit``), so a message whose body is unreadable
-(bytes that do not decode, a segment with no valid name) is still answered
-``AR`` by both, naming the MSH-10 it answers (HL7 v2.5 chapter 2.9.2).
+adapter's SIU listener and the HL7 v2 front door both use it, so a message
+whose body is unreadable (bytes that do not decode, a segment with no valid
+name) is still answered ``AR`` by both, naming the MSH-10 it answers (HL7 v2.5 chapter 2.9.2).
 """
 
 from __future__ import annotations

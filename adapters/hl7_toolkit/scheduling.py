@@ -15,20 +15,15 @@ then RGS with AIS (appointment type), AIG (schedule), AIL (location) and AIP
 
 from __future__ import annotations
 
-from adapters.hl7v2.messages._scheduling_build import (
+from adapters.hl7_toolkit._scheduling_build import (
     appointment_query,
     booking_request,
     cancel_request,
     sch_group,
     slot_query,
 )
-from adapters.hl7v2.messages._scheduling_read import (
-    groups,
-    read_arq,
-    read_group,
-    read_slot_query,
-)
-from adapters.hl7v2.messages._scheduling_types import (
+from adapters.hl7_toolkit._scheduling_read import groups, read_arq, read_group, read_slot_query
+from adapters.hl7_toolkit._scheduling_types import (
     APPOINTMENT_QUERY,
     SLOTS_QUERY,
     ArqRequest,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from adapters import errors
 from adapters.domain import Address, ContactPoint, HumanName, Identifier, Patient
-from adapters.hl7v2.mapping import Mappings
-from adapters.hl7v2.messages.er7 import Segment, comp, part, reps, segment
-from adapters.hl7v2.messages.values import format_date, parse_date
+from adapters.hl7_toolkit.er7 import Segment, comp, part, reps, segment
+from adapters.hl7_toolkit.patients import PatientTables
+from adapters.hl7_toolkit.values import format_date, parse_date
 
 _NAME_USE = {"official": "L", "usual": "D", "nickname": "N", "maiden": "M", "anonymous": "S"}
 _ADDRESS_USE = {"home": "H", "work": "B", "temp": "C", "old": "BA"}
@@ -23,7 +23,7 @@ _ADDRESS_USE_IN = {v: k for k, v in _ADDRESS_USE.items()} | {"M": "home", "P": "
 _PHONE_USE_IN = {"PRN": "home", "WPN": "work", "ORN": "temp", "VHN": "temp"}
 
 
-def to_pid(patient: Patient, mappings: Mappings) -> Segment:
+def to_pid(patient: Patient, mappings: PatientTables) -> Segment:
     """PID for ``patient``; ``MappingError`` if an identifier system or gender is unmapped."""
     identifiers = []
     if patient.nhs_number:
@@ -82,7 +82,7 @@ def _xtn(point: ContactPoint) -> str:
 
 
 def from_pid(
-    pid: Segment | None, mappings: Mappings, defaults: tuple[str, str] = ("", "")
+    pid: Segment | None, mappings: PatientTables, defaults: tuple[str, str] = ("", "")
 ) -> Patient:
     """The patient of an inbound PID; ``MappingError`` for unmapped codes or missing data.
 
@@ -120,7 +120,7 @@ def from_pid(
 
 
 def _identifiers(
-    pid: Segment, mappings: Mappings, defaults: tuple[str, str]
+    pid: Segment, mappings: PatientTables, defaults: tuple[str, str]
 ) -> tuple[str | None, Identifier | None]:
     nhs_number: str | None = None
     local: Identifier | None = None

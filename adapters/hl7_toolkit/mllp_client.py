@@ -18,8 +18,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from adapters.hl7v2.messages.er7 import Er7Error, Message, decode
-from adapters.hl7v2.mllp import DEFAULT_MAX_FRAME, FrameDecoder, FrameTooLarge, frame, read_frames
+from adapters.hl7_toolkit.er7 import Er7Error, Message, decode
+from adapters.hl7_toolkit.mllp import (
+    DEFAULT_MAX_FRAME,
+    FrameDecoder,
+    FrameTooLarge,
+    frame,
+    read_frames,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.messages._scheduling_types import (
+from adapters.hl7_toolkit._scheduling_types import (
     APPOINTMENT_QUERY,
     SLOTS_QUERY,
     ArqRequest,
     Booked,
     SlotQuery,
 )
-from adapters.hl7v2.messages.er7 import Message, Segment, comp, reps, segment
-from adapters.hl7v2.messages.values import format_instant
+from adapters.hl7_toolkit.er7 import Message, Segment, comp, reps, segment
+from adapters.hl7_toolkit.values import format_instant
 
 
 def _ts(instant: datetime | None, zone: ZoneInfo) -> str | None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from adapters.hl7v2.messages.er7 import DEFAULT, Message, Raw, Segment, comp, segment
-from adapters.hl7v2.messages.values import format_instant
+from adapters.hl7_toolkit.er7 import DEFAULT, Message, Raw, Segment, comp, segment
+from adapters.hl7_toolkit.values import format_instant
 
 #: Table 0008 acknowledgement codes.
 ACCEPT, ERROR, REJECT = "AA", "AE", "AR"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from adapters.hl7v2.messages.er7 import Segment
+from adapters.hl7_toolkit.er7 import Segment
 
 SLOTS_QUERY = "SLOTS"
 APPOINTMENT_QUERY = "APPT"

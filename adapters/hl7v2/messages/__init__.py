@@ -1,1 +1,0 @@
-"""HL7 v2 messages of this adapter's dialect: the ER7 codec, headers, ACKs, scheduling."""
