@@ -266,9 +266,7 @@ class BookingService:
             # Its holder died mid-request: the adapter call below, under the same
             # idempotency key, finds what the supplier made of the first send.
             log.info("claim_taken_over", previous_owner=claim.owner)
-        async with hold(
-            self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock
-        ):
+        async with hold(self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock):
             yield
 
     def _in_progress(self, request_id: str, lease_until: datetime | None) -> ApiError:
