@@ -9,8 +9,9 @@ from aiohttp import web
 
 from adapters.domain import utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import render
-from gateway.bars.booking import cancel_booking, held_appointment, place_booking
+from gateway.bars import patients, render
+from gateway.bars.amend import update_reason
+from gateway.bars.booking import cancel_booking, held_appointment, not_replayed, place_booking
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.requests import (
     Json,
@@ -19,7 +20,6 @@ from gateway.bars.requests import (
     begin,
     body,
     expected_version,
-    patient_nhs_number,
     self_url,
     version_headers,
 )
@@ -42,8 +42,14 @@ async def read(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     ex = begin(request, "search_appointments")
-    nhs_number = patient_nhs_number(request)
-    held = await ex.current.service.patient_appointments(nhs_number)
+    nhs_number, match = patients.matcher(request.query)
+    service = ex.current.service
+    if nhs_number is not None:
+        held = [
+            v for v in await service.patient_appointments(nhs_number) if match(v.booking.patient)
+        ]
+    else:
+        held = await service.appointments_matching(match)
     found = [v for v in held if v.booking.service_id == ex.service_id]
     body_ = render.appointment_bundle(
         found, base=base(request), self_url=self_url(request), now=utcnow()
@@ -82,6 +88,7 @@ async def update(request: web.Request) -> web.Response:
     data = await body(request)
     bars_appointment.structural(data)
     current = await held_appointment(ex, request.match_info["id"])
+    await not_replayed(request, ex)
     if data.get("id") != current.appointment_id:
         raise RecError(
             Rec.BAD_REQUEST,
@@ -99,11 +106,16 @@ async def update(request: web.Request) -> web.Response:
             "read the appointment again",
             expression="Appointment.meta.versionId",
         )
+    if data.get("status") == "booked":
+        version = await update_reason(request, ex, current, data)
+        return await answer(
+            render.appointment(version), ex, extra=version_headers(request, version)
+        )
     if data.get("status") != "cancelled":
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
             "business-rule",
-            "the only update served is cancellation: status -> 'cancelled'",
+            "status may become 'cancelled' (cancel) or stay 'booked' (update reasonCode)",
             expression="Appointment.status",
         )
     version = await cancel_booking(request, ex, current, expected, _cancel_check(data))

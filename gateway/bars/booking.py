@@ -5,6 +5,7 @@ take, through the shared booking service and ledger."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from gateway.bars.exchange import BarsExchange
 from gateway.bars.requests import base, guid, timeout
 from gateway.routing import SlotHome
 from gateway.service import DuplicateRequest, Replay
-from gateway.store import AppointmentVersion
+from gateway.store import AppointmentVersion, ClaimState
 
 
 def duplicate(request: web.Request, replay: Replay, request_id: str | None) -> RecError:
@@ -32,7 +33,7 @@ def duplicate(request: web.Request, replay: Replay, request_id: str | None) -> R
 
 
 async def _find_slot(
-    request: web.Request, ex: BarsExchange, wanted: BookingRequest
+    request: web.Request, ex: BarsExchange, slot_id: str, start: datetime
 ) -> SlotHome | None:
     """Where a slot the router has not seen lives (after a restart, say): the target
     service's slots at that time are searched, which teaches the router, so a slot of
@@ -41,21 +42,21 @@ async def _find_slot(
     query = SlotQuery(
         service_id=ex.service_id,
         statuses=frozenset(SlotStatus),
-        start_from=wanted.start,
-        start_to=wanted.start,
+        start_from=start,
+        start_to=start,
     )
     await ex.current.service.search(query, ex.context(timeout(request)))
-    return ex.current.router.for_slot(wanted.slot_id, None)
+    return ex.current.router.for_slot(slot_id, None)
 
 
-async def check_slot(request: web.Request, ex: BarsExchange, wanted: BookingRequest) -> None:
+async def check_slot(request: web.Request, ex: BarsExchange, slot_id: str, start: datetime) -> None:
     """The slot must be the target service's (a resend is the ledger's to answer)."""
     service = ex.current.service
     if ex.request_id and await service.store.find_claim(ex.scope, ex.request_id):
         return
-    home = service.router.for_slot(wanted.slot_id, None)
+    home = service.router.for_slot(slot_id, None)
     if home is None or home.service_id is None:
-        home = await _find_slot(request, ex, wanted)
+        home = await _find_slot(request, ex, slot_id, start)
     if home is None:
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
@@ -78,7 +79,7 @@ async def place_booking(
 ) -> AppointmentVersion:
     """Book ``wanted`` for the target service through the shared booking service and
     ledger (both the REST pattern and ``$process-message`` book here)."""
-    await check_slot(request, ex, wanted)
+    await check_slot(request, ex, wanted.slot_id, wanted.start)
     try:
         version = await ex.current.service.book(
             wanted,
@@ -93,6 +94,15 @@ async def place_booking(
     ex.appointment_id = version.appointment_id
     ex.outcome = "booked"
     return version
+
+
+async def not_replayed(request: web.Request, ex: BarsExchange) -> None:
+    """A change resent with an X-Request-Id already done is 409 ``duplicate`` pointing at
+    what it made, before its (now stale) read version is judged."""
+    claim = await ex.current.service.store.find_claim(ex.scope, ex.request_id or "")
+    if claim and claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
+        replay = Replay(claim.appointment_id, claim.version, same_body=True)
+        raise duplicate(request, replay, ex.request_id)
 
 
 async def held_appointment(ex: BarsExchange, appointment_id: str) -> AppointmentVersion:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.bars import appointments, referrals, slots
+from gateway.bars import amend, appointments, referrals, slots
 from gateway.bars.exchange import exchange
 from gateway.bars.messaging import list_definitions, process_message
 from gateway.bars.metadata import metadata
@@ -49,6 +49,7 @@ INTERACTIONS: tuple[InteractionRoute, ...] = (
     InteractionRoute("search_appointments", "GET", "/Appointment", appointments.search),
     InteractionRoute("read", "GET", "/Appointment/{id}", appointments.read),
     InteractionRoute("update", "PUT", "/Appointment/{id}", appointments.update),
+    InteractionRoute("reschedule", "PATCH", "/Appointment/{id}", amend.reschedule),
     InteractionRoute("process_message", "POST", "/$process-message", process_message),
     InteractionRoute("message_definitions", "GET", "/MessageDefinition", list_definitions),
     InteractionRoute("search_referrals", "GET", "/ServiceRequest", referrals.search_referrals),

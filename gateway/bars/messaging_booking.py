@@ -194,12 +194,13 @@ def _response(request: web.Request, message: Message, version: AppointmentVersio
 async def _book(request: web.Request, ex: BarsExchange, message: Message) -> AppointmentVersion:
     check_definition(message, BOOK)
     if message.reason != "new":
-        # Appointment-StandardPattern: a booking is changed by cancelling and rebooking.
+        # No published MessageDefinition changes a booking by message: REST PUT/PATCH does.
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
             "business-rule",
-            f"reason '{message.reason}' with a booked Appointment: the only change "
-            "served is cancellation (status 'cancelled'); cancel and book again",
+            f"reason '{message.reason}' with a booked Appointment: no MessageDefinition "
+            "updates a booking by message; PUT /Appointment/{id} (reasonCode) or PATCH it "
+            "(another slot), or cancel (status 'cancelled') and book again",
             expression="MessageHeader.reason",
         )
     appointment = as_rest_appointment(message, _appointment(message), with_slot=True)
