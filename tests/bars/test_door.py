@@ -14,6 +14,7 @@ from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.http.exchange import AUDIT, STORE
 from tests.api.conftest import booking_body
 from tests.bars.conftest import BARS_ROOT_PATH, Doors, Start, appointment_body, b64
+from tests.samples import ROOT
 
 Json = dict[str, Any]
 
@@ -448,3 +449,110 @@ async def test_a_slot_of_another_service_is_never_booked_in_the_targets_name(
     resp = await fresh.bars.book(other)
     assert resp.status == 422, await resp.text()
     assert (await fresh.bars.book(ours)).status == 201
+
+
+async def _search_by(doors: Doors, query: str) -> Any:
+    return await doors.bars.get(f"/Appointment?{query}")
+
+
+async def test_appointments_are_found_by_name_birthdate_and_postcode(doors: Doors) -> None:
+    """getBookingByPatient by demographics: all three together find the patient's booking."""
+    slot = (await doors.bars.free_slots())[0]
+    appt = await _json(await doors.bars.book(slot))
+    both = "patient:name=peter%20chalm&patient:address-postalcode=ls16ae"
+    for born in ("1974-12-25", "eq1974-12-25", "eq25/12/1974"):
+        resp = await _search_by(doors, f"{both}&patient:birthdate={born}")
+        assert resp.status == 200, await resp.text()
+        assert [e["resource"]["id"] for e in (await _json(resp))["entry"]] == [appt["id"]]
+    other = await _search_by(
+        doors, "patient:name=Smith&patient:birthdate=1974-12-25&patient:address-postalcode=LS1 6AE"
+    )
+    assert other.status == 200 and "entry" not in await _json(other)
+
+
+@pytest.mark.parametrize(
+    ("query", "expression"),
+    [
+        ("patient:name=Chalmers", "patient:birthdate"),
+        ("patient:name=Chalmers&patient:birthdate=1974-12-25", "patient:address-postalcode"),
+        (
+            "patient:name=Chalmers&patient:birthdate=gt1974-12-25&patient:address-postalcode=LS16AE",
+            "patient:birthdate",
+        ),
+        (
+            "patient:name=Chalmers&patient:birthdate=25-12&patient:address-postalcode=LS16AE",
+            "patient:birthdate",
+        ),
+        (
+            "patient:name=A&patient:name=B&patient:birthdate=1974-12-25"
+            "&patient:address-postalcode=LS16AE",
+            "patient:name",
+        ),
+        ("", "patient:identifier"),
+    ],
+)
+async def test_bad_demographic_combinations_are_400_naming_the_parameter(
+    doors: Doors, query: str, expression: str
+) -> None:
+    """A partial, repeated or malformed demographic search is 400 REC_BAD_REQUEST naming it."""
+    resp = await _search_by(doors, query)
+    assert resp.status == 400
+    outcome = await _json(resp)
+    assert _rec(outcome)[0] == "REC_BAD_REQUEST"
+    assert outcome["issue"][0]["expression"] == [expression]
+
+
+async def test_demographics_narrow_a_search_by_nhs_number(doors: Doors) -> None:
+    """With patient:identifier, a birthdate alone narrows the NHS number's bookings."""
+    slot = (await doors.bars.free_slots())[0]
+    appt = await _json(await doors.bars.book(slot))
+    ident = f"patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{EXAMPLE_NHS_NUMBER}"
+    same = await _json(await _search_by(doors, f"{ident}&patient:birthdate=1974-12-25"))
+    assert [e["resource"]["id"] for e in same["entry"]] == [appt["id"]]
+    other = await _json(await _search_by(doors, f"{ident}&patient:birthdate=1990-01-01"))
+    assert "entry" not in other
+
+
+DEFINITIONS = ROOT.parent / "shared" / "spec" / "bars" / "message-definitions"
+REFERRAL_DEFINITIONS = {
+    "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral": (
+        "BARS-MessageDefinition-ServiceRequest-Request-Referral.xml"
+    ),
+    "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled": (
+        "BARSMessageDefinitionServiceRequestRequestCancelled.xml"
+    ),
+}
+
+
+def _focus(definition: Any) -> list[tuple[str, str, int, str]]:
+    return [(f.code, f.profile, f.min, f.max) for f in definition.focus]
+
+
+async def test_message_definitions_list_the_referral_definitions_as_published(
+    doors: Doors,
+) -> None:
+    """GET /MessageDefinition lists the referral definitions with focus rows as published."""
+    resp = await doors.bars.get("/MessageDefinition")
+    assert resp.status == 200
+    bundle = await _json(resp)
+    served = {e["resource"]["url"]: e["resource"] for e in bundle["entry"]}
+    model = get_fhir_model_class("MessageDefinition")
+    for url, file in REFERRAL_DEFINITIONS.items():
+        ours = model.model_validate(served[url])
+        published = model.model_validate_xml((DEFINITIONS / file).read_bytes())
+        assert ours.eventCoding.code == "servicerequest-request"
+        assert (ours.version, _focus(ours)) == (published.version, _focus(published))
+    found = await _json(await doors.bars.get("/MessageDefinition?context=a6t1"))
+    assert [e["resource"]["url"] for e in found["entry"]] == [next(iter(REFERRAL_DEFINITIONS))]
+
+
+async def test_metadata_supported_messages_include_the_referral_definitions(doors: Doors) -> None:
+    """CapabilityStatement.messaging.supportedMessage names every definition received."""
+    statement = await _json(await doors.bars.get("/metadata"))
+    named = {m["definition"] for m in statement["messaging"][0]["supportedMessage"]}
+    listed = await _json(await doors.bars.get("/MessageDefinition"))
+    assert set(REFERRAL_DEFINITIONS) <= named
+    assert named == {e["resource"]["url"] for e in listed["entry"]}
+    kinds = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    codes = {i["code"] for i in kinds["Appointment"]["interaction"]}
+    assert {"create", "read", "update", "patch"} <= codes
