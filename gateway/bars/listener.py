@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from adapters.hl7v2.toolkit import TlsOptions
+from adapters.hl7_toolkit.tls import TlsOptions
 from gateway.bars import door
 from gateway.config import BarsTlsSettings
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
