@@ -14,6 +14,7 @@ from gateway.store._sql import INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, versi
 from gateway.store.base import AuditEntry, ClaimState, Store, VersionConflict
 from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
+from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 
 
@@ -28,8 +29,22 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.close()
 
 
-class TestSqliteStoreContract(StoreContract):
-    """The shared contract, run on a file database and on ``:memory:``."""
+@pytest.fixture(params=["file", "memory"])
+async def journaled_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SqliteStore]:
+    path = tmp_path / "journaled.db" if request.param == "file" else ":memory:"
+    opened = SqliteStore(path, pointer_journal=True)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class TestSqliteStoreContract(StoreContract, PointerJournalContract):
+    """The shared contract (appointments, referrals, registry journal) on a file and
+    on ``:memory:``."""
 
 
 def test_sqlite_store_satisfies_the_protocol() -> None:
@@ -270,7 +285,8 @@ async def test_a_claim_from_before_leases_lapses_one_lease_after_it_was_made(
 async def test_version_4_database_gains_referrals_keeping_its_appointments(
     tmp_path: Path,
 ) -> None:
-    """A schema 4 database opens at schema 5 with its appointments intact and takes referrals."""
+    """A schema 4 database opens at the current schema, appointments intact, and takes
+    referrals."""
     path = tmp_path / "v4.db"
     appointment = make_version()
     with sqlite3.connect(path) as raw:
@@ -293,7 +309,7 @@ async def test_version_4_database_gains_referrals_keeping_its_appointments(
     finally:
         await store.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     raw.close()
 
 
