@@ -299,6 +299,13 @@ class RegistrySettings(_Section):
             raise ValueError("url must be an absolute http(s) URL without a trailing '/'")
         return value
 
+    @field_validator("custodian_ods")
+    @classmethod
+    def _ods(cls, value: str) -> str:
+        if not (3 <= len(value) <= 10 and value.isascii() and value.isalnum()):
+            raise ValueError(f"'{value[:20]}' is not an ODS code (3-10 letters and digits)")
+        return value.upper()
+
 
 class Settings(_Section):
     server: ServerSettings = ServerSettings()

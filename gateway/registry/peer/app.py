@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 from fhir.resources.R4B.documentreference import DocumentReference
 from pydantic import ValidationError
 
@@ -225,7 +226,7 @@ async def bars_headers(request: web.Request, handler: Any) -> web.StreamResponse
     state = request.app[STATE]
     operation = _operation(request)
     state.stats[operation] += 1
-    state.seen_headers.append(dict(request.headers))
+    state.seen_headers.append(CIMultiDict(request.headers))
     early = await misbehave(request, state, operation)
     if early is not None:
         return early

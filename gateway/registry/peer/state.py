@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from gateway.registry.peer.faults import Fault, Mode
 
@@ -22,7 +23,7 @@ class PeerState:
     requests: dict[str, str] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
     #: Headers of every request served (for tests: what a sender sent).
-    seen_headers: list[dict[str, str]] = field(default_factory=list)
+    seen_headers: list[CIMultiDict[str]] = field(default_factory=list)
     fault: Fault | None = None
     left: int | None = None
 
