@@ -64,9 +64,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], wait_s: float = 10.0)
 def pointers_of(peer: RegistryPeer, appointment_id: str) -> list[dict[str, Any]]:
     """The pointers ``peer`` holds to ``appointment_id`` (by its BaRS-Identifier)."""
     return [
-        p
-        for p in peer.pointers()
-        if any(i["value"] == appointment_id for i in p["identifier"])
+        p for p in peer.pointers() if any(i["value"] == appointment_id for i in p["identifier"])
     ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from adapters.hl7v2.peer.server import DeskPatient, PasPeer
 from gateway.examples import EXAMPLE_NHS_NUMBER, booking_body
 from gateway.registry.peer import RegistryPeer
+from tests.bars.test_process_message_booking import CANCELLED, NEW, example, focus, post
 from tests.hl7v2.gateway import PasConsumer
 from tests.registry.conftest import CUSTODIAN, NHS, PRODUCT, Start, eventually, pointers_of
 
@@ -94,10 +95,35 @@ async def test_bars_bookings_make_pointers_and_a_search_finds_them(
         headers={"X-Request-Id": "11111111-1111-4111-8111-111111111111", "X-Correlation-Id": "c"},
     )
     bundle = await _json(search)
-    found = {
-        i["value"] for e in bundle["entry"] for i in e["resource"]["identifier"] if i["system"] == BARS
-    }
+    named = [i for e in bundle["entry"] for i in e["resource"]["identifier"]]
+    found = {i["value"] for i in named if i["system"] == BARS}
     assert found == set(ids)
+
+
+async def test_process_message_booking_makes_a_pointer_its_cancel_deletes_it(
+    gateway: Start, registry: RegistryPeer
+) -> None:
+    """BOOKREQ01 over $process-message makes a pointer for the examples' patient; BOOKREQ02
+    (reason delete) removes it."""
+    running = await gateway(registry.url)
+    (slot,) = await running.bars.free_slots()
+    status, answer, _ = await post(running.bars, example(NEW, slot))
+    assert status == 200, answer
+    booked = focus(answer)
+
+    async def made() -> bool:
+        return len(pointers_of(registry, booked["id"])) == 1
+
+    await eventually(made)
+    subject = _one(registry, booked["id"])["subject"]["identifier"]["value"]
+    assert subject == "9476719931"
+    status, answer, _ = await post(running.bars, example(CANCELLED, slot))
+    assert status == 200, answer
+
+    async def gone() -> bool:
+        return not pointers_of(registry, booked["id"])
+
+    await eventually(gone)
 
 
 async def test_sends_bars_transaction_headers(gateway: Start, registry: RegistryPeer) -> None:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from multidict import CIMultiDict
 from fhir.resources.R4B.documentreference import DocumentReference
+from multidict import CIMultiDict
 from pydantic import ValidationError
 
 from adapters.nhs import is_valid_nhs_number
