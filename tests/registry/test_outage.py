@@ -147,6 +147,32 @@ async def test_a_lost_answer_never_makes_two_pointers(
     assert registry.state.stats["search"] >= 1, "a retried entry looks before it makes"
 
 
+async def test_a_refused_pointer_is_parked_and_later_changes_go_on(
+    gateway: Start, registry: RegistryPeer
+) -> None:
+    """A pointer the registry refuses (400) is not retried: it is logged by id, counted as
+    refused in /health, and the next booking's pointer is made as usual."""
+    registry.fault(Fault(mode=Mode.REFUSE, operations=frozenset({"create"}), times=1))
+    running = await gateway(registry.url)
+    with capture_logs() as events:
+        refused = await _book(running)
+
+        async def parked() -> bool:
+            return (await _health(running))["registry"]["refused"] == 1
+
+        await eventually(parked)
+    (logged,) = [e for e in events if e["event"] == "registry_pointer_refused"]
+    assert logged["appointment_id"] == refused["id"] and logged["reason"] == "registry_create_400"
+    booked = await _book(running)
+
+    async def made() -> bool:
+        return len(pointers_of(registry, booked["id"])) == 1
+
+    await eventually(made)
+    assert not pointers_of(registry, refused["id"])
+    assert registry.state.stats["create"] == 2, "the refused pointer was sent once"
+
+
 async def test_a_stuck_entry_is_logged_with_ids_and_no_patient_data(
     gateway: Start,
     unused_tcp_port_factory: Callable[[], int],

@@ -327,3 +327,29 @@ async def test_driver_debug_logging_never_shows_a_referrals_patient(
     await store.close()
     assert caplog.records, "the driver did log at DEBUG"
     assert NHS_A not in caplog.text and "nosebleed" not in caplog.text
+
+
+async def test_version_5_database_gains_the_registry_journal(tmp_path: Path) -> None:
+    """A schema 5 database opens with its appointments intact; with the journal on, only
+    versions added from then on are registry work (history is not replayed)."""
+    path = tmp_path / "v5.db"
+    old = make_version("old", 1)
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statements in MIGRATIONS[:5]:
+            for statement in statements:
+                raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (5)")
+        raw.execute(INSERT_VERSION, tuple(version_params(old)))
+    raw.close()
+    store = SqliteStore(path, pointer_journal=True)
+    await store.open()
+    try:
+        assert await store.get("old") == old
+        await store.add_version(make_version("new", 1, supplier_ref="REF-9"))
+        later = T0 + timedelta(days=1)
+        work = await store.lease_pointer_work("w", later, 30)
+        assert work is not None and work.appointment_id == "new"
+        assert await store.lease_pointer_work("w", later, 30) is None
+    finally:
+        await store.close()

@@ -19,7 +19,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--fault",
         type=parse_cli,
         default=None,
-        help="MODE[:op,op][@times]; MODE is down, 503, slow or lost-response; "
+        help="MODE[:op,op][@times]; MODE is down, 503, 400, slow or lost-response; "
         "ops are create, read, update, delete, search",
     )
     return parser.parse_args(argv)

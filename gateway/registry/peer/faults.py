@@ -1,6 +1,7 @@
 """Fault injection for the reference registry: misbehave on purpose, on chosen operations.
 
 Modes: ``down`` (drop the connection unanswered), ``503`` (answer Service Unavailable),
+``400`` (refuse the request as invalid, as a registry refuses a pointer it will not take),
 ``slow`` (wait ``delay_s``, then answer), ``lost-response`` (do the work, then drop
 the connection, so the answer is lost). A fault spoils the next ``times`` matching
 requests (all, if unset), on ``operations`` (create, read, update, delete, search;
@@ -24,6 +25,7 @@ class Mode(enum.StrEnum):
     NONE = "none"
     DOWN = "down"
     UNAVAILABLE = "503"
+    REFUSE = "400"
     SLOW = "slow"
     LOST_RESPONSE = "lost-response"
 
@@ -67,4 +69,6 @@ async def misbehave(
         return web.Response(status=499)
     from gateway.registry.peer.app import outcome
 
+    if fault.mode is Mode.REFUSE:
+        return outcome(400, "INVALID_RESOURCE", "refused by an injected fault")
     return outcome(503, "SERVICE_UNAVAILABLE", "the registry is unavailable")
