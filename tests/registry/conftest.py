@@ -99,9 +99,11 @@ async def gateway(
     """Start gateways over the embedded demo diary, both doors, keeping pointers at ``url``."""
     started: list[Gateway] = []
 
-    async def start(url: str, folder: Path | None = None, **registry: Any) -> Gateway:
+    async def start(
+        url: str, folder: Path | None = None, admin_token_env: str = "", **registry: Any
+    ) -> Gateway:
         port = unused_tcp_port_factory()
-        path = write_embedded(folder or tmp_path, port)
+        path = write_embedded(folder or tmp_path, port, admin_token_env=admin_token_env)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(bars_section(port, "918999198999"))
             handle.write(registry_section(url, **registry))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from adapters.domain import BookingStatus
+from gateway.registry.peer import RegistryPeer
 from gateway.registry.pointer import PointerSite, pointer_for
 from tests.integration.cli import demo_copy, run
+from tests.registry.conftest import Start
 from tests.store.contract import make_version
 
 GOOD = """
@@ -100,3 +104,18 @@ def test_a_pointers_content_changes_with_its_period_only() -> None:
     assert first is not None and same is not None and moved is not None
     assert first.content_hash == same.content_hash != moved.content_hash
     assert first.subject_hash == moved.subject_hash
+
+
+async def test_a_reload_changing_the_registry_section_is_refused(
+    gateway: Start, registry: RegistryPeer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pointer worker is built at start-up: a reload changing registry: is 409, naming it."""
+    monkeypatch.setenv("UEC_TEST_ADMIN_TOKEN", "let-me-reload")
+    running = await gateway(registry.url, admin_token_env="UEC_TEST_ADMIN_TOKEN")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(config.read_text().replace("concurrency: 2", "concurrency: 3"))
+    resp = await running.client.post(
+        "/admin/reload", headers={"Authorization": "Bearer let-me-reload"}
+    )
+    assert resp.status == 409
+    assert "registry" in str((await resp.json())["reason"])

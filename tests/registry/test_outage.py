@@ -224,3 +224,23 @@ async def test_delivery_logs_hold_no_patient_data(
     text = repr(events) + "\n".join(r.getMessage() for r in caplog.records)
     for secret in (EXAMPLE_NHS_NUMBER, "Chalmers", "1974-12-25"):
         assert secret not in text
+
+
+async def test_a_retried_create_reuses_its_x_request_id(
+    gateway: Start, registry: RegistryPeer
+) -> None:
+    """The POST of one delivery carries the same X-Request-Id on its retry (after a 503), and
+    the correlation id stays that of the delivery."""
+    registry.fault(Fault(mode=Mode.UNAVAILABLE, operations=frozenset({"create"}), times=1))
+    running = await gateway(registry.url)
+    booked = await _book(running)
+
+    async def made() -> bool:
+        return len(pointers_of(registry, booked["id"])) == 1
+
+    await eventually(made)
+    creates = [h for h in registry.state.seen_headers if h.get("use-context", "").endswith("|new")]
+    assert len(creates) == 2
+    assert creates[0]["X-Request-Id"] == creates[1]["X-Request-Id"]
+    correlations = {h["X-Correlation-Id"] for h in registry.state.seen_headers}
+    assert len(correlations) == 1, "every call of one delivery shares its correlation id"
