@@ -39,6 +39,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *await _adapters(path, found, settings),
         *await _front_door(path, found, settings),
         *await _bars(path, found, settings),
+        *_registry(path, found, settings),
         *_writable_paths(path, found, settings),
     ], found
 
@@ -147,6 +148,23 @@ def _bars_tls(path: Path, found: Examined, settings: Settings) -> list[str]:
             f"https://<host>:{bars.tls.port}{bars.base_path} (it is {bars.service_root})"
         )
     return out
+
+
+def _registry(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """The registry must be another server than this gateway (pointers would go nowhere)."""
+    registry = settings.registry
+    if registry is None or not registry.enabled:
+        return []
+    ours = {urlsplit(settings.server.service_root).netloc}
+    ours.add(f"{settings.server.host}:{settings.server.port}")
+    if settings.bars is not None:
+        ours.add(urlsplit(settings.bars.service_root).netloc)
+    if urlsplit(registry.url).netloc in ours:
+        return [
+            f"{_at(path, found, ('registry', 'url'))}: registry.url {registry.url} is this "
+            "gateway; name the national registry (or `uec-gateway simulate registry`)"
+        ]
+    return []
 
 
 def _writable_paths(path: Path, found: Examined, settings: Settings) -> list[str]:

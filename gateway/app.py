@@ -22,6 +22,7 @@ from gateway.hl7 import front_door_ctx
 from gateway.http import handlers
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
+from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
@@ -32,7 +33,10 @@ log = structlog.get_logger(__name__)
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = SqliteStore(settings.resolve(settings.store.path))
+    # With a registry, every stored version journals its pointer work (gateway/registry/).
+    store = SqliteStore(
+        settings.resolve(settings.store.path), pointer_journal=active(settings) is not None
+    )
     await store.open()
     app[STORE] = store
     audit = app[AUDIT] = AuditTrail(store)
@@ -42,6 +46,11 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         await audit.close()
         await store.close()
+
+
+async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with running(app, app[SETTINGS], app[STORE]):
+        yield
 
 
 async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncIterator[None]:
@@ -65,6 +74,10 @@ async def health(request: web.Request) -> web.Response:
         "mapping_version": version,
         "checks": {n: c.model_dump() for n, c in checks.items()},
     }
+    worker = request.app.get(WORKER)
+    if worker is not None:
+        # The registry journal's backlog; pointers never fail the gateway's health.
+        body["registry"] = await backlog_report(worker)
     return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -111,6 +124,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app[VERSION] = release_version()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_registry_ctx)  # the registry pointer worker, when configured
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so

@@ -115,6 +115,7 @@ PEERS = {
     "hl7v2-pas": "adapters.hl7v2.peer.__main__",
     "rest-diary": "adapters.rest_diary.peer.__main__",
     "soap-diary": "adapters.soap_diary.peer.__main__",
+    "registry": "gateway.registry.peer.__main__",
 }
 
 
@@ -166,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_report)
 
     simulate = sub.add_parser(
-        "simulate", help="run a reference supplier peer (e.g. an HL7 v2 PAS) for testing"
+        "simulate", help="run a reference peer (a supplier, e.g. an HL7 v2 PAS, or the registry)"
     )
     simulate.add_argument("peer", choices=sorted(PEERS))
     simulate.add_argument("peer_args", nargs=argparse.REMAINDER, help="the peer's own options")

@@ -266,6 +266,73 @@ class BarsSettings(_Section):
         return urlsplit(self.service_root).path
 
 
+class RegistryRetry(_Section):
+    """How a pointer delivery that failed is tried again (jittered exponential backoff)."""
+
+    first_delay_s: float = Field(default=1.0, gt=0, le=3600)
+    max_delay_s: float = Field(default=300.0, gt=0, le=86_400)
+    #: Attempts after which an undelivered entry is reported stuck (logged, in /health);
+    #: it is still retried: a registry outage never loses a pointer.
+    stuck_after_attempts: int = Field(default=10, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegistryRetry:
+        if self.max_delay_s < self.first_delay_s:
+            raise ValueError("max_delay_s must not be below first_delay_s")
+        return self
+
+
+class RegistrySettings(_Section):
+    """The national registry the gateway keeps booking pointers in (DocumentReference-
+    StandardPattern); absent or ``enabled: false`` = no pointers."""
+
+    enabled: bool = True
+    #: Base URL, no trailing slash: pointers go to ``{url}/DocumentReference``.
+    url: str
+    #: ODS code of the organisation that writes and owns the pointers (their custodian).
+    custodian_ods: str = Field(min_length=1)
+    #: The product id agreed at onboarding (identifier https://fhir.nhs.uk/id/product-id).
+    product_id: str | None = None
+    connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    #: One registry call, connect to last byte.
+    request_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    retry: RegistryRetry = RegistryRetry()
+    #: How often the worker looks for journal entries that are due.
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    #: How long a worker owns an entry it is delivering before another may take it over.
+    lease_s: float = Field(default=30.0, ge=1, le=3600)
+    #: Deliveries in flight at once (entries of one appointment always one at a time).
+    concurrency: int = Field(default=4, ge=1, le=64)
+    #: Environment variable holding a bearer token for the registry (none if unset).
+    token_env: str | None = None
+    #: The use case code (usecases-categories-bars, e.g. a1t1) of the ``use-context`` header
+    #: sent on writes; no header without it (End-to-end-workflow/Logging lists no registry
+    #: endpoint, the API spec marks it required: set it when onboarding asks for it).
+    use_case: str | None = None
+
+    @model_validator(mode="after")
+    def _lease_covers_calls(self) -> RegistrySettings:
+        # One delivery makes at most five calls (delete, search, read, PUT, POST) in its lease.
+        if self.lease_s < 5 * self.request_timeout_s:
+            raise ValueError("lease_s must be at least 5 x request_timeout_s")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value.endswith("/") or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("url must be an absolute http(s) URL without a trailing '/'")
+        return value
+
+    @field_validator("custodian_ods")
+    @classmethod
+    def _ods(cls, value: str) -> str:
+        if not (3 <= len(value) <= 10 and value.isascii() and value.isalnum()):
+            raise ValueError(f"'{value[:20]}' is not an ODS code (3-10 letters and digits)")
+        return value.upper()
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -275,6 +342,7 @@ class Settings(_Section):
     services: tuple[ServiceRoute, ...] = ()
     hl7_front_door: Hl7FrontDoorSettings | None = None
     bars: BarsSettings | None = None
+    registry: RegistrySettings | None = None
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 
@@ -477,6 +545,9 @@ def missing_secrets(
     for index, key_ in enumerate(settings.security.jwt.keys):
         if key_.secret_env:
             wanted.append((("security", "jwt", "keys", index, "secret_env"), key_.secret_env))
+    registry = settings.registry
+    if registry is not None and registry.enabled and registry.token_env:
+        wanted.append((("registry", "token_env"), registry.token_env))
     return [
         f"{_at(path, marks, where_)}: environment variable {name} is not set"
         for where_, name in wanted

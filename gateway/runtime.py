@@ -194,7 +194,7 @@ class Runtime:
         old = self._settings
         changed = [
             name
-            for name in ("server", "security", "store", "logging", "bars")
+            for name in ("server", "security", "store", "logging", "bars", "registry")
             if getattr(old, name) != getattr(new, name)
         ]
         if front_door_fingerprint(old) != front_door_fingerprint(new):

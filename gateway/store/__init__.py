@@ -6,7 +6,10 @@ from gateway.store.base import (
     ClaimState,
     InDoubt,
     LedgerClaim,
+    PointerBacklog,
+    PointerWork,
     ReferralVersion,
+    RegistryPointer,
     Store,
     VersionConflict,
 )
@@ -17,7 +20,10 @@ __all__ = [
     "ClaimState",
     "InDoubt",
     "LedgerClaim",
+    "PointerBacklog",
+    "PointerWork",
     "ReferralVersion",
+    "RegistryPointer",
     "Store",
     "VersionConflict",
 ]

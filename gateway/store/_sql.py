@@ -128,6 +128,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # The registry journal: one entry per appointment version (written with the
+        # version), delivered in order per appointment by the pointer worker.
+        """
+        CREATE TABLE pointer_journal (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            appointment_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            recorded_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'refused')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at TEXT NOT NULL,
+            owner TEXT,
+            lease_until TEXT,
+            last_error TEXT,
+            finished_at TEXT,
+            UNIQUE (appointment_id, version)
+        )
+        """,
+        "CREATE INDEX ix_pointer_journal_state ON pointer_journal (state, appointment_id, seq)",
+        # What the registry holds per appointment, as last delivered.
+        """
+        CREATE TABLE registry_pointers (
+            appointment_id TEXT PRIMARY KEY,
+            document_id TEXT,
+            content_hash TEXT,
+            subject_hash TEXT,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -117,6 +117,45 @@ class AuditEntry:
     front_door: str = "fhir"
 
 
+@dataclass(frozen=True, slots=True)
+class PointerWork:
+    """One entry of the registry journal, leased for delivery: make the registry's pointer
+    for ``appointment_id`` what ``version`` implies."""
+
+    seq: int
+    appointment_id: str
+    version: int
+    #: Delivery attempts so far, this one included (more than 1: an earlier one may have
+    #: reached the registry).
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryPointer:
+    """What the registry holds for one appointment, as last delivered."""
+
+    appointment_id: str
+    #: The registry's id of the pointer; None when there is none (deleted, or never made).
+    document_id: str | None
+    #: Hashes of the pointer's content and of its subject (immutable at the registry).
+    content_hash: str | None
+    subject_hash: str | None
+    #: The appointment version the pointer reflects.
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PointerBacklog:
+    """The registry journal's undelivered work (for /health and the logs; ids only)."""
+
+    pending: int
+    #: Pending entries tried at least ``stuck_after`` times.
+    stuck: int
+    #: Entries the registry refused as sent (not retried).
+    refused: int
+    oldest_pending: datetime | None
+
+
 class VersionConflict(Exception):
     """The appointment's current version is not the one the writer expected."""
 
@@ -252,6 +291,41 @@ class Store(Protocol):
 
         With ``owner``, only a pending claim still held by ``owner`` is forgotten.
         """
+        ...
+
+    # -- registry journal (pointers follow appointment versions) -----------------
+
+    async def lease_pointer_work(
+        self, owner: str, now: datetime, lease_s: float
+    ) -> PointerWork | None:
+        """Lease the oldest due journal entry of an appointment with no earlier entry
+        undelivered and none leased by a live holder; None if there is none.
+
+        A store opened with its pointer journal on adds one entry per version, in the
+        same transaction as ``add_version``, so no version is ever missed.
+        """
+        ...
+
+    async def finish_pointer_work(
+        self, work: PointerWork, now: datetime, pointer: RegistryPointer | None
+    ) -> None:
+        """Mark ``work`` delivered and, with ``pointer``, record what the registry now holds."""
+        ...
+
+    async def retry_pointer_work(self, work: PointerWork, due: datetime, error: str) -> None:
+        """Give ``work`` back, to be tried again from ``due``; ``error`` names why (no data)."""
+        ...
+
+    async def refuse_pointer_work(self, work: PointerWork, now: datetime, error: str) -> None:
+        """Park ``work``: the registry refused it as sent; later entries go on."""
+        ...
+
+    async def registry_pointer(self, appointment_id: str) -> RegistryPointer | None:
+        """What the registry holds for this appointment, as last delivered; None if nothing."""
+        ...
+
+    async def pointer_backlog(self, stuck_after: int) -> PointerBacklog:
+        """Counts of undelivered, stuck and refused journal entries."""
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...

@@ -20,14 +20,17 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.store import _sql
+from gateway.store import _pointers, _sql
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
     ClaimState,
     InDoubt,
     LedgerClaim,
+    PointerBacklog,
+    PointerWork,
     ReferralVersion,
+    RegistryPointer,
     VersionConflict,
 )
 
@@ -39,12 +42,17 @@ _MEMORY = ":memory:"
 
 
 class SqliteStore:
-    """``Store`` on SQLite; ``path`` is a file (parents created) or ``":memory:"``."""
+    """``Store`` on SQLite; ``path`` is a file (parents created) or ``":memory:"``.
 
-    def __init__(self, path: Path | str) -> None:
+    With ``pointer_journal`` every version added also adds its registry journal entry,
+    in the same transaction (the registry pointers follow versions; gateway/registry/).
+    """
+
+    def __init__(self, path: Path | str, *, pointer_journal: bool = False) -> None:
         self._path: Path | str = path if path == _MEMORY else Path(path)
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._pointer_journal = pointer_journal
 
     async def open(self) -> None:
         """Connect, set pragmas and bring the schema up to date (idempotent)."""
@@ -88,6 +96,8 @@ class SqliteStore:
                     f" not {version.version - 1}"
                 )
             await db.execute(_sql.INSERT_VERSION, params)
+            if self._pointer_journal:
+                await db.execute(_pointers.INSERT_ENTRY, _pointers.entry_params(version))
 
     async def get(
         self, appointment_id: str, version: int | None = None
@@ -296,6 +306,36 @@ class SqliteStore:
             params = (*params, owner)
         async with self._transaction() as db:
             await db.execute(sql, params)
+
+    # -- registry journal ----------------------------------------------------
+
+    async def lease_pointer_work(
+        self, owner: str, now: datetime, lease_s: float
+    ) -> PointerWork | None:
+        async with self._transaction() as db:
+            return await _pointers.lease(db, owner, now, lease_s)
+
+    async def finish_pointer_work(
+        self, work: PointerWork, now: datetime, pointer: RegistryPointer | None
+    ) -> None:
+        async with self._transaction() as db:
+            await _pointers.finish(db, work, now, pointer)
+
+    async def retry_pointer_work(self, work: PointerWork, due: datetime, error: str) -> None:
+        async with self._transaction() as db:
+            await _pointers.retry(db, work, due, error)
+
+    async def refuse_pointer_work(self, work: PointerWork, now: datetime, error: str) -> None:
+        async with self._transaction() as db:
+            await _pointers.refuse(db, work, now, error)
+
+    async def registry_pointer(self, appointment_id: str) -> RegistryPointer | None:
+        async with self._lock:
+            return await _pointers.pointer(self._require(), appointment_id)
+
+    async def pointer_backlog(self, stuck_after: int) -> PointerBacklog:
+        async with self._lock:
+            return await _pointers.backlog(self._require(), stuck_after)
 
     # -- audit ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from gateway.store._sql import INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, versi
 from gateway.store.base import AuditEntry, ClaimState, Store, VersionConflict
 from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
+from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 
 
@@ -28,8 +29,22 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.close()
 
 
-class TestSqliteStoreContract(StoreContract):
-    """The shared contract, run on a file database and on ``:memory:``."""
+@pytest.fixture(params=["file", "memory"])
+async def journaled_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SqliteStore]:
+    path = tmp_path / "journaled.db" if request.param == "file" else ":memory:"
+    opened = SqliteStore(path, pointer_journal=True)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class TestSqliteStoreContract(StoreContract, PointerJournalContract):
+    """The shared contract (appointments, referrals, registry journal) on a file and
+    on ``:memory:``."""
 
 
 def test_sqlite_store_satisfies_the_protocol() -> None:
@@ -270,7 +285,8 @@ async def test_a_claim_from_before_leases_lapses_one_lease_after_it_was_made(
 async def test_version_4_database_gains_referrals_keeping_its_appointments(
     tmp_path: Path,
 ) -> None:
-    """A schema 4 database opens at schema 5 with its appointments intact and takes referrals."""
+    """A schema 4 database opens at the current schema, appointments intact, and takes
+    referrals."""
     path = tmp_path / "v4.db"
     appointment = make_version()
     with sqlite3.connect(path) as raw:
@@ -293,7 +309,7 @@ async def test_version_4_database_gains_referrals_keeping_its_appointments(
     finally:
         await store.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     raw.close()
 
 
@@ -311,3 +327,29 @@ async def test_driver_debug_logging_never_shows_a_referrals_patient(
     await store.close()
     assert caplog.records, "the driver did log at DEBUG"
     assert NHS_A not in caplog.text and "nosebleed" not in caplog.text
+
+
+async def test_version_5_database_gains_the_registry_journal(tmp_path: Path) -> None:
+    """A schema 5 database opens with its appointments intact; with the journal on, only
+    versions added from then on are registry work (history is not replayed)."""
+    path = tmp_path / "v5.db"
+    old = make_version("old", 1)
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statements in MIGRATIONS[:5]:
+            for statement in statements:
+                raw.execute(statement)
+        raw.execute("INSERT INTO schema_version VALUES (5)")
+        raw.execute(INSERT_VERSION, tuple(version_params(old)))
+    raw.close()
+    store = SqliteStore(path, pointer_journal=True)
+    await store.open()
+    try:
+        assert await store.get("old") == old
+        await store.add_version(make_version("new", 1, supplier_ref="REF-9"))
+        later = T0 + timedelta(days=1)
+        work = await store.lease_pointer_work("w", later, 30)
+        assert work is not None and work.appointment_id == "new"
+        assert await store.lease_pointer_work("w", later, 30) is None
+    finally:
+        await store.close()
