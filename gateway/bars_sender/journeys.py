@@ -18,7 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from lxml import etree
 
 from adapters.bars_wire import messages, rewrite
-from adapters.bars_wire.headers import ODS_SYSTEM
+from adapters.bars_wire.headers import ODS_SYSTEM, Target
 from adapters.domain import (
     Address,
     ClinicalContent,
@@ -82,12 +82,12 @@ def example_patient(nhs_number: str = EXAMPLE_NHS_NUMBER) -> Patient:
     )
 
 
-def envelope(sender: Sender, receiver_ods: str) -> messages.Envelope:
-    target = sender.target
+def envelope(ods: str, target: Target, receiver_ods: str) -> messages.Envelope:
+    """From the sender ``ods`` to the service ``target`` (run by ``receiver_ods``), now."""
     return messages.Envelope(
         sender=messages.Party(
-            ods_code=sender.ods,
-            endpoint=f"{ODS_SYSTEM}|{sender.ods}",
+            ods_code=ods,
+            endpoint=f"{ODS_SYSTEM}|{ods}",
             name="uec-gateway sender",
             software="uec-gateway bars-sender",
             version="1.0.0",
@@ -185,7 +185,7 @@ def booking_message(sender: Sender, found: Bookable, nhs_number: str, receiver_o
     slot, schedule = found.slot, found.schedule
     service_id = (found.service or {}).get("id") or sender.target.value
     return messages.booking_request(
-        envelope(sender, receiver_ods),
+        envelope(sender.ods, sender.target, receiver_ods),
         slot=Slot(
             id=slot["id"],
             schedule_id=schedule["id"],
@@ -235,7 +235,9 @@ async def cancel(
     contained = [c for c in held.get("contained") or [] if c.get("resourceType") == "Patient"]
     if not contained:
         raise JourneyError("the appointment read names no Patient to cancel for", current)
-    built = messages.cancellation(envelope(sender, receiver_ods), held, contained[0])
+    built = messages.cancellation(
+        envelope(sender.ods, sender.target, receiver_ods), held, contained[0]
+    )
     return await sender.call(
         "POST",
         "/$process-message",
@@ -244,7 +246,7 @@ async def cancel(
     )
 
 
-def referral(sender: Sender, nhs_number: str, appointment_id: str | None) -> Referral:
+def referral(service_id: str, nhs_number: str, appointment_id: str | None = None) -> Referral:
     """A 111-to-ED referral of the example patient, triaged to DX02."""
     now = datetime.now(UTC)
     return Referral(
@@ -252,7 +254,7 @@ def referral(sender: Sender, nhs_number: str, appointment_id: str | None) -> Ref
         version=1,
         status=ReferralStatus.ACTIVE,
         patient=example_patient(nhs_number),
-        service_id=sender.target.value,
+        service_id=service_id,
         triage=TriageOutcome(
             disposition=Coding(
                 system=DX_CODES,
@@ -273,7 +275,8 @@ async def refer(
 ) -> Answer:
     """A servicerequest-request built from a canonical referral."""
     built = messages.referral_request(
-        envelope(sender, receiver_ods), referral(sender, nhs_number, appointment_id)
+        envelope(sender.ods, sender.target, receiver_ods),
+        referral(sender.target.value, nhs_number, appointment_id),
     )
     return await sender.call(
         "POST",
@@ -289,7 +292,9 @@ def load_file(path: Path) -> Json:
     if not raw.lstrip().startswith(b"<"):
         data: Json = json.loads(raw)
         return data
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
+    )
     kind = etree.QName(etree.fromstring(raw, parser=parser)).localname
     model = get_fhir_model_class(kind).model_validate_xml(raw, xmlparser=parser)
     out: Json = json.loads(model.model_dump_json(exclude_none=True))
