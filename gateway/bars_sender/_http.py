@@ -80,21 +80,7 @@ class Sender:
     sent: list[Answer] = field(default_factory=list)
 
     def context(self) -> CallContext:
-        role = None
-        if self.practitioner:
-            ident = Identifier(system=SDS_ROLE_PROFILE, value=self.practitioner)
-            role = RequestingPractitioner(id=self.practitioner, identifiers=(ident,))
-        return CallContext(
-            request_id=str(uuid.uuid4()),
-            correlation_id=str(uuid.uuid4()),
-            organisation=RequestingOrganisation(ods_code=self.ods, name="uec-gateway sender"),
-            device=RequestingDevice(
-                identifier=Identifier(system=DEVICE_SYSTEM, value="bars-sender"),
-                model="uec-gateway bars-sender",
-                version="1.0.0",
-            ),
-            practitioner=role,
-        )
+        return sender_context(self.ods, self.practitioner)
 
     async def call(
         self,
@@ -125,6 +111,25 @@ class Sender:
             answer = Answer(method, path, resp.status, kept, _parsed(raw))
         self.sent.append(answer)
         return answer
+
+
+def sender_context(ods: str, practitioner: str | None) -> CallContext:
+    """The sender's identity for one request, with fresh transaction ids."""
+    role = None
+    if practitioner:
+        ident = Identifier(system=SDS_ROLE_PROFILE, value=practitioner)
+        role = RequestingPractitioner(id=practitioner, identifiers=(ident,))
+    return CallContext(
+        request_id=str(uuid.uuid4()),
+        correlation_id=str(uuid.uuid4()),
+        organisation=RequestingOrganisation(ods_code=ods, name="uec-gateway sender"),
+        device=RequestingDevice(
+            identifier=Identifier(system=DEVICE_SYSTEM, value="bars-sender"),
+            model="uec-gateway bars-sender",
+            version="1.0.0",
+        ),
+        practitioner=role,
+    )
 
 
 def _parsed(raw: bytes) -> Any:

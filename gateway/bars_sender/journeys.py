@@ -136,27 +136,31 @@ class Bookable:
     service: Json | None
 
 
+def bookables(bundle: Json, earliest: datetime) -> list[Bookable]:
+    """Every free slot of a searchset starting at or after ``earliest``, with what it names."""
+    out = []
+    for slot in _resources(bundle, "Slot"):
+        if slot.get("status") != "free" or datetime.fromisoformat(slot["start"]) < earliest:
+            continue
+        reference = slot["schedule"]["reference"]
+        schedule = _by_reference(bundle, reference) or {"id": reference.rpartition("/")[2]}
+        actors = [
+            _by_reference(bundle, a.get("reference", "")) for a in schedule.get("actor") or []
+        ]
+        services = [a for a in actors if a and a["resourceType"] == "HealthcareService"]
+        out.append(Bookable(slot, schedule, services[0] if services else None))
+    return out
+
+
 async def first_bookable(sender: Sender, window: Window) -> Bookable:
     """The first free slot of a search at least ``window.lead`` ahead."""
     answer = await search(sender, window, xml=False)
     if not answer.ok or not isinstance(answer.body, dict):
         raise JourneyError(f"the slot search was refused ({answer.status})", answer)
-    bundle: Json = answer.body
-    earliest = datetime.now(UTC) + window.lead
-    for slot in _resources(bundle, "Slot"):
-        if slot.get("status") != "free" or datetime.fromisoformat(slot["start"]) < earliest:
-            continue
-        schedule = _by_reference(bundle, slot["schedule"]["reference"]) or {
-            "id": slot["schedule"]["reference"].rpartition("/")[2]
-        }
-        actors = [a.get("reference", "") for a in schedule.get("actor") or []]
-        services = [
-            s
-            for a in actors
-            if (s := _by_reference(bundle, a)) and s["resourceType"] == "HealthcareService"
-        ]
-        return Bookable(slot, schedule, services[0] if services else None)
-    raise JourneyError("the search offered no free slot in the window", answer)
+    found = bookables(answer.body, datetime.now(UTC) + window.lead)
+    if not found:
+        raise JourneyError("the search offered no free slot in the window", answer)
+    return found[0]
 
 
 def _patient_json(nhs_number: str) -> Json:
@@ -180,12 +184,14 @@ def appointment(slot: Json, nhs_number: str) -> Json:
     }
 
 
-def booking_message(sender: Sender, found: Bookable, nhs_number: str, receiver_ods: str) -> Json:
+def booking_message(
+    env: messages.Envelope, found: Bookable, nhs_number: str = EXAMPLE_NHS_NUMBER
+) -> Json:
     """A booking-request message for the slot found (adapters.bars_wire.messages)."""
     slot, schedule = found.slot, found.schedule
-    service_id = (found.service or {}).get("id") or sender.target.value
+    service_id = (found.service or {}).get("id") or env.receiver.endpoint.rpartition("|")[2]
     return messages.booking_request(
-        envelope(sender.ods, sender.target, receiver_ods),
+        env,
         slot=Slot(
             id=slot["id"],
             schedule_id=schedule["id"],
@@ -210,7 +216,8 @@ async def book(
     found = await first_bookable(sender, window)
     if not message:
         return await sender.call("POST", "/Appointment", body=appointment(found.slot, nhs_number))
-    body = _body(sender, booking_message(sender, found, nhs_number, receiver_ods))
+    env = envelope(sender.ods, sender.target, receiver_ods)
+    body = _body(sender, booking_message(env, found, nhs_number))
     return await sender.call(
         "POST", "/$process-message", body=body, use_context="a1t1|booking|booking-request|new"
     )
