@@ -66,7 +66,12 @@ class Envelope:
 
 
 def _entry(resource: Json) -> Json:
-    return {"fullUrl": f"urn:uuid:{resource.get('id') or uuid.uuid4()}", "resource": resource}
+    """An entry whose fullUrl is ``urn:uuid:`` the resource's id if a UUID, else a new one."""
+    try:
+        key = str(uuid.UUID(str(resource.get("id"))))
+    except ValueError:
+        key = str(uuid.uuid4())
+    return {"fullUrl": f"urn:uuid:{key}", "resource": resource}
 
 
 def _header(env: Envelope, event: str, reason: str, definition: str, parts: _Parts) -> Json:
