@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,9 @@ async def run_bars_leg(opts: Options, folder: Path) -> list[PhaseResult]:
             folder / "bare-bars.log",
         )
         print(f"bars gateway: {gateway.command}  (port {gateway.port})")
+        print(
+            f"bars search:  {_composition(cal)}; {cal.free_slots} free slots in the pool's horizon"
+        )
         by_target = {}
         for target, child in (("gateway", gateway), ("bare", bare)):
             by_target[target] = await _measure(opts, child.url, target, cal)
@@ -109,6 +113,12 @@ async def run_bars_leg(opts: Options, folder: Path) -> list[PhaseResult]:
     finally:
         stopped = children.stop_all()
         print("bars servers stopped: " + ", ".join(f"{n} exit {c}" for n, c in stopped.items()))
+
+
+def _composition(cal: BarsCalibration) -> str:
+    body = cal.search["body"]
+    kinds = Counter(e["resource"]["resourceType"] for e in json.loads(body)["entry"])
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.items()) + f"; {len(body)} bytes"
 
 
 def _ratio(results: list[PhaseResult], scenario: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -25,20 +26,33 @@ from gateway.examples import EXAMPLE_NHS_NUMBER
 DEFAULT_BASE = "http://127.0.0.1:8080/bars/FHIR/R4"
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--base", default=DEFAULT_BASE, help="the receiver's service root")
-    parser.add_argument(
+def _common(parser: argparse.ArgumentParser, *, again: bool = False) -> None:
+    """The sender's options; ``again`` repeats them on a command (given there, they win)."""
+
+    def add(*names: str, **kwargs: Any) -> None:
+        if again:
+            kwargs["default"] = argparse.SUPPRESS
+            kwargs["help"] = argparse.SUPPRESS
+        parser.add_argument(*names, **kwargs)
+
+    add("--base", default=DEFAULT_BASE, help="the receiver's service root")
+    add(
         "--target",
         default="https://fhir.nhs.uk/Id/dos-service-id|2000099999",
         help="NHSD-Target-Identifier as system|value (a bare value is a DoS id)",
     )
-    parser.add_argument("--ods", default="A1001", help="the sender's ODS code")
-    parser.add_argument("--receiver-ods", default="X26", help="the receiver Organization's ODS")
-    parser.add_argument("--format", choices=("json", "xml"), default="json")
-    parser.add_argument("--cert", type=Path, help="client certificate (PEM) for mTLS")
-    parser.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
-    parser.add_argument("--ca", type=Path, help="CA bundle that signed the receiver's certificate")
-    parser.add_argument("--timeout", type=float, default=32.0, help="seconds per request")
+    add("--ods", default="A1001", help="the sender's ODS code")
+    add("--receiver-ods", default="X26", help="the receiver Organization's ODS code")
+    add("--format", choices=("json", "xml"), default="json")
+    add("--cert", type=Path, help="client certificate (PEM) for mTLS")
+    add("--key", type=Path, help="the certificate's private key (PEM)")
+    add("--ca", type=Path, help="CA bundle that signed the receiver's certificate")
+    add("--timeout", type=float, default=32.0, help="seconds per request")
+    add(
+        "--dry-run",
+        action="store_true",
+        help="print the write (headers and body, status 0) instead of sending it",
+    )
 
 
 def _window(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--fresh", action="store_true", help="new ids and times; a live slot")
     send.add_argument("--nhs-number", help="replace the patient's NHS number")
     _window(send)
+    commands = [c for c in sub.choices.values()]
+    for command in commands:
+        _common(command, again=True)
     return parser
 
 
@@ -114,7 +131,12 @@ async def run(args: argparse.Namespace) -> Answer:
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sender = Sender(
-            session, args.base, Target.parse(args.target), ods=args.ods, xml=args.format == "xml"
+            session,
+            args.base,
+            Target.parse(args.target),
+            ods=args.ods,
+            xml=args.format == "xml",
+            dry_run=args.dry_run,
         )
         try:
             return await _journey(sender, args)

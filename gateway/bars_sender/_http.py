@@ -56,7 +56,8 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        return 200 <= self.status < 300
+        """A 2xx answer, or a write shown and not sent (``--dry-run``: status 0)."""
+        return 200 <= self.status < 300 or self.status == 0
 
     def report(self) -> Json:
         return {
@@ -77,6 +78,8 @@ class Sender:
     ods: str = "A1001"
     xml: bool = False
     practitioner: str | None = "100334993514"
+    #: Print a write (POST/PUT) instead of sending it; reads are still asked.
+    dry_run: bool = False
     sent: list[Answer] = field(default_factory=list)
 
     def context(self) -> CallContext:
@@ -103,6 +106,9 @@ class Sender:
             self.target, self.context(), accept=accept, content_type=kind, use_context=use_context
         )
         url = self.base.rstrip("/") + path
+        if self.dry_run and method != "GET":
+            shown = body if not isinstance(body, bytes) else body.decode("utf-8", "replace")
+            return Answer(method, path, 0, headers, shown)
         async with self.session.request(
             method, url, params=params, data=data, headers=headers
         ) as resp:

@@ -138,3 +138,13 @@ async def test_an_unreachable_receiver_exits_2() -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert "could not ask" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_dry_run_prints_the_message_and_books_nothing(doors: Doors) -> None:
+    """book --message --dry-run prints the booking-request it would send; the slot stays free."""
+    done, answer = await sender(doors, "book", "--message", "--dry-run")
+    assert done.returncode == 0 and answer["status"] == 0, answer
+    message = answer["body"]
+    assert message["type"] == "message" and answer["headers"]["NHSD-Target-Identifier"]
+    slot = next(e["resource"] for e in message["entry"] if e["resource"]["resourceType"] == "Slot")
+    assert slot["id"] in await doors.bars.offered(), "nothing was booked"
