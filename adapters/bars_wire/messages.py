@@ -126,18 +126,8 @@ def _use_case(env: Envelope) -> Json:
     return {"coding": [{"system": USE_CASES, "code": code, "display": display}]}
 
 
-def booking_request(
-    env: Envelope,
-    *,
-    slot: Slot,
-    schedule: Schedule,
-    service: HealthcareService,
-    who: Patient,
-    description: str,
-) -> Json:
-    """Book ``slot`` for ``who`` (BaRS-APP1/Booking-Request-Payload, example BOOKREQ01)."""
-    now = env.now
-    person = _entry(patient(who, now))
+def _diary(slot: Slot, schedule: Schedule, service: HealthcareService, now: datetime) -> list[Json]:
+    """The searched Slot, its Schedule and the HealthcareService, as entries."""
     healthcare = _entry(
         {
             "resourceType": "HealthcareService",
@@ -167,23 +157,37 @@ def booking_request(
             "end": slot.end.isoformat(),
         }
     )
+    return [booked, diary, healthcare]
+
+
+def booking_request(
+    env: Envelope,
+    *,
+    slot: Slot,
+    schedule: Schedule,
+    service: HealthcareService,
+    who: Patient,
+    description: str,
+) -> Json:
+    """Book ``slot`` for ``who`` (BaRS-APP1/Booking-Request-Payload, example BOOKREQ01)."""
+    person = _entry(patient(who, env.now))
+    diary = _diary(slot, schedule, service, env.now)
     appointment = _entry(
         {
             "resourceType": "Appointment",
             "id": str(uuid.uuid4()),
-            "meta": meta(now, _UK + "Appointment"),
+            "meta": meta(env.now, _UK + "Appointment"),
             "status": "booked",
             "serviceCategory": [_use_case(env)],
             "description": description,
             "start": slot.start.isoformat(),
             "end": slot.end.isoformat(),
-            "slot": [{"reference": booked["fullUrl"]}],
-            "created": meta(now)["lastUpdated"],
+            "slot": [{"reference": diary[0]["fullUrl"]}],
+            "created": meta(env.now)["lastUpdated"],
             "participant": [{"actor": {"reference": person["fullUrl"]}, "status": "accepted"}],
         }
     )
-    body = [appointment, person, booked, diary, healthcare]
-    return _bundle(env, "booking-request", "new", BOOK_DEFINITION, body)
+    return _bundle(env, "booking-request", "new", BOOK_DEFINITION, [appointment, person, *diary])
 
 
 def cancellation(env: Envelope, appointment: Json, who: Json) -> Json:
