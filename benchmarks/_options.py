@@ -21,6 +21,7 @@ class Options:
     json_path: Path | None
     hl7: bool = True
     consumer: bool = True
+    bars: bool = True
 
 
 def _positive_int(raw: str) -> int:
@@ -89,6 +90,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_false",
         help="skip the consumer leg (legacy MLLP -> gateway -> national FHIR -> provider)",
     )
+    parser.add_argument(
+        "--no-bars",
+        dest="bars",
+        action="store_false",
+        help="skip the BaRS leg (the BaRS door's slot search and $process-message booking)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
@@ -104,4 +111,5 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         json_path=args.json_path,
         hl7=args.hl7,
         consumer=args.consumer,
+        bars=args.bars,
     )

@@ -27,7 +27,10 @@ booking bodies are prepared before each phase, outside the timed region.
 
 6. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
    gateway fronting it over MLLP, and bare MLLP to the same peer, in the same run.
-7. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
+7. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
+   the BaRS door, ``GET /Slot`` and ``$process-message`` booking+cancel, against a bare
+   app replaying its captured answers, in the same run.
+8. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
    legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
    door and the national-fhir adapter to a provider gateway, against FHIR sent
    straight to that provider, in the same run.
@@ -198,6 +201,11 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
 
         summary["hl7"] = report_hl7(await run_hl7_leg(opts, folder))
         summary["failures"] += summary["hl7"]["failures"]
+    if opts.bars:
+        from benchmarks.bars_leg import report_bars, run_bars_leg
+
+        summary["bars"] = report_bars(await run_bars_leg(opts, folder))
+        summary["failures"] += summary["bars"]["failures"]
     if opts.consumer:
         from benchmarks.consumer_leg import report_consumer, run_consumer_leg
 

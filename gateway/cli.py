@@ -112,6 +112,7 @@ def _report(args: argparse.Namespace) -> int:
 
 #: Reference peers integrators can run: name -> module whose ``main(argv)`` runs it.
 PEERS = {
+    "bars-sender": "gateway.bars_sender.__main__",
     "hl7v2-pas": "adapters.hl7v2.peer.__main__",
     "rest-diary": "adapters.rest_diary.peer.__main__",
     "soap-diary": "adapters.soap_diary.peer.__main__",
