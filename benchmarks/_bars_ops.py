@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from adapters.bars_wire import messages
-from adapters.bars_wire.headers import JSON_TYPE, Target, request_headers
+from adapters.bars_toolkit import messages
+from adapters.bars_toolkit.headers import JSON_TYPE, Target, request_headers
 from benchmarks._fhir import canned
 from benchmarks._phases import Op, Outcome
 from benchmarks.bare import CannedResponse

@@ -2,7 +2,7 @@
 
 The window holds exactly ``SLOTS_WANTED`` free slots (with the BaRS ``_include`` set);
 a pool of other free slots is booked and cancelled by ``$process-message``, each
-booking-request built before the phase by ``adapters.bars_wire`` (as the reference
+booking-request built before the phase by ``adapters.bars_toolkit`` (as the reference
 sender builds them). One real book+cancel captures the answers the bare app replays.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from adapters.bars_wire import messages
-from adapters.bars_wire.headers import Target
+from adapters.bars_toolkit import messages
+from adapters.bars_toolkit.headers import Target
 from benchmarks._bars_ops import BARS_PATH, book_cancel_op, envelope, headers, tickets
 from benchmarks._children import Child
 from benchmarks._constants import DEMO_DATA, HORIZON_DAYS, SERVICE_ID, SLOTS_WANTED, WARMUP_CAP_S

@@ -18,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.bars_wire.headers import Target
+from adapters.bars_toolkit.headers import Target
 from gateway.bars_sender import journeys
 from gateway.bars_sender._http import Answer, Sender, Tls
 from gateway.examples import EXAMPLE_NHS_NUMBER

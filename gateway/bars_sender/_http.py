@@ -1,4 +1,4 @@
-"""One BaRS request and its answer, with the headers of ``adapters.bars_wire.headers``."""
+"""One BaRS request and its answer, with the headers of ``adapters.bars_toolkit.headers``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.bars_wire.headers import JSON_TYPE, XML_TYPE, Target, request_headers
+from adapters.bars_toolkit.headers import JSON_TYPE, XML_TYPE, Target, request_headers
 from adapters.domain import (
     CallContext,
     Identifier,

@@ -17,8 +17,8 @@ from pathlib import Path
 from fhir.resources.R4B import get_fhir_model_class
 from lxml import etree
 
-from adapters.bars_wire import messages, rewrite
-from adapters.bars_wire.headers import ODS_SYSTEM, Target
+from adapters.bars_toolkit import messages, rewrite
+from adapters.bars_toolkit.headers import ODS_SYSTEM, Target
 from adapters.domain import (
     Address,
     ClinicalContent,
@@ -187,7 +187,7 @@ def appointment(slot: Json, nhs_number: str) -> Json:
 def booking_message(
     env: messages.Envelope, found: Bookable, nhs_number: str = EXAMPLE_NHS_NUMBER
 ) -> Json:
-    """A booking-request message for the slot found (adapters.bars_wire.messages)."""
+    """A booking-request message for the slot found (adapters.bars_toolkit.messages)."""
     slot, schedule = found.slot, found.schedule
     service_id = (found.service or {}).get("id") or env.receiver.endpoint.rpartition("|")[2]
     return messages.booking_request(

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from adapters.bars_wire import messages
-from adapters.bars_wire.headers import Target
+from adapters.bars_toolkit import messages
+from adapters.bars_toolkit.headers import Target
 from adapters.domain import ClinicalContent, ReferralAttachment
 from gateway.bars_sender import journeys
 from gateway.examples import EXAMPLE_NHS_NUMBER
@@ -117,7 +117,7 @@ def _target(sender: Sender) -> Target:
 
 
 def _referral_carrying(sender: Sender, *resources: Json) -> Json:
-    """A referral message (adapters.bars_wire) carrying ``resources`` as supportingInfo."""
+    """A referral message (adapters.bars_toolkit) carrying ``resources`` as supportingInfo."""
     referral = journeys.referral(sender.target["value"], EXAMPLE_NHS_NUMBER)
     attachments = tuple(
         ReferralAttachment(

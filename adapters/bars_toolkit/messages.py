@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adapters.bars_wire._resources import Json, meta, organisation, patient, urn
+from adapters.bars_toolkit._resources import Json, meta, organisation, patient, urn
 from adapters.domain import HealthcareService, Patient, Referral, Schedule, Slot
 
 EVENTS = "https://fhir.nhs.uk/CodeSystem/message-events-bars"

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.bars_wire._resources import Json, instant
+from adapters.bars_toolkit._resources import Json, instant
 
 _URN = re.compile(r"urn:uuid:[0-9a-fA-F-]{36}")
 

@@ -1,5 +1,7 @@
 """BaRS on the wire, for whoever sends (a BaRS sender, the ``bars`` adapter) or reads it.
 
+A protocol toolkit, not an adapter: it is registered nowhere and imports no adapter.
+
 The Booking and Referral Standard's transport pieces that are not a door's or an
 adapter's own, so each uses them without importing the other:
 

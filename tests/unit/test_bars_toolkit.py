@@ -1,4 +1,4 @@
-"""The BaRS wire toolkit (adapters/bars_wire): what it builds, the receiver's own readers accept."""
+"""The BaRS toolkit (adapters/bars_toolkit): what it builds, the receiver's own readers accept."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from adapters.bars_wire import messages, rewrite
-from adapters.bars_wire.headers import Target, guid_for, request_headers
+from adapters.bars_toolkit import messages, rewrite
+from adapters.bars_toolkit.headers import Target, guid_for, request_headers
 from gateway.bars import door  # noqa: F401  (the door's modules, imported as the app does)
 from gateway.bars import headers as door_headers
 from gateway.bars._message import check_definition, read_message
