@@ -18,7 +18,7 @@ from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.config import Settings
 from gateway.hl7 import front_door_ctx
-from gateway.http import handlers
+from gateway.http import handlers, referral
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.release import version as release_version
@@ -114,6 +114,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
+    referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)
     if settings.bars is not None:
         # The BaRS receiver (FHIR R4) beside the STU3 surface, over the same service.
         app.add_subapp(settings.bars.base_path, bars_door.create(settings))
