@@ -220,6 +220,9 @@ class Booking(_Value):
     document: SupportingDocument | None = None
     referral_reference: str | None = None
     created: Instant
+    #: Why the patient is booked (BaRS Appointment.reasonCode), one code per concept; held
+    #: by the gateway (Update-Existing-Booking may change it; no supplier diary carries it).
+    reason: tuple[Coding, ...] = ()
 
 
 class RequestingOrganisation(_Value):

@@ -24,19 +24,20 @@ from adapters.contract import BookingChange, Capability
 from adapters.domain import (
     Booking,
     BookingRequest,
-    BookingStatus,
     CallContext,
     Identifier,
+    Patient,
     SlotQuery,
     SlotSearchResult,
     utcnow,
 )
 from gateway._claims import ClaimOwner, hold, in_doubt_work, seconds_left
+from gateway.amend import Amendments
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.referrals import ReferralService
 from gateway.routing import Route, Router, SlotHome
-from gateway.store import AppointmentVersion, ClaimState, Store, VersionConflict
+from gateway.store import AppointmentVersion, ClaimState, Store
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -72,7 +73,7 @@ class DuplicateRequest(Exception):
         self.replay = replay
 
 
-class BookingService:
+class BookingService(Amendments):
     def __init__(
         self,
         store: Store,
@@ -266,9 +267,7 @@ class BookingService:
             # Its holder died mid-request: the adapter call below, under the same
             # idempotency key, finds what the supplier made of the first send.
             log.info("claim_taken_over", previous_owner=claim.owner)
-        async with hold(
-            self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock
-        ):
+        async with hold(self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock):
             yield
 
     def _in_progress(self, request_id: str, lease_until: datetime | None) -> ApiError:
@@ -288,85 +287,6 @@ class BookingService:
             raise ApiError(ErrorKind.NOT_FOUND, f"{what} does not exist")
         return found
 
-    async def cancel(
-        self,
-        appointment_id: str,
-        expected_version: int,
-        ctx: CallContext,
-        check: Callable[[AppointmentVersion], None],
-        *,
-        scope: str,
-        client_request_id: str | None,
-    ) -> AppointmentVersion:
-        lock = self._locks.get(appointment_id)
-        if lock is None:
-            lock = self._locks[appointment_id] = asyncio.Lock()
-        async with lock, self._claim(scope, client_request_id, f"cancel|{appointment_id}"):
-            current = await self.read(appointment_id)
-            self._check_cancellable(current, expected_version, ctx)
-            check(current)
-            route = self.router.route(current.route)
-            if route is None:
-                raise ApiError(
-                    ErrorKind.INTERNAL_ERROR, f"route '{current.route}' is no longer configured"
-                )
-            self._require(route, Capability.CANCEL, "cancel appointments")
-            ref, sid = current.booking.supplier_ref, current.booking.service_id
-            cancelled = await self._call(
-                route, "cancel", ctx, route.adapter.cancel(ref, ctx, service_id=sid)
-            )
-            version = await self._next_version(current, cancelled)
-            if client_request_id:
-                await self.store.complete_request(
-                    scope, client_request_id, appointment_id, version.version
-                )
-        log.info("appointment_cancelled", appointment_id=appointment_id, version=version.version)
-        return version
-
-    def _check_cancellable(
-        self, current: AppointmentVersion, expected: int, ctx: CallContext
-    ) -> None:
-        if current.version != expected:
-            raise ApiError(
-                ErrorKind.VERSION_CONFLICT,
-                f"If-Match names version {expected} but the current version is "
-                f"{current.version}; read the appointment again",
-            )
-        ods = ctx.organisation.ods_code if ctx.organisation else None
-        if not self.router.allowed(current.booking.service_id, ods):
-            raise ApiError(
-                ErrorKind.ACCESS_DENIED,
-                f"organisation '{ods}' may not cancel at service '{current.booking.service_id}'",
-            )
-        if current.booking.status is not BookingStatus.BOOKED:
-            raise ApiError(
-                ErrorKind.BUSINESS_RULE,
-                f"the appointment is {current.booking.status.value}, not booked",
-            )
-
-    async def _next_version(
-        self, current: AppointmentVersion, supplier_view: Booking
-    ) -> AppointmentVersion:
-        # cancel_an_appointment.md: "no other elements of the Appointment resource may be
-        # changed", so the contained Slot stays as booked; the supplier's diary (its view,
-        # ``supplier_view``) is where the slot becomes free again.
-        booking = current.booking.model_copy(update={"status": BookingStatus.CANCELLED})
-        version = AppointmentVersion(
-            appointment_id=current.appointment_id,
-            version=current.version + 1,
-            booking=booking,
-            route=current.route,
-            last_modified=self.clock(),
-            booked_by=current.booked_by,
-        )
-        try:
-            await self.store.add_version(version)
-        except VersionConflict as exc:
-            raise ApiError(
-                ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again"
-            ) from exc
-        return version
-
     async def apply_change(self, route_name: str, change: BookingChange) -> None:
         """Record a supplier-side change as a new version (the adapter's listener).
 
@@ -383,3 +303,10 @@ class BookingService:
     async def patient_appointments(self, nhs_number: str) -> list[AppointmentVersion]:
         # search_patient_appointments.md: appointments in the past are not returned.
         return await self.store.find_by_nhs_number(nhs_number, self.clock())
+
+    async def appointments_matching(
+        self, match: Callable[[Patient], bool]
+    ) -> list[AppointmentVersion]:
+        """Upcoming appointments whose patient ``match`` accepts (a search by demographics,
+        for patients the sender knows without an NHS number)."""
+        return [v for v in await self.store.find_upcoming(self.clock()) if match(v.booking.patient)]

@@ -11,6 +11,9 @@ versions and adapters. Small modules, as the STU3 door:
 - ``appointment``/``search``: request bodies and parameters -> domain values;
 - ``capability``: the R4 CapabilityStatement;
 - ``wire``: FHIR JSON and XML in and out;
-- ``handlers``: one handler per interaction, listed in ``INTERACTIONS``;
+- ``requests``: what every handler does with its request (headers, body, answer);
+- ``booking``: book, cancel and find held appointments (REST and messaging alike);
+- ``metadata``, ``slots``, ``appointments``, ``referrals``, ``messaging*``: the handlers;
+- ``handlers``: the table of interactions (``INTERACTIONS``) and the routes;
 - ``door``: the sub-application and its middleware.
 """

@@ -218,3 +218,33 @@ def check_definition(message: Message, definition: Definition) -> None:
             "MessageHeader.definition",
             f"MessageHeader.definition '{str(named)[:100]}' is not {definition.url}",
         )
+
+
+def _path(data: Any, path: str) -> Any:
+    for key in path.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+        data = data[0] if isinstance(data, list) and data else data
+    return data
+
+
+#: Booking-Request-Payload: the elements marked MUST that the published examples carry.
+_REQUIRED = (
+    ("Bundle", "id"),
+    ("Bundle", "timestamp"),
+    ("MessageHeader", "destination.endpoint"),
+    ("MessageHeader", "destination.receiver.reference"),
+    ("MessageHeader", "sender.reference"),
+    ("MessageHeader", "source.endpoint"),
+)
+
+
+def required_elements(message: Message) -> None:
+    """The MUST elements of the envelope; the sender and receiver are Organization entries."""
+    for kind, path in _REQUIRED:
+        where = message.bundle if kind == "Bundle" else message.header
+        if not _path(where, path):
+            raise bad(f"{kind}.{path}", f"{kind}.{path} is required", "required")
+    for path in ("destination.receiver", "sender"):
+        found = message.resolve(_path(message.header, path), f"MessageHeader.{path}")
+        if found.get("resourceType") != "Organization":
+            raise bad(f"MessageHeader.{path}", f"MessageHeader.{path} must be an Organization")

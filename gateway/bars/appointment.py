@@ -51,7 +51,7 @@ def structural(data: Json) -> None:
         raise invalid("Appointment", f"Appointment: {exc}", "structure") from exc
 
 
-def _instant(data: Json, key: str) -> datetime:
+def instant(data: Json, key: str) -> datetime:
     where = f"Appointment.{key}"
     value = data.get(key)
     if not isinstance(value, str) or not value:
@@ -117,7 +117,7 @@ def booking_request(data: Json) -> BookingRequest:
     description = str(data.get("description") or "").strip()
     if not description:
         raise invalid("Appointment.description", "Appointment.description is required", "required")
-    start, end = _instant(data, "start"), _instant(data, "end")
+    start, end = instant(data, "start"), instant(data, "end")
     if end <= start:
         raise invalid("Appointment.end", "Appointment.end must be after Appointment.start")
     based_on = data.get("basedOn") or []
@@ -141,11 +141,11 @@ def booking_request(data: Json) -> BookingRequest:
 _MAY_CHANGE = ("id", "meta", "text", "status", "reasonCode", "cancelationReason")
 
 
-def _normal(value: Any) -> Any:
+def normal(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items() if v not in (None, [], {}, "")}
+        return {k: normal(v) for k, v in value.items() if v not in (None, [], {}, "")}
     if isinstance(value, list):
-        return [_normal(v) for v in value]
+        return [normal(v) for v in value]
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -156,12 +156,12 @@ def _normal(value: Any) -> Any:
 
 def unchanged_part(data: Json) -> Json:
     """What a cancel may not change, normalised (instants by the moment they name)."""
-    normal: Json = _normal(data)
+    out: Json = normal(data)
     for key in _MAY_CHANGE:
-        normal.pop(key, None)
-    return normal
+        out.pop(key, None)
+    return out
 
 
 def same_instant(sent: Any, held: str) -> bool:
     """Whether a sent ``meta.lastUpdated`` names the held one's moment."""
-    return bool(_normal(sent) == _normal(held))
+    return bool(normal(sent) == normal(held))

@@ -55,9 +55,11 @@ def _appointment(caps: set[Capability]) -> Json:
     interactions = []
     if Capability.BOOK in caps:
         interactions.append({"code": "create"})
-    interactions += [{"code": "read"}, {"code": "search-type"}]
-    if Capability.CANCEL in caps:
-        interactions.append({"code": "update"})
+    # update: PUT (a reasonCode needs no supplier call; a cancel needs Capability.CANCEL);
+    # patch: a reschedule books the new slot and cancels the old one.
+    interactions += [{"code": "read"}, {"code": "search-type"}, {"code": "update"}]
+    if {Capability.BOOK, Capability.CANCEL} <= caps:
+        interactions.append({"code": "patch"})
     return {
         "type": "Appointment",
         "profile": UK_CORE + "Appointment",
@@ -70,7 +72,10 @@ def _appointment(caps: set[Capability]) -> Json:
                 "patient:identifier",
                 "token",
                 "NHS Number (system must be https://fhir.nhs.uk/Id/nhs-number)",
-            )
+            ),
+            _param("patient:name", "string", "with patient:birthdate and postcode"),
+            _param("patient:birthdate", "date", "YYYY-MM-DD, eq only"),
+            _param("patient:address-postalcode", "string", "the home address's postcode"),
         ],
     }
 

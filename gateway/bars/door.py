@@ -8,8 +8,6 @@ from the door's error table, mirrors X-Request-Id and X-Correlation-Id
 
 from __future__ import annotations
 
-import time
-
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -20,6 +18,7 @@ from gateway.bars.errors import Rec, RecError, from_api_error, operation_outcome
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
 from gateway.bars.targets import Targets, load_targets, mount_problem
 from gateway.config import Settings
+from gateway.doors import header_id, http_error_text, masked
 from gateway.errors import ApiError
 from gateway.fhir import formats
 from gateway.fhir.render import instant
@@ -55,13 +54,7 @@ def error_response(error: RecError, ex: BarsExchange) -> web.Response:
 
 def _translated(exc: web.HTTPException, request: web.Request) -> RecError:
     rec, issue = _HTTP.get(exc.status, (Rec.BAD_REQUEST, "invalid"))
-    if exc.status == 404:
-        message = f"no such resource or endpoint: {request.method} {request.path}"
-    elif exc.status == 405:
-        message = f"{request.method} is not supported on {request.path}"
-    else:
-        message = exc.reason
-    return RecError(rec, issue, mask_identifiers(message))
+    return RecError(rec, issue, mask_identifiers(http_error_text(exc, request)))
 
 
 async def _answer(request: web.Request, handler: Handler, ex: BarsExchange) -> web.StreamResponse:
@@ -83,14 +76,10 @@ async def _answer(request: web.Request, handler: Handler, ex: BarsExchange) -> w
 
 def _echo(request: web.Request, response: web.StreamResponse) -> None:
     for name in ("X-Request-Id", "X-Correlation-Id"):
-        value = request.headers.get(name)
+        value = header_id(request.headers.get(name))
         if value:
-            response.headers[name] = value.encode("utf-8", "backslashreplace").decode("utf-8")
+            response.headers[name] = value
     response.headers["Cache-Control"] = "no-store"
-
-
-def _masked(text: str | None) -> str | None:
-    return mask_identifiers(text) if text else text
 
 
 def _audit(request: web.Request, status: int, ex: BarsExchange) -> None:
@@ -103,13 +92,13 @@ def _audit(request: web.Request, status: int, ex: BarsExchange) -> None:
             path=mask_identifiers(request.path),
             status=status,
             request_id=ex.outcome_id,
-            correlation_id=_masked(ex.request_id),
-            trace_id=_masked(ex.correlation_id),
-            organisation_ods=_masked(ex.ods),
-            organisation_name=_masked(who.organisation.name) if who.organisation else None,
-            device_id=_masked(who.device.identifier.value) if who.device else None,
-            practitioner_id=_masked(who.practitioner.id) if who.practitioner else None,
-            appointment_id=_masked(ex.appointment_id),
+            correlation_id=masked(ex.request_id),
+            trace_id=masked(ex.correlation_id),
+            organisation_ods=masked(ex.ods),
+            organisation_name=masked(who.organisation.name) if who.organisation else None,
+            device_id=masked(who.device.identifier.value) if who.device else None,
+            practitioner_id=masked(who.practitioner.id) if who.practitioner else None,
+            appointment_id=masked(ex.appointment_id),
             outcome=ex.outcome,
             service_id=ex.service_id,
             slot_count=ex.slot_count,
@@ -136,7 +125,7 @@ async def bars_middleware(request: web.Request, handler: Handler) -> web.StreamR
         outcome=ex.outcome,
         appointment_id=ex.appointment_id,
         organisation=ex.ods,
-        duration_ms=round((time.perf_counter() - ex.started) * 1000, 2),
+        duration_ms=ex.elapsed_ms(),
     )
     return response
 

@@ -12,8 +12,7 @@ from adapters.domain import CallContext
 from gateway.bars.headers import Identity
 from gateway.bars.targets import Targets
 from gateway.config import BarsSettings
-from gateway.fhir.formats import WireFormat
-from gateway.runtime import Generation
+from gateway.doors import DoorExchange
 from gateway.service import idempotency_key
 
 BARS = web.AppKey("bars_settings", BarsSettings)
@@ -21,27 +20,13 @@ TARGETS = web.AppKey("bars_targets", Targets)
 
 
 @dataclass
-class BarsExchange:
+class BarsExchange(DoorExchange):
     """What one BaRS request was, who sent it, for which service, and how it ended."""
 
     outcome_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     request_id: str | None = None
     correlation_id: str | None = None
     identity: Identity = field(default_factory=Identity)
-    service_id: str | None = None
-    interaction: str = "unknown"
-    fmt: WireFormat = WireFormat.JSON
-    appointment_id: str | None = None
-    outcome: str | None = None
-    slot_count: int | None = None
-    generation: Generation | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def current(self) -> Generation:
-        if self.generation is None:
-            raise RuntimeError("no generation bound to this request")
-        return self.generation
 
     @property
     def ods(self) -> str | None:

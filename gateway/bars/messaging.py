@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.domain import utcnow
-from gateway.bars import handlers, messaging_booking, messaging_referral
+from gateway.bars import messaging_booking, messaging_referral
 from gateway.bars._message import (
     EVENTS_SYSTEM,
     Definition,
@@ -27,6 +27,7 @@ from gateway.bars._message import (
 )
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BarsExchange
+from gateway.bars.requests import answer, base, begin, body
 from gateway.fhir import render as stu3
 
 Handler = Callable[[web.Request, BarsExchange, Message], Awaitable[web.Response]]
@@ -47,7 +48,7 @@ async def _referral(request: web.Request, ex: BarsExchange, message: Message) ->
     resource, status, extra = await messaging_referral.handle_servicerequest(
         request, ex, message.bundle
     )
-    return await handlers._answer(resource, ex, status=status, extra=extra)
+    return await answer(resource, ex, status=status, extra=extra)
 
 
 #: Every event ``$process-message`` receives; another event is one more row. The referral
@@ -62,9 +63,14 @@ EVENTS: dict[str, Event] = {
 }
 
 
+def definitions() -> list[Definition]:
+    """Every MessageDefinition received, in the events table's order."""
+    return [d for e in EVENTS.values() for d in e.definitions]
+
+
 async def process_message(request: web.Request) -> web.Response:
-    ex = handlers._begin(request, "process_message")
-    message = read_message(await handlers._body(request))
+    ex = begin(request, "process_message")
+    message = read_message(await body(request))
     event = EVENTS.get(message.event)
     if event is None:
         raise RecError(
@@ -133,15 +139,15 @@ def _matches(definition: Json, wanted: Iterable[str]) -> bool:
     return False
 
 
-async def search_definitions(request: web.Request) -> web.Response:
-    ex = handlers._begin(request, "message_definitions", target=False)
+async def list_definitions(request: web.Request) -> web.Response:
+    ex = begin(request, "message_definitions", target=False)
     now = stu3.instant(utcnow())
-    found = [message_definition(d, now) for e in EVENTS.values() for d in e.definitions]
+    found = [message_definition(d, now) for d in definitions()]
     wanted = request.query.getall("context", [])
     if wanted:
         found = [d for d in found if _matches(d, wanted)]
-    base = handlers._base(request)
-    body = {
+    root = base(request)
+    bundle = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
         "meta": {"lastUpdated": now},
@@ -149,11 +155,11 @@ async def search_definitions(request: web.Request) -> web.Response:
         "total": len(found),
         "entry": [
             {
-                "fullUrl": f"{base}/MessageDefinition/{d['id']}",
+                "fullUrl": f"{root}/MessageDefinition/{d['id']}",
                 "resource": d,
                 "search": {"mode": "match"},
             }
             for d in found
         ],
     }
-    return await handlers._answer(body, ex)
+    return await answer(bundle, ex)

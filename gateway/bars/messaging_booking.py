@@ -4,8 +4,8 @@ The focus is the Appointment. ``status: booked`` books (MessageDefinition
 bars-message-booking-request, reason ``new``); ``status: cancelled`` cancels
 (bars-message-booking-request-cancelled, reasons ``new``, ``update`` or
 ``delete``: Cancellation says ``update``, the published example BOOKREQ02 says
-``new``). Both go through the REST pattern's own path (``handlers.place_booking``,
-``handlers.cancel_booking``): the same booking service, ledger and duplicate
+``new``). Both go through the REST pattern's own path (``booking.place_booking``,
+``booking.cancel_booking``): the same booking service, ledger and duplicate
 X-Request-Id answer. The Appointment is read as the REST door reads one, its
 Patient and Slot resolved from the Bundle's entries (docs/spec-choices.md,
 "BaRS messaging: booking-request").
@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adapters.domain import BookingStatus, utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import handlers, render
+from gateway.bars import render
 from gateway.bars._message import (
     BUNDLE_PROFILE,
     EVENTS_SYSTEM,
@@ -31,9 +31,12 @@ from gateway.bars._message import (
     Message,
     bad,
     check_definition,
+    required_elements,
 )
+from gateway.bars.booking import cancel_booking, held_appointment, place_booking
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BarsExchange
+from gateway.bars.requests import answer, base, version_headers
 from gateway.fhir import render as stu3
 from gateway.store import AppointmentVersion
 
@@ -158,8 +161,8 @@ def as_rest_appointment(message: Message, appointment: Json, *, with_slot: bool)
 def _response(request: web.Request, message: Message, version: AppointmentVersion) -> Json:
     """The response message (MessageHeader.response ``ok``, the Appointment as focus)."""
     now = stu3.instant(utcnow())
-    base = handlers._base(request)
-    url = f"{base}/Appointment/{version.appointment_id}"
+    root = base(request)
+    url = f"{root}/Appointment/{version.appointment_id}"
     header_id = str(uuid.uuid4())
     answered = message.header.get("id") or message.bundle.get("id") or header_id
     source = (message.header.get("source") or {}).get("endpoint")
@@ -168,7 +171,7 @@ def _response(request: web.Request, message: Message, version: AppointmentVersio
         "id": header_id,
         "meta": {"lastUpdated": now, "profile": [_HEADER_PROFILE]},
         "eventCoding": {"system": EVENTS_SYSTEM, "code": EVENT},
-        "source": {"endpoint": base},
+        "source": {"endpoint": root},
         "response": {"identifier": answered, "code": "ok"},
         "focus": [{"reference": url}],
         "definition": message.header.get("definition") or BOOK.url,
@@ -191,17 +194,18 @@ def _response(request: web.Request, message: Message, version: AppointmentVersio
 async def _book(request: web.Request, ex: BarsExchange, message: Message) -> AppointmentVersion:
     check_definition(message, BOOK)
     if message.reason != "new":
-        # Appointment-StandardPattern: a booking is changed by cancelling and rebooking.
+        # No published MessageDefinition changes a booking by message: REST PUT/PATCH does.
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
             "business-rule",
-            f"reason '{message.reason}' with a booked Appointment: the only change "
-            "served is cancellation (status 'cancelled'); cancel and book again",
+            f"reason '{message.reason}' with a booked Appointment: no MessageDefinition "
+            "updates a booking by message; PUT /Appointment/{id} (reasonCode) or PATCH it "
+            "(another slot), or cancel (status 'cancelled') and book again",
             expression="MessageHeader.reason",
         )
     appointment = as_rest_appointment(message, _appointment(message), with_slot=True)
     wanted = bars_appointment.booking_request(appointment)
-    return await handlers.place_booking(request, ex, wanted)
+    return await place_booking(request, ex, wanted)
 
 
 def _nhs_number(patient: Json) -> str | None:
@@ -228,7 +232,7 @@ async def _find(ex: BarsExchange, appointment: Json, nhs_number: str) -> Appoint
     """Find-Resource: by Appointment.id when sent; else the target service's appointment
     of this patient at this start (a booked one first: a resend finds the cancelled one)."""
     if appointment.get("id"):
-        return await handlers.held_appointment(ex, str(appointment["id"]))
+        return await held_appointment(ex, str(appointment["id"]))
     start = _start(appointment)
     held = await ex.current.service.patient_appointments(nhs_number)
     same = [v for v in held if v.booking.service_id == ex.service_id and v.booking.start == start]
@@ -285,37 +289,7 @@ async def _cancel(request: web.Request, ex: BarsExchange, message: Message) -> A
         raise bad("Appointment.meta.versionId", "meta.versionId names no version", "value")
     expected = int(raw) if raw else current.version
     check = _same_booking(nhs_number, _start(appointment))
-    return await handlers.cancel_booking(request, ex, current, expected, check)
-
-
-def _path(data: Any, path: str) -> Any:
-    for key in path.split("."):
-        data = data.get(key) if isinstance(data, dict) else None
-        data = data[0] if isinstance(data, list) and data else data
-    return data
-
-
-#: Booking-Request-Payload: the elements marked MUST that the published examples carry.
-_REQUIRED = (
-    ("Bundle", "id"),
-    ("Bundle", "timestamp"),
-    ("MessageHeader", "destination.endpoint"),
-    ("MessageHeader", "destination.receiver.reference"),
-    ("MessageHeader", "sender.reference"),
-    ("MessageHeader", "source.endpoint"),
-)
-
-
-def required_elements(message: Message) -> None:
-    """The MUST elements of the envelope; the sender and receiver are Organization entries."""
-    for kind, path in _REQUIRED:
-        where = message.bundle if kind == "Bundle" else message.header
-        if not _path(where, path):
-            raise bad(f"{kind}.{path}", f"{kind}.{path} is required", "required")
-    for path in ("destination.receiver", "sender"):
-        found = message.resolve(_path(message.header, path), f"MessageHeader.{path}")
-        if found.get("resourceType") != "Organization":
-            raise bad(f"MessageHeader.{path}", f"MessageHeader.{path} must be an Organization")
+    return await cancel_booking(request, ex, current, expected, check)
 
 
 async def handle(request: web.Request, ex: BarsExchange, message: Message) -> web.Response:
@@ -334,5 +308,5 @@ async def handle(request: web.Request, ex: BarsExchange, message: Message) -> we
             "value",
         )
     body = _response(request, message, version)
-    extra = handlers._version_headers(request, version)
-    return await handlers._answer(body, ex, extra=extra)
+    extra = version_headers(request, version)
+    return await answer(body, ex, extra=extra)

@@ -159,6 +159,8 @@ def appointment(version: AppointmentVersion) -> Json:
         "status": base["status"],
         "description": base["description"],
     }
+    if "reason" in base:
+        out["reasonCode"] = base["reason"]
     if booking.referral_reference:
         out["basedOn"] = [{"reference": booking.referral_reference}]
     if "supportingInformation" in base:

@@ -60,18 +60,6 @@ def body_format(content_type: str | None) -> WireFormat:
     )
 
 
-def _hardened_parser() -> etree.XMLParser:
-    # As the STU3 door's reader: no entities, DTDs or network, no huge trees.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-    )
-
-
 def _bad(issue: str, message: str) -> RecError:
     return RecError(Rec.BAD_REQUEST, issue, message)
 
@@ -81,7 +69,7 @@ def load(raw: bytes, fmt: WireFormat) -> Json:
     if fmt is WireFormat.JSON:
         return formats.load(raw, fmt)
     try:
-        root = etree.fromstring(raw, parser=_hardened_parser())
+        root = etree.fromstring(raw, parser=formats.hardened_parser())
     except etree.XMLSyntaxError as exc:
         raise _bad("structure", f"body is not well-formed XML: {exc}") from exc
     docinfo: Any = root.getroottree().docinfo
@@ -95,7 +83,7 @@ def load(raw: bytes, fmt: WireFormat) -> Json:
     except (KeyError, ValueError):
         raise _bad("structure", f"'{tag.localname[:40]}' is not an R4 resource type") from None
     try:
-        parsed = model.model_validate_xml(raw, xmlparser=_hardened_parser())
+        parsed = model.model_validate_xml(raw, xmlparser=formats.hardened_parser())
     except (ValidationError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise _bad("structure", f"the XML {tag.localname} is invalid: {str(exc)[:300]}") from exc
     data: Json = json.loads(parsed.model_dump_json(exclude_none=True))

@@ -13,6 +13,7 @@ from typing import Any
 from adapters.domain import (
     Address,
     Booking,
+    Coding,
     ContactPoint,
     HealthcareService,
     HumanName,
@@ -294,6 +295,14 @@ def document_reference(value: SupportingDocument) -> Json:
     )
 
 
+def _coding(code: Coding) -> Json:
+    return {
+        "system": code.system,
+        "code": code.code,
+        **({"display": code.display} if code.display else {}),
+    }
+
+
 def appointment(
     booking: Booking, *, appointment_id: str, version: int, last_modified: datetime
 ) -> Json:
@@ -311,6 +320,8 @@ def appointment(
             ),
             "contained": contained,
             "status": booking.status.value,
+            # STU3 Appointment.reason: the reason a BaRS update set (one concept per code).
+            "reason": [{"coding": [_coding(c)]} for c in booking.reason] or None,
             "description": booking.description,
             "supportingInformation": (
                 [{"reference": f"#{CONTAINED_DOCUMENT}"}] if booking.document else None

@@ -11,8 +11,8 @@ from aiohttp import web
 from adapters.domain import CallContext
 from gateway.audit import AuditTrail
 from gateway.config import Settings
-from gateway.fhir.formats import WireFormat
-from gateway.runtime import Generation, Runtime
+from gateway.doors import DoorExchange
+from gateway.runtime import Runtime
 from gateway.security import KeyRing
 from gateway.security.jwt import Claims
 from gateway.service import idempotency_key
@@ -27,29 +27,14 @@ AUDIT = web.AppKey("audit", AuditTrail)
 
 
 @dataclass
-class Exchange:
+class Exchange(DoorExchange):
     """What one request was, who made it and how it ended (for the log and audit)."""
 
     server_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_request_id: str | None = None
     trace_id: str | None = None
     consumer_asid: str | None = None
-    started: float = field(default_factory=time.perf_counter)
-    interaction: str = "unknown"
-    fmt: WireFormat = WireFormat.JSON
     claims: Claims | None = None
-    appointment_id: str | None = None
-    outcome: str | None = None
-    generation: Generation | None = None
-    service_id: str | None = None
-    slot_count: int | None = None
-
-    @property
-    def current(self) -> Generation:
-        """The routes and adapters this request uses from start to end."""
-        if self.generation is None:
-            raise RuntimeError("no generation bound to this request")
-        return self.generation
 
     @property
     def scope(self) -> str:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import structlog
 from aiohttp import web
@@ -17,6 +16,7 @@ from aiohttp.typedefs import Handler
 
 from adapters.domain import utcnow
 from gateway.audit import author
+from gateway.doors import header_id, http_error_text, masked
 from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
@@ -61,13 +61,7 @@ def error_response(error: ApiError, ex: Exchange) -> web.Response:
 
 def _translate(exc: web.HTTPException, request: web.Request) -> ApiError:
     kind = _HTTP_ERRORS.get(exc.status, ErrorKind.BAD_REQUEST)
-    if exc.status == 404:
-        message = f"no such resource or endpoint: {request.method} {request.path}"
-    elif exc.status == 405:
-        message = f"{request.method} is not supported on {request.path}"
-    else:
-        message = exc.reason
-    return ApiError(kind, message)
+    return ApiError(kind, http_error_text(exc, request))
 
 
 async def _answer(request: web.Request, handler: Handler, ex: Exchange) -> web.StreamResponse:
@@ -105,11 +99,6 @@ def _finish(request: web.Request, response: web.StreamResponse, ex: Exchange) ->
         response.enable_compression(web.ContentCoding.gzip)
 
 
-def _masked(text: str | None) -> str | None:
-    # What a consumer sent is kept as sent, but never an NHS number or a token inside it.
-    return mask_identifiers(text) if text else text
-
-
 def _audited_service(ex: Exchange) -> str | None:
     """A slot search's service id as sent (``service=`` may hold anything, an NHS number
     included): kept if a route serves it, else only its hash. Other interactions set a
@@ -132,16 +121,16 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         path=mask_identifiers(request.path),
         status=status,
         request_id=ex.server_request_id,
-        correlation_id=_masked(ex.client_request_id),
-        trace_id=_masked(ex.trace_id),
-        consumer_asid=_masked(ex.consumer_asid),
+        correlation_id=masked(ex.client_request_id),
+        trace_id=masked(ex.trace_id),
+        consumer_asid=masked(ex.consumer_asid),
         organisation_ods=claims.organisation.ods_code if claims else None,
         organisation_name=claims.organisation.name if claims else None,
         device_id=claims.device.identifier.value if claims else None,
         practitioner_id=claims.practitioner.id if claims and claims.practitioner else None,
         practitioner_name=name,
         practitioner_role=role,
-        appointment_id=_masked(ex.appointment_id),
+        appointment_id=masked(ex.appointment_id),
         outcome=ex.outcome,
         service_id=_audited_service(ex),
         slot_count=ex.slot_count,
@@ -150,10 +139,7 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
 
 
 def _header(request: web.Request, name: str) -> str | None:
-    """A header kept as an id: a byte that is not UTF-8 (a lone surrogate once aiohttp has
-    decoded it) is written as its escape, so the id can be stored, logged and echoed."""
-    value = request.headers.get(name)
-    return value.encode("utf-8", "backslashreplace").decode("utf-8") if value else None
+    return header_id(request.headers.get(name))
 
 
 @web.middleware
@@ -186,6 +172,6 @@ async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamR
         appointment_id=ex.appointment_id,
         organisation=ex.claims.organisation.ods_code if ex.claims else None,
         consumer_asid=ex.consumer_asid,
-        duration_ms=round((time.perf_counter() - ex.started) * 1000, 2),
+        duration_ms=ex.elapsed_ms(),
     )
     return response

@@ -150,6 +150,11 @@ class Store(Protocol):
         """Current versions of appointments for this patient ending at or after ``not_before``."""
         ...
 
+    async def find_upcoming(self, not_before: datetime) -> list[AppointmentVersion]:
+        """Current versions of every appointment ending at or after ``not_before``, by start
+        (a search by demographics filters these: the patient is in the booking)."""
+        ...
+
     async def find_by_supplier_ref(
         self, route: str, supplier_ref: str
     ) -> AppointmentVersion | None:

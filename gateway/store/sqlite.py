@@ -116,6 +116,12 @@ class SqliteStore:
             _sql.Redacted((nhs_number, _sql.to_text(not_before))),
         )
 
+    async def find_upcoming(self, not_before: datetime) -> list[AppointmentVersion]:
+        return await self._select_versions(
+            f"WHERE v.end_at >= ? AND {_sql.IS_CURRENT} ORDER BY v.start_at, v.appointment_id",
+            (_sql.to_text(not_before),),
+        )
+
     async def find_by_supplier_ref(
         self, route: str, supplier_ref: str
     ) -> AppointmentVersion | None:

@@ -448,3 +448,65 @@ async def test_a_slot_of_another_service_is_never_booked_in_the_targets_name(
     resp = await fresh.bars.book(other)
     assert resp.status == 422, await resp.text()
     assert (await fresh.bars.book(ours)).status == 201
+
+
+async def _search_by(doors: Doors, query: str) -> Any:
+    return await doors.bars.get(f"/Appointment?{query}")
+
+
+async def test_appointments_are_found_by_name_birthdate_and_postcode(doors: Doors) -> None:
+    """getBookingByPatient by demographics: all three together find the patient's booking."""
+    slot = (await doors.bars.free_slots())[0]
+    appt = await _json(await doors.bars.book(slot))
+    both = "patient:name=peter%20chalm&patient:address-postalcode=ls16ae"
+    for born in ("1974-12-25", "eq1974-12-25", "eq25/12/1974"):
+        resp = await _search_by(doors, f"{both}&patient:birthdate={born}")
+        assert resp.status == 200, await resp.text()
+        assert [e["resource"]["id"] for e in (await _json(resp))["entry"]] == [appt["id"]]
+    other = await _search_by(
+        doors, "patient:name=Smith&patient:birthdate=1974-12-25&patient:address-postalcode=LS1 6AE"
+    )
+    assert other.status == 200 and "entry" not in await _json(other)
+
+
+@pytest.mark.parametrize(
+    ("query", "expression"),
+    [
+        ("patient:name=Chalmers", "patient:birthdate"),
+        ("patient:name=Chalmers&patient:birthdate=1974-12-25", "patient:address-postalcode"),
+        (
+            "patient:name=Chalmers&patient:birthdate=gt1974-12-25&patient:address-postalcode=LS16AE",
+            "patient:birthdate",
+        ),
+        (
+            "patient:name=Chalmers&patient:birthdate=25-12&patient:address-postalcode=LS16AE",
+            "patient:birthdate",
+        ),
+        (
+            "patient:name=A&patient:name=B&patient:birthdate=1974-12-25"
+            "&patient:address-postalcode=LS16AE",
+            "patient:name",
+        ),
+        ("", "patient:identifier"),
+    ],
+)
+async def test_bad_demographic_combinations_are_400_naming_the_parameter(
+    doors: Doors, query: str, expression: str
+) -> None:
+    """A partial, repeated or malformed demographic search is 400 REC_BAD_REQUEST naming it."""
+    resp = await _search_by(doors, query)
+    assert resp.status == 400
+    outcome = await _json(resp)
+    assert _rec(outcome)[0] == "REC_BAD_REQUEST"
+    assert outcome["issue"][0]["expression"] == [expression]
+
+
+async def test_demographics_narrow_a_search_by_nhs_number(doors: Doors) -> None:
+    """With patient:identifier, a birthdate alone narrows the NHS number's bookings."""
+    slot = (await doors.bars.free_slots())[0]
+    appt = await _json(await doors.bars.book(slot))
+    ident = f"patient:identifier=https://fhir.nhs.uk/Id/nhs-number|{EXAMPLE_NHS_NUMBER}"
+    same = await _json(await _search_by(doors, f"{ident}&patient:birthdate=1974-12-25"))
+    assert [e["resource"]["id"] for e in same["entry"]] == [appt["id"]]
+    other = await _json(await _search_by(doors, f"{ident}&patient:birthdate=1990-01-01"))
+    assert "entry" not in other

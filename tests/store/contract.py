@@ -191,6 +191,17 @@ class StoreContract(ReferralStoreContract):
         assert await store.find_by_nhs_number(NHS_A, T0) == []
         assert [v.version for v in await store.find_by_nhs_number(NHS_B, T0)] == [2]
 
+    async def test_find_upcoming_returns_every_current_upcoming_version(self, store: Store) -> None:
+        """Every patient's current versions ending at or after not_before, by start."""
+        later = make_version("later", start=T0 + timedelta(hours=3), nhs_number=NHS_B)
+        await store.add_version(later)
+        await store.add_version(make_version("moved", start=T0 + timedelta(hours=1)))
+        moved = make_version("moved", 2, start=T0 + timedelta(hours=2), nhs_number=None)
+        await store.add_version(moved)
+        await store.add_version(make_version("past", start=T0 - timedelta(days=1)))
+
+        assert await store.find_upcoming(T0) == [moved, later]
+
     async def test_find_by_supplier_ref_returns_current_version(self, store: Store) -> None:
         """The supplier's reference on a route finds the appointment's current version."""
         await store.add_version(make_version(supplier_ref="PAS-9"))
