@@ -3,7 +3,8 @@
 Over real sockets: the gateway on 127.0.0.1 in front of the embedded diary, the
 HL7 v2 PAS peer, the REST diary peer and the SOAP diary peer (``tests/bars/_e2e.py``).
 After each step the supplier's own store or API is read: the booked slot is held
-for the right patient at the slot's times, and cancelled after the cancel.
+for the right patient at the slot's times, unchanged by a reason update, given up
+for the new slot by a reschedule, and cancelled after the cancel.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ REFREQ01 = (
     / "examples"
     / "REFREQ01_-_Referral_Service_Request_New_Full_-_111_to_ED.xml"
 )
+REASON = {"coding": [{"system": "http://snomed.info/sct", "code": "165332000"}]}
 #: REFREQ01's NHS number fails the Modulus 11 check (docs/spec-choices.md).
 REFREQ01_NHS_NUMBER = b"3478526985"
 
@@ -70,16 +72,47 @@ async def _read(s: Supplier, appointment: Json, slot: Json) -> Json:
     return read
 
 
+async def _update_and_reschedule(s: Supplier, current: Json, slot: Json, to: Json) -> Json:
+    """PUT a new reasonCode (version 2), then PATCH to ``to`` (version 3), checking the diary."""
+    update = {**current, "reasonCode": [REASON]}
+    resp = await s.bars.send("PUT", f"/Appointment/{current['id']}", update)
+    assert resp.status == 200, await resp.text()
+    updated = await _json(resp)
+    assert updated["meta"]["versionId"] == "2" and updated["reasonCode"] == [REASON]
+    # The diary keeps no reason: the booking there is as it was.
+    assert await s.held(slot) == [held("booked", EXAMPLE_NHS_NUMBER, slot)]
+    moved = {
+        "resourceType": "Appointment",
+        "id": current["id"],
+        "meta": updated["meta"],
+        "slot": [{"reference": f"Slot/{to['id']}"}],
+        "start": to["start"],
+        "end": to["end"],
+    }
+    resp = await s.bars.send("PATCH", f"/Appointment/{current['id']}", moved)
+    assert resp.status == 200, await resp.text()
+    rescheduled = await _json(resp)
+    assert rescheduled["meta"]["versionId"] == "3" and rescheduled["reasonCode"] == [REASON]
+    assert rescheduled["slot"] == [{"reference": f"Slot/{to['id']}"}]
+    assert await s.held(slot) == [held("cancelled", EXAMPLE_NHS_NUMBER, slot)], "old slot free"
+    assert await s.held(to) == [held("booked", EXAMPLE_NHS_NUMBER, to)], "new slot held"
+    offered = await s.bars.offered()
+    assert slot["id"] in offered and to["id"] not in offered
+    return rescheduled
+
+
 async def _patient_search(s: Supplier, nhs_number: str) -> list[Json]:
     resp = await s.bars.get(f"/Appointment?patient:identifier={NHS}|{nhs_number}")
     assert resp.status == 200, await resp.text()
     return [e["resource"] for e in (await _json(resp)).get("entry", [])]
 
 
-async def test_search_book_both_ways_read_and_cancel_at_the_supplier(supplier: Supplier) -> None:
-    """Booked by message and by POST, read, found, cancelled by PUT and by message, in the diary."""
+async def test_book_both_ways_read_update_reschedule_and_cancel_at_the_supplier(
+    supplier: Supplier,
+) -> None:
+    """Booked by message and by POST, read, updated, rescheduled and cancelled: so in the diary."""
     s = supplier
-    by_message_slot, by_post_slot = await s.bars.free_slots(2)
+    by_message_slot, by_post_slot, later_slot = await s.bars.free_slots(3)
     assert await s.held(by_message_slot) == [] and await s.held(by_post_slot) == []
 
     status, answer, _ = await post(s.bars, example(NEW, by_message_slot))
@@ -99,11 +132,14 @@ async def test_search_book_both_ways_read_and_cancel_at_the_supplier(supplier: S
     offered = await s.bars.offered()
     assert by_message_slot["id"] not in offered and by_post_slot["id"] not in offered
 
+    rescheduled = await _update_and_reschedule(s, current, by_post_slot, later_slot)
+    current = await _json(await s.bars.get(f"/Appointment/{by_post['id']}"))
+    assert current == rescheduled
     cancel = {**current, "status": "cancelled"}
     resp = await s.bars.send("PUT", f"/Appointment/{by_post['id']}", cancel)
     assert resp.status == 200, await resp.text()
-    assert (await _json(resp))["meta"]["versionId"] == "2"
-    assert await s.held(by_post_slot) == [held("cancelled", EXAMPLE_NHS_NUMBER, by_post_slot)]
+    assert (await _json(resp))["meta"]["versionId"] == "4"
+    assert await s.held(later_slot) == [held("cancelled", EXAMPLE_NHS_NUMBER, later_slot)]
     assert await s.held(by_message_slot) == [held("booked", MESSAGE_NHS_NUMBER, by_message_slot)]
 
     status, answer, _ = await post(s.bars, example(CANCELLED, by_message_slot))
@@ -112,7 +148,7 @@ async def test_search_book_both_ways_read_and_cancel_at_the_supplier(supplier: S
     assert cancelled["id"] == by_message["id"] and cancelled["status"] == "cancelled"
     assert await s.held(by_message_slot) == [held("cancelled", MESSAGE_NHS_NUMBER, by_message_slot)]
     offered = await s.bars.offered()
-    assert by_message_slot["id"] in offered and by_post_slot["id"] in offered
+    assert {by_message_slot["id"], by_post_slot["id"], later_slot["id"]} <= offered
     found = await _patient_search(s, MESSAGE_NHS_NUMBER)
     assert [a["status"] for a in found] == ["cancelled"]
 

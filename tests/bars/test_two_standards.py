@@ -11,7 +11,6 @@ whichever door changes it.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,6 +27,8 @@ from tests.selftest import backends as b
 
 Json = dict[str, Any]
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
+
+
 @pytest.fixture(params=sorted(SUPPLIERS))
 async def supplier(
     request: pytest.FixtureRequest,
@@ -133,31 +134,52 @@ async def test_a_resent_x_request_id_never_books_twice(supplier: Supplier, how: 
 
 
 async def test_one_version_history_whichever_door_changes_it(supplier: Supplier) -> None:
-    """Booked over BaRS, cancelled over STU3: both doors show versions 1 then 2, with one ETag."""
+    """Booked and rescheduled over BaRS, cancelled over STU3: one history, one ETag, both doors."""
     s = supplier
-    slot = (await s.bars.free_slots())[0]
+    slot, later = await s.bars.free_slots(2)
     booked = await s.bars.book(slot)
     assert booked.status == 201, await booked.text()
     r4 = await booked.json(content_type=None)
     stu3_read = await s.stu3.read(f"Appointment/{r4['id']}")
     assert stu3_read.headers["ETag"] == booked.headers["ETag"] == 'W/"1"'
+
+    moved = {
+        **{k: r4[k] for k in ("resourceType", "id", "meta")},
+        "slot": [{"reference": f"Slot/{later['id']}"}],
+        "start": later["start"],
+        "end": later["end"],
+    }
+    patched = await s.bars.send("PATCH", f"/Appointment/{r4['id']}", moved)
+    assert patched.status == 200, await patched.text()
+    stu3_read = await s.stu3.read(f"Appointment/{r4['id']}")
+    assert stu3_read.headers["ETag"] == patched.headers["ETag"] == 'W/"2"'
     stu3 = await stu3_read.json(content_type=None)
-    cancel = {**stu3, "status": "cancelled"}
-    resp = await s.stu3.cancel(r4["id"], cancel, **{"If-Match": stu3_read.headers["ETag"]})
+    assert instant(stu3["start"]) == instant(later["start"])
+    resp = await s.stu3.cancel(
+        r4["id"], {**stu3, "status": "cancelled"}, **{"If-Match": stu3_read.headers["ETag"]}
+    )
     assert resp.status == 200, await resp.text()
     assert [h.status for h in await s.held(slot)] == ["cancelled"]
+    assert [h.status for h in await s.held(later)] == ["cancelled"]
 
     again = await s.bars.get(f"/Appointment/{r4['id']}")
     r4_after = await again.json(content_type=None)
-    assert again.headers["ETag"] == resp.headers["ETag"] == 'W/"2"'
-    assert r4_after["status"] == "cancelled" and r4_after["meta"]["versionId"] == "2"
-    first = await s.stu3.read(f"Appointment/{r4['id']}/_history/1")
-    assert (await first.json(content_type=None))["status"] == "booked"
+    assert again.headers["ETag"] == resp.headers["ETag"] == 'W/"3"'
+    assert r4_after["status"] == "cancelled" and r4_after["meta"]["versionId"] == "3"
+    assert r4_after["slot"] == [{"reference": f"Slot/{later['id']}"}]
+    history = [
+        await (await s.stu3.read(f"Appointment/{r4['id']}/_history/{v}")).json(content_type=None)
+        for v in (1, 2, 3)
+    ]
+    assert [(h["status"], instant(h["start"])) for h in history] == [
+        ("booked", instant(slot["start"])),
+        ("booked", instant(later["start"])),
+        ("cancelled", instant(later["start"])),
+    ]
     stale = await s.bars.send("PUT", f"/Appointment/{r4['id']}", {**r4, "status": "cancelled"})
     assert stale.status == 409, "the version BaRS read first is no longer current"
     found = await s.bars.get(f"/Appointment?patient:identifier={NHS}|{EXAMPLE_NHS_NUMBER}")
     entries = (await found.json(content_type=None))["entry"]
     assert [(e["resource"]["id"], e["resource"]["meta"]["versionId"]) for e in entries] == [
-        (r4["id"], "2")
+        (r4["id"], "3")
     ]
-    assert json.dumps(r4_after["slot"]) == json.dumps(r4["slot"])
