@@ -239,3 +239,20 @@ async def test_the_stu3_capability_statement_lists_referral_requests(doors: Door
     assert found[0]["profile"]["reference"] == PROFILE
     assert [p["name"] for p in found[0]["searchParam"]] == ["patient:identifier"]
     assert {"reference": PROFILE} in statement["profile"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway/bars/render.py appointment(): basedOn is only the booking's own "
+    "referral_reference, never the referral linked to it later (issue 10 item 2)",
+)
+async def test_a_referral_linked_after_the_booking_is_named_through_both_doors(
+    doors: Doors,
+) -> None:
+    """A booking, then a referral naming it: STU3 incomingReferral and BaRS basedOn both name it."""
+    booked = await _book_stu3(doors)
+    stored = await _send(doors, _message(booked["id"]))
+    stu3 = await _json(await doors.stu3.read(f"Appointment/{booked['id']}"))
+    assert stu3["incomingReferral"] == [{"reference": f"ReferralRequest/{stored['id']}"}]
+    r4 = await _json(await doors.bars.get(f"/Appointment/{booked['id']}"))
+    assert r4.get("basedOn") == [{"reference": f"ServiceRequest/{stored['id']}"}]
