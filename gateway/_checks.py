@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from adapters import registry
 from adapters._csvtable import DataFileError, every_problem
@@ -122,6 +123,29 @@ async def _bars(path: Path, found: Examined, settings: Settings) -> list[str]:
     problem = mount_problem(settings)
     if problem:
         out.append(f"{_at(path, found, ('bars', 'service_root'))}: {problem}")
+    return out + _bars_tls(path, found, settings)
+
+
+def _bars_tls(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """bars.tls: loadable files, and a service root the mTLS listener really serves."""
+    bars = settings.bars
+    if bars is None or not bars.tls.enabled:
+        return []
+    from gateway.bars.listener import server_context
+
+    at = _at(path, found, ("bars", "tls"))
+    out = []
+    try:
+        server_context(bars.tls, settings.base_dir)
+    except (OSError, ValueError) as exc:
+        out.append(f"{at}: bars: TLS: {exc}")
+    root = urlsplit(bars.service_root)
+    if root.scheme != "https" or (root.port or 443) != bars.tls.port:
+        out.append(
+            f"{_at(path, found, ('bars', 'service_root'))}: bars: with bars.tls enabled the "
+            f"door is served only over mTLS on port {bars.tls.port}, so service_root must be "
+            f"https://<host>:{bars.tls.port}{bars.base_path} (it is {bars.service_root})"
+        )
     return out
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from gateway import logs
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
+from gateway.bars import listener as bars_listener
 from gateway.config import Settings
 from gateway.hl7 import front_door_ctx
 from gateway.http import handlers, referral
@@ -112,10 +113,11 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
+    app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)
-    if settings.bars is not None:
+    if settings.bars is not None and not settings.bars.tls.enabled:
         # The BaRS receiver (FHIR R4) beside the STU3 surface, over the same service.
         app.add_subapp(settings.bars.base_path, bars_door.create(settings))
     app.router.add_get("/health", health)

@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 
@@ -203,6 +210,31 @@ class BarsTarget(_Section):
     service: str = Field(min_length=1)
 
 
+class BarsTlsSettings(_Section):
+    """Mutual TLS for the BaRS door (core/Security-and-Authorisation/Receiver: the national
+    proxy reaches receivers over mTLS). When enabled the door is served only on its own
+    listener, ``host:port``, which verifies every client certificate against ``ca_file``."""
+
+    enabled: bool = False
+    #: Where the mTLS listener binds (the STU3 surface keeps ``server.host:port``).
+    host: str = "0.0.0.0"
+    port: int = Field(default=8443, ge=1, le=65535)
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: The CA bundle that signs the clients' (the national proxy's) certificates.
+    ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> BarsTlsSettings:
+        missing = [f for f in ("cert_file", "key_file", "ca_file") if getattr(self, f) is None]
+        if self.enabled and missing:
+            raise ValueError(
+                f"bars.tls is enabled but {', '.join(missing)} is not set: the door needs its "
+                "certificate and key, and the CA that verifies client certificates"
+            )
+        return self
+
+
 class BarsSettings(_Section):
     """The BaRS receiver front door (FHIR R4), served beside the STU3 surface."""
 
@@ -217,6 +249,7 @@ class BarsSettings(_Section):
     targets: tuple[BarsTarget, ...] = ()
     #: CSV (system,value,service) of further targets, relative to the config file.
     targets_file: Path | None = None
+    tls: BarsTlsSettings = BarsTlsSettings()
 
     @field_validator("service_root")
     @classmethod

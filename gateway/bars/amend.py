@@ -23,7 +23,7 @@ from aiohttp import web
 from adapters.domain import Coding
 from gateway.bars import appointment as bars_appointment
 from gateway.bars import render
-from gateway.bars.booking import check_slot, duplicate, held_appointment, not_replayed
+from gateway.bars.booking import check_slot, held_appointment, not_replayed, once
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BarsExchange
 from gateway.bars.requests import (
@@ -31,12 +31,11 @@ from gateway.bars.requests import (
     answer,
     begin,
     body,
-    expected_version,
+    read_version,
     timeout,
     version_headers,
 )
 from gateway.changes import RescheduleTo
-from gateway.service import DuplicateRequest
 from gateway.store import AppointmentVersion
 
 #: What a reschedule may change (besides the server's id/meta/text).
@@ -87,22 +86,12 @@ def _same_read(data: Json) -> Callable[[AppointmentVersion], None]:
     return check
 
 
-def _read_version(request: web.Request, data: Json, current: AppointmentVersion) -> int:
-    expected = expected_version(request, data)
-    if expected != current.version:
-        # Checked again under the appointment's lock by the booking service (a race).
-        raise RecError(
-            Rec.CONFLICT,
-            "conflict",
-            f"version {expected} was read but the current version is {current.version}; "
-            "read the appointment again",
-            expression="Appointment.meta.versionId",
-        )
-    return expected
-
-
 async def update_reason(
-    request: web.Request, ex: BarsExchange, current: AppointmentVersion, data: Json
+    request: web.Request,
+    ex: BarsExchange,
+    current: AppointmentVersion,
+    data: Json,
+    expected: int,
 ) -> AppointmentVersion:
     """PUT with ``status: booked``: only reasonCode may differ from the version held."""
     ex.interaction = "update"
@@ -123,19 +112,16 @@ async def update_reason(
             "current version",
             expression=f"Appointment.{other[0]}",
         )
-    expected = _read_version(request, data, current)
-    try:
-        version = await ex.current.service.update(
-            current.appointment_id,
-            expected,
-            ex.context(timeout(request)),
-            _same_read(data),
-            reason=reason_codes(data),
-            scope=ex.scope,
-            client_request_id=ex.request_id,
-        )
-    except DuplicateRequest as dup:
-        raise duplicate(request, dup.replay, ex.request_id) from None
+    work = ex.current.service.update(
+        current.appointment_id,
+        expected,
+        ex.context(timeout(request)),
+        _same_read(data),
+        reason=reason_codes(data),
+        scope=ex.scope,
+        client_request_id=ex.request_id,
+    )
+    version = await once(request, ex, work)
     ex.outcome = "updated"
     return version
 
@@ -165,24 +151,22 @@ async def reschedule(request: web.Request) -> web.Response:
             "differ from the current version: PUT to update status or reasonCode",
             expression=f"Appointment.{other[0]}",
         )
-    expected = _read_version(request, sent, current)
+    expected = read_version(request, sent, current)
     to = RescheduleTo(
         slot_id=bars_appointment.slot_key(data),
         start=bars_appointment.instant(data, "start"),
         end=bars_appointment.instant(data, "end"),
     )
     await check_slot(request, ex, to.slot_id, to.start)
-    try:
-        version = await ex.current.service.reschedule(
-            current.appointment_id,
-            expected,
-            ex.context(timeout(request)),
-            _same_read(sent),
-            slot=to,
-            scope=ex.scope,
-            client_request_id=ex.request_id,
-        )
-    except DuplicateRequest as dup:
-        raise duplicate(request, dup.replay, ex.request_id) from None
+    work = ex.current.service.reschedule(
+        current.appointment_id,
+        expected,
+        ex.context(timeout(request)),
+        _same_read(sent),
+        slot=to,
+        scope=ex.scope,
+        client_request_id=ex.request_id,
+    )
+    version = await once(request, ex, work)
     ex.outcome = "rescheduled"
     return await answer(render.appointment(version), ex, extra=version_headers(request, version))

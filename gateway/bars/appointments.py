@@ -19,7 +19,7 @@ from gateway.bars.requests import (
     base,
     begin,
     body,
-    expected_version,
+    read_version,
     self_url,
     version_headers,
 )
@@ -96,18 +96,9 @@ async def update(request: web.Request) -> web.Response:
             "the body's id must match the URL",
             expression="Appointment.id",
         )
-    expected = expected_version(request, data)
-    if expected != current.version:
-        # Checked again under the appointment's lock by the booking service (a race).
-        raise RecError(
-            Rec.CONFLICT,
-            "conflict",
-            f"version {expected} was read but the current version is {current.version}; "
-            "read the appointment again",
-            expression="Appointment.meta.versionId",
-        )
+    expected = read_version(request, data, current)
     if data.get("status") == "booked":
-        version = await update_reason(request, ex, current, data)
+        version = await update_reason(request, ex, current, data, expected)
         return await answer(
             render.appointment(version), ex, extra=version_headers(request, version)
         )

@@ -4,7 +4,7 @@ take, through the shared booking service and ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
@@ -30,6 +30,18 @@ def duplicate(request: web.Request, replay: Replay, request_id: str | None) -> R
         f"{replay.version}{differs}. Nothing was done again.",
         headers={"Content-Location": url},
     )
+
+
+async def once(
+    request: web.Request, ex: BarsExchange, work: Awaitable[AppointmentVersion]
+) -> AppointmentVersion:
+    """``work`` (a booking service change under the sender's X-Request-Id); a resend of
+    one already done is 409 ``duplicate`` pointing at what it made."""
+    try:
+        return await work
+    except DuplicateRequest as dup:
+        ex.appointment_id = dup.replay.appointment_id
+        raise duplicate(request, dup.replay, ex.request_id) from None
 
 
 async def _find_slot(
@@ -80,17 +92,14 @@ async def place_booking(
     """Book ``wanted`` for the target service through the shared booking service and
     ledger (both the REST pattern and ``$process-message`` book here)."""
     await check_slot(request, ex, wanted.slot_id, wanted.start)
-    try:
-        version = await ex.current.service.book(
-            wanted,
-            ex.context(timeout(request)),
-            scope=ex.scope,
-            client_request_id=ex.request_id,
-            schedule_id=None,
-        )
-    except DuplicateRequest as dup:
-        ex.appointment_id = dup.replay.appointment_id
-        raise duplicate(request, dup.replay, ex.request_id) from None
+    work = ex.current.service.book(
+        wanted,
+        ex.context(timeout(request)),
+        scope=ex.scope,
+        client_request_id=ex.request_id,
+        schedule_id=None,
+    )
+    version = await once(request, ex, work)
     ex.appointment_id = version.appointment_id
     ex.outcome = "booked"
     return version
@@ -125,16 +134,14 @@ async def cancel_booking(
 ) -> AppointmentVersion:
     """Cancel ``current`` at version ``expected`` through the shared booking service
     (``check`` runs under the appointment's lock against the version it holds)."""
-    try:
-        version = await ex.current.service.cancel(
-            current.appointment_id,
-            expected,
-            ex.context(timeout(request)),
-            check,
-            scope=ex.scope,
-            client_request_id=ex.request_id,
-        )
-    except DuplicateRequest as dup:
-        raise duplicate(request, dup.replay, ex.request_id) from None
+    work = ex.current.service.cancel(
+        current.appointment_id,
+        expected,
+        ex.context(timeout(request)),
+        check,
+        scope=ex.scope,
+        client_request_id=ex.request_id,
+    )
+    version = await once(request, ex, work)
     ex.outcome = "cancelled"
     return version

@@ -51,14 +51,14 @@ async def _referral(request: web.Request, ex: BarsExchange, message: Message) ->
     return await answer(resource, ex, status=status, extra=extra)
 
 
-#: Every event ``$process-message`` receives; another event is one more row. The referral
-#: event's MessageDefinitions are not yet rows of their own (so not listed by
-#: ``GET /MessageDefinition``); its handler checks its own message's resources.
+#: Every event ``$process-message`` receives, with the MessageDefinitions it is received
+#: under (listed by ``GET /MessageDefinition`` and the CapabilityStatement); another event
+#: is one more row.
 EVENTS: dict[str, Event] = {
     e.code: e
     for e in (
         Event("booking-request", messaging_booking.DEFINITIONS, messaging_booking.handle),
-        Event("servicerequest-request", (), _referral),
+        Event("servicerequest-request", messaging_referral.DEFINITIONS, _referral),
     )
 }
 

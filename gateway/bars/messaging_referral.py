@@ -17,6 +17,7 @@ from aiohttp import web
 from adapters.domain import Referral, ReferralRequester, ReferralStatus, utcnow
 from gateway._referral_claims import DuplicateReferral
 from gateway.bars import referral_in, referral_out
+from gateway.bars._message import BUNDLE_PROFILE, Definition, Focus
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BARS, BarsExchange
 from gateway.fhir import render as stu3
@@ -27,6 +28,82 @@ Json = dict[str, Any]
 #: (resource, HTTP status, extra headers)
 Answer = tuple[Json, int, dict[str, str]]
 RESPONSE_EVENT = "servicerequest-response"
+EVENT = "servicerequest-request"
+_UK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
+_BARS = "https://fhir.nhs.uk/StructureDefinition/BARS"
+_HEADER = _BARS + "MessageHeader-servicerequest-request"
+_SERVICE_REQUEST = _BARS + "ServiceRequest-request-referral"
+_INCIDENT = "https://fhir.hl7.org.uk/StructureDefinition/BARSLocation-incident-location"
+
+
+def _rows(*rows: tuple[str, int, int | None]) -> tuple[Focus, ...]:
+    """UK Core focus rows: (resource type, min, max)."""
+    return tuple(Focus(code, _UK + code, low, high) for code, low, high in rows)
+
+
+_ENVELOPE = (
+    Focus("Bundle", BUNDLE_PROFILE, 1, 1),
+    Focus("MessageHeader", _HEADER, 1, 1),
+    Focus("ServiceRequest", _SERVICE_REQUEST, 1, 1),
+)
+#: message-definitions/BARS-MessageDefinition-ServiceRequest-Request-Referral.xml (as
+#: published: its useContext names the CAD-to-CAD use cases; REFREQ01, 111 to ED, names it).
+REFERRAL = Definition(
+    url="https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral",
+    name="BARS Message Definition ServiceRequest - Request Referral",
+    event=EVENT,
+    version="1.0.0-beta",
+    date="2026-07-13",
+    use_cases=(
+        ("a6t3", "CAD to CAD Mutual Aid Request"),
+        ("a6t2", "CAD to CAD Call Assist Request"),
+        ("a6t1", "CAD to CAD Out of Area Request"),
+    ),
+    focus=(
+        *_ENVELOPE,
+        *_rows(("Patient", 1, 1), ("Encounter", 1, 1), ("CarePlan", 1, 1)),
+        Focus(
+            "Location",
+            "https://fhir.hl7.org.uk/StructureDefinition/BARSLocation-incident-location",
+            0,
+            1,
+        ),
+        *_rows(
+            ("Location", 0, None),
+            ("Organization", 2, None),
+            ("Practitioner", 1, None),
+            ("PractitionerRole", 1, None),
+            ("Observation", 0, None),
+        ),
+        Focus("Flag", _BARS + "Flag-scene-safety", 0, None),
+        Focus("Flag", "http://hl7.org/fhir/StructureDefinition/Flag", 0, None),
+        *_rows(
+            ("MedicationStatement", 0, None),
+            ("AllergyIntolerance", 0, None),
+            ("Questionnaire", 0, None),
+            ("QuestionnaireResponse", 0, None),
+            ("Consent", 1, None),
+            ("HealthcareService", 1, None),
+            ("Condition", 0, None),
+            ("Task", 0, None),
+            ("Communication", 0, None),
+            ("Procedure", 0, None),
+        ),
+        Focus("Device", "http://hl7.org/fhir/StructureDefinition/Device", 0, 1),
+        *_rows(("RelatedPerson", 0, None)),
+    ),
+)
+#: message-definitions/BARSMessageDefinitionServiceRequestRequestCancelled.xml
+CANCEL = Definition(
+    url="https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled",
+    name="BARS Message Definition ServiceRequest - Request - Cancelled",
+    event=EVENT,
+    version="1.0.0",
+    date="2025-03-24",
+    use_cases=(("a1t1", "111 to ED"),),
+    focus=(*_ENVELOPE, *_rows(("Patient", 1, 1), ("Organization", 2, None))),
+)
+DEFINITIONS = (REFERRAL, CANCEL)
 
 
 def _duplicate(base: str, referral_id: str, version: int, request_id: str | None) -> RecError:

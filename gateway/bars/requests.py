@@ -145,3 +145,18 @@ def expected_version(request: web.Request, data: Json) -> int:
             expression="Appointment.meta.versionId",
         )
     return found
+
+
+def read_version(request: web.Request, data: Json, current: AppointmentVersion) -> int:
+    """The version read, which must be ``current``'s (else 409: read it again)."""
+    expected = expected_version(request, data)
+    if expected != current.version:
+        # Checked again under the appointment's lock by the booking service (a race).
+        raise RecError(
+            Rec.CONFLICT,
+            "conflict",
+            f"version {expected} was read but the current version is {current.version}; "
+            "read the appointment again",
+            expression="Appointment.meta.versionId",
+        )
+    return expected

@@ -14,6 +14,7 @@ from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.http.exchange import AUDIT, STORE
 from tests.api.conftest import booking_body
 from tests.bars.conftest import BARS_ROOT_PATH, Doors, Start, appointment_body, b64
+from tests.samples import ROOT
 
 Json = dict[str, Any]
 
@@ -510,3 +511,48 @@ async def test_demographics_narrow_a_search_by_nhs_number(doors: Doors) -> None:
     assert [e["resource"]["id"] for e in same["entry"]] == [appt["id"]]
     other = await _json(await _search_by(doors, f"{ident}&patient:birthdate=1990-01-01"))
     assert "entry" not in other
+
+
+DEFINITIONS = ROOT.parent / "shared" / "spec" / "bars" / "message-definitions"
+REFERRAL_DEFINITIONS = {
+    "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-referral": (
+        "BARS-MessageDefinition-ServiceRequest-Request-Referral.xml"
+    ),
+    "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request-cancelled": (
+        "BARSMessageDefinitionServiceRequestRequestCancelled.xml"
+    ),
+}
+
+
+def _focus(definition: Any) -> list[tuple[str, str, int, str]]:
+    return [(f.code, f.profile, f.min, f.max) for f in definition.focus]
+
+
+async def test_message_definitions_list_the_referral_definitions_as_published(
+    doors: Doors,
+) -> None:
+    """GET /MessageDefinition lists the referral definitions with focus rows as published."""
+    resp = await doors.bars.get("/MessageDefinition")
+    assert resp.status == 200
+    bundle = await _json(resp)
+    served = {e["resource"]["url"]: e["resource"] for e in bundle["entry"]}
+    model = get_fhir_model_class("MessageDefinition")
+    for url, file in REFERRAL_DEFINITIONS.items():
+        ours = model.model_validate(served[url])
+        published = model.model_validate_xml((DEFINITIONS / file).read_bytes())
+        assert ours.eventCoding.code == "servicerequest-request"
+        assert (ours.version, _focus(ours)) == (published.version, _focus(published))
+    found = await _json(await doors.bars.get("/MessageDefinition?context=a6t1"))
+    assert [e["resource"]["url"] for e in found["entry"]] == [next(iter(REFERRAL_DEFINITIONS))]
+
+
+async def test_metadata_supported_messages_include_the_referral_definitions(doors: Doors) -> None:
+    """CapabilityStatement.messaging.supportedMessage names every definition received."""
+    statement = await _json(await doors.bars.get("/metadata"))
+    named = {m["definition"] for m in statement["messaging"][0]["supportedMessage"]}
+    listed = await _json(await doors.bars.get("/MessageDefinition"))
+    assert set(REFERRAL_DEFINITIONS) <= named
+    assert named == {e["resource"]["url"] for e in listed["entry"]}
+    kinds = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    codes = {i["code"] for i in kinds["Appointment"]["interaction"]}
+    assert {"create", "read", "update", "patch"} <= codes

@@ -54,6 +54,8 @@ async def test_put_changes_the_reason_as_a_new_version_read_over_both_doors(door
     assert read["reasonCode"] == [REASON]
     stu3 = await _json(await doors.stu3.read(f"Appointment/{appt['id']}"))
     assert stu3["meta"]["versionId"] == "2" and stu3["reason"] == [REASON]
+    again = await doors.bars.send("PUT", f"/Appointment/{appt['id']}", after)
+    assert again.status == 200 and (await _json(again))["meta"]["versionId"] == "2"
 
 
 async def test_put_may_not_move_the_slot_or_change_other_elements(doors: Doors) -> None:
@@ -120,7 +122,7 @@ async def test_patch_to_a_taken_slot_is_409_and_keeps_the_booking(doors: Doors) 
 
 
 async def test_patch_may_change_only_the_slot(doors: Doors) -> None:
-    """A PATCH changing status or description is 422; one without a version is 400."""
+    """A PATCH changing status or description is 422, without a version 400, JSON Patch 415."""
     appt, slots = await _booked(doors)
     body = {**_moved(appt, slots[1]), "description": "other"}
     resp = await doors.bars.send("PATCH", f"/Appointment/{appt['id']}", body)
@@ -133,6 +135,14 @@ async def test_patch_may_change_only_the_slot(doors: Doors) -> None:
     assert resp.status == 400 and _rec(await _json(resp)) == ("REC_BAD_REQUEST", "required")
     same = await doors.bars.send("PATCH", f"/Appointment/{appt['id']}", _moved(appt, slots[0]))
     assert same.status == 422
+    patch = [{"op": "replace", "path": "/slot/0/reference", "value": f"Slot/{slots[1]['id']}"}]
+    resp = await doors.bars.send(
+        "PATCH",
+        f"/Appointment/{appt['id']}",
+        patch,  # type: ignore[arg-type]
+        **{"Content-Type": "application/json-patch+json"},
+    )
+    assert resp.status == 415
 
 
 async def test_a_resent_patch_reschedules_once(doors: Doors) -> None:
