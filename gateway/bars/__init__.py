@@ -13,7 +13,8 @@ versions and adapters. Small modules, as the STU3 door:
 - ``wire``: FHIR JSON and XML in and out;
 - ``requests``: what every handler does with its request (headers, body, answer);
 - ``booking``: book, cancel and find held appointments (REST and messaging alike);
-- ``metadata``, ``slots``, ``appointments``, ``referrals``, ``messaging*``: the handlers;
+- ``metadata``, ``slots``, ``appointments``, ``amend`` (update, reschedule), ``referrals``,
+  ``messaging*``: the handlers; ``patients``: who an appointment search is for;
 - ``handlers``: the table of interactions (``INTERACTIONS``) and the routes;
-- ``door``: the sub-application and its middleware.
+- ``door``: the sub-application and its middleware; ``listener``: its mTLS listener.
 """
