@@ -19,7 +19,7 @@ from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
 from gateway.config import Settings
 from gateway.hl7 import front_door_ctx
-from gateway.http import handlers
+from gateway.http import handlers, referral
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.registry import WORKER, active, backlog_report, running
@@ -130,6 +130,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
+    referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)
     if settings.bars is not None and not settings.bars.tls.enabled:
         # The BaRS receiver (FHIR R4) beside the STU3 surface, over the same service.
         app.add_subapp(settings.bars.base_path, bars_door.create(settings))

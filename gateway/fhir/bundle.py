@@ -82,6 +82,11 @@ def _searchset(
     return bundle
 
 
+def searchset(self_url: str, entries: list[Json], now: datetime) -> Json:
+    """A searchset of ``entries`` with no paging (every match on one page)."""
+    return _searchset(None, self_url, len(entries), entries, now)
+
+
 class _Includer:
     """Collects included resources once each, in a stable order."""
 

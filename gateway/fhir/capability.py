@@ -49,6 +49,7 @@ _PROFILES = (
     "PractitionerRole-1",
     "Organization-1",
     "Location-1",
+    "ReferralRequest-1",
 )
 
 
@@ -126,6 +127,26 @@ def _appointment_resource(caps: set[Capability]) -> dict[str, Any]:
     }
 
 
+def _referral_resource() -> dict[str, Any]:
+    # Referrals are stored by the gateway for every service, whatever the adapters.
+    return {
+        "type": "ReferralRequest",
+        "profile": {"reference": CC + "ReferralRequest-1"},
+        "interaction": [{"code": "read"}, {"code": "vread"}, {"code": "search-type"}],
+        "versioning": "versioned",
+        "readHistory": True,
+        "updateCreate": False,
+        "searchParam": [
+            {
+                "name": "patient:identifier",
+                "type": "token",
+                "documentation": "https://fhir.nhs.uk/Id/nhs-number|<NHS number>; "
+                "the patient's referrals at every service, cancelled ones included, no paging",
+            },
+        ],
+    }
+
+
 def capability_statement(
     capabilities: Iterable[frozenset[Capability]],
     *,
@@ -141,6 +162,7 @@ def capability_statement(
     if Capability.SEARCH_SLOTS in caps:
         resources.append(_slot_resource(caps, max_slots_per_page))
     resources.append(_appointment_resource(caps))
+    resources.append(_referral_resource())
     return {
         "resourceType": "CapabilityStatement",
         "version": "2.0.1",

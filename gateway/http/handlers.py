@@ -14,11 +14,13 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir import appointment as fhir_appointment
 from gateway.fhir import bundle, formats, render, search
 from gateway.fhir.capability import capability_statement
+from gateway.fhir.referral_link import as_stored
 from gateway.http.exchange import KEYS, SETTINGS, VERSION, Exchange, exchange
 from gateway.http.middleware import fhir_response
+from gateway.http.referral_links import linked, with_link
 from gateway.security import Interaction, apply_ssp_policy, verify_bearer
 from gateway.service import DuplicateRequest, Replay
-from gateway.store import AppointmentVersion
+from gateway.store import AppointmentVersion, ReferralVersion
 
 log = structlog.get_logger("gateway.http")
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
@@ -178,9 +180,8 @@ async def book(request: web.Request) -> web.Response:
     ex.appointment_id = version.appointment_id
     ex.service_id = version.booking.service_id
     ex.outcome = "booked"
-    return fhir_response(
-        _render(version), ex, status=201, headers=_version_headers(request, version)
-    )
+    resource = await with_link(ex, version, _render(version))
+    return fhir_response(resource, ex, status=201, headers=_version_headers(request, version))
 
 
 async def read(request: web.Request) -> web.Response:
@@ -190,7 +191,8 @@ async def read(request: web.Request) -> web.Response:
         raise ApiError(ErrorKind.NOT_FOUND, f"version '{vid}' does not exist")
     ex.appointment_id = request.match_info["id"]
     version = await ex.current.service.read(ex.appointment_id, int(vid) if vid else None)
-    return fhir_response(_render(version), ex, headers=_version_headers(request, version))
+    resource = await with_link(ex, version, _render(version))
+    return fhir_response(resource, ex, headers=_version_headers(request, version))
 
 
 def _if_match(request: web.Request) -> int:
@@ -208,7 +210,9 @@ def _if_match(request: web.Request) -> int:
     return int(match.group(1))
 
 
-def _cancel_check(data: dict[str, Any], appointment_id: str) -> Any:
+def _cancel_check(
+    data: dict[str, Any], appointment_id: str, referrals: list[ReferralVersion]
+) -> Any:
     if data.get("id") not in (None, appointment_id):
         raise ApiError(
             ErrorKind.BAD_REQUEST,
@@ -221,11 +225,15 @@ def _cancel_check(data: dict[str, Any], appointment_id: str) -> Any:
             "the only update allowed is status -> 'cancelled'",
             expression="Appointment.status",
         )
-    incoming = fhir_appointment.comparable(data)
+    fhir_appointment.comparable(data)  # 400 for a malformed body, before any lock
 
     def check(current: AppointmentVersion) -> None:
-        # cancel_an_appointment.md: no other element may be changed.
-        if fhir_appointment.comparable(_render(current), trusted=True) != incoming:
+        # cancel_an_appointment.md: no other element may be changed. The linked referral
+        # may be named as read (ReferralRequest/<id>) or as booked.
+        sent = fhir_appointment.comparable(
+            as_stored(data, current.booking, referrals), trusted=True
+        )
+        if fhir_appointment.comparable(_render(current), trusted=True) != sent:
             raise ApiError(
                 ErrorKind.UPDATE_NOT_ALLOWED,
                 "elements other than status differ from the current version; "
@@ -239,7 +247,8 @@ async def cancel(request: web.Request) -> web.Response:
     ex = _authorise(request, Interaction.CANCEL)
     ex.appointment_id = request.match_info["id"]
     expected = _if_match(request)
-    check = _cancel_check(await _body(request), ex.appointment_id)
+    referrals = await linked(ex, ex.appointment_id)
+    check = _cancel_check(await _body(request), ex.appointment_id, referrals)
     try:
         version = await ex.current.service.cancel(
             ex.appointment_id,
@@ -253,7 +262,8 @@ async def cancel(request: web.Request) -> web.Response:
         raise _duplicate(request, dup.replay, ex.client_request_id) from None
     ex.outcome = "cancelled"
     ex.service_id = version.booking.service_id
-    return fhir_response(_render(version), ex, headers=_version_headers(request, version))
+    resource = await with_link(ex, version, _render(version))
+    return fhir_response(resource, ex, headers=_version_headers(request, version))
 
 
 async def search_appointments(request: web.Request) -> web.Response:
@@ -266,6 +276,8 @@ async def search_appointments(request: web.Request) -> web.Response:
     body = bundle.appointment_bundle(
         found, base=_base(request), self_url=_self_url(request), now=utcnow()
     )
+    for entry, version in zip(body.get("entry", []), found, strict=True):
+        entry["resource"] = await with_link(ex, version, entry["resource"])
     return fhir_response(body, ex)
 
 

@@ -11,7 +11,8 @@ appointment.read and slot.read scopes only retrieve data (e.g. just GET)." So:
 
 - ``patient/appointment.write`` permits book and cancel, and also the read-only
   appointment interactions (read, vread, patient appointment search);
-- ``patient/appointment.read`` permits only the read-only appointment interactions;
+- ``patient/appointment.read`` permits only the read-only appointment interactions
+  (the referral reads among them: a referral is read beside the booking it is for);
 - ``organization/slot.read`` permits only metadata and slot search.
 
 Scopes never cross resource families: appointment scopes do not permit slot
@@ -84,6 +85,23 @@ class Interaction(enum.Enum):
         _URN + "search:appointment",
         "search a patient's appointments",
     )
+    # The referrals the gateway stores, as CareConnect ReferralRequests: the Booking API
+    # names no ids for them, so these follow its "<verb>:<resource>" pattern, with
+    # the security of an appointment read (docs/spec-choices.md).
+    READ_REFERRAL = InteractionSpec(
+        "GET",
+        "/ReferralRequest/{id}[/_history/{vid}]",
+        Scope.APPOINTMENT_READ,
+        _URN + "read:referralrequest",
+        "read a referral",
+    )
+    SEARCH_REFERRALS = InteractionSpec(
+        "GET",
+        "/ReferralRequest",
+        Scope.APPOINTMENT_READ,
+        _URN + "search:referralrequest",
+        "search a patient's referrals",
+    )
 
     @property
     def spec(self) -> InteractionSpec:
@@ -111,7 +129,14 @@ class Interaction(enum.Enum):
         return self.spec.label
 
 
-_APPOINTMENT_READS = frozenset({Interaction.READ, Interaction.SEARCH_APPOINTMENTS})
+_APPOINTMENT_READS = frozenset(
+    {
+        Interaction.READ,
+        Interaction.SEARCH_APPOINTMENTS,
+        Interaction.READ_REFERRAL,
+        Interaction.SEARCH_REFERRALS,
+    }
+)
 
 #: What each scope permits (see the module docstring for the rule and its source).
 # capabilitystatement.md: a provider should always be able to return its
@@ -149,6 +174,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], Interaction], ...] = (
     ("GET", re.compile(r"/Appointment"), Interaction.SEARCH_APPOINTMENTS),
     ("GET", re.compile(r"/Appointment/[^/]+(/_history/[^/]+)?"), Interaction.READ),
     ("PUT", re.compile(r"/Appointment/[^/]+"), Interaction.CANCEL),
+    ("GET", re.compile(r"/ReferralRequest"), Interaction.SEARCH_REFERRALS),
+    ("GET", re.compile(r"/ReferralRequest/[^/]+(/_history/[^/]+)?"), Interaction.READ_REFERRAL),
 )
 
 

@@ -165,4 +165,4 @@ async def test_capability_statement_covers_every_supplier(consumer: Consumer) ->
     )
     body = await resp.json(content_type=None)
     kinds = {r["type"] for r in body["rest"][0]["resource"]}
-    assert kinds == {"Slot", "Appointment"}
+    assert kinds == {"Slot", "Appointment", "ReferralRequest"}

@@ -43,4 +43,5 @@ def test_capabilities_follow_what_adapters_declare() -> None:
 def test_no_slot_search_means_no_slot_resource() -> None:
     """An adapter set that cannot search slots does not advertise Slot at all."""
     body = _statement(frozenset({Capability.READ}))
-    assert [r["type"] for r in body["rest"][0]["resource"]] == ["Appointment"]  # type: ignore[index]
+    types = [r["type"] for r in body["rest"][0]["resource"]]  # type: ignore[index]
+    assert types == ["Appointment", "ReferralRequest"]
