@@ -2,27 +2,27 @@
 
 Each payload must hold a CDA ``ClinicalDocument`` (inline, or base64 when its
 manifest item says so). The first manifest item's document is the referral,
-read by the CDA toolkit (``adapters.cda_toolkit.read_report``); a document set's
-other documents (a repeat caller's earlier reports) travel with it, and so does
-the referral's own document, unchanged, as ``document`` attachments: a provider
-reached over ITK is sent the CDA as received. The document's problems (XPath and
-reason, never patient data) refuse the message with code 3000.
+read by the CDA toolkit (``adapters.cda_toolkit.read_report``, with the service
+the ITK address maps to); a document set's other documents (a repeat caller's
+earlier reports) travel with it, as the referral's own document does, unchanged,
+as ``document`` attachments: a provider reached over ITK is sent the CDA as
+received. The document's problems (XPath and reason, never patient data) refuse
+the message with code 3000.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from lxml import etree
 
+from adapters.cda_toolkit import read_report
+from adapters.cda_toolkit.reading import document_attachment
 from adapters.domain import (
     Referral,
-    ReferralAttachment,
     ReferralRequester,
     RequestingOrganisation,
 )
@@ -80,31 +80,11 @@ def documents(envelope: DistributionEnvelope, max_bytes: int, max_depth: int) ->
     return out
 
 
-def _reader() -> Any:
-    try:
-        return importlib.import_module("adapters.cda_toolkit")
-    except ImportError:
-        raise ItkError(ToolkitCode.PROCESSING_FAILED, "the CDA reader is not installed") from None
-
-
-def _refused(document: Document, problems: list[tuple[str, str]]) -> ItkError:
-    listed = "; ".join(f"{xpath}: {reason}" for xpath, reason in problems[:MAX_PROBLEMS])
+def _refused(document: Document, problems: list[str]) -> ItkError:
+    listed = "; ".join(problems[:MAX_PROBLEMS])
     more = len(problems) - MAX_PROBLEMS
     tail = f"; and {more} more" if more > 0 else ""
     return ItkError(ToolkitCode.PAYLOAD_REFUSED, f"document {document.document_id}: {listed}{tail}")
-
-
-def attachment(document: Document) -> ReferralAttachment:
-    """``document`` as sent, base64 of its canonical XML."""
-    data = etree.tostring(document.root, encoding="utf-8")
-    title = HL7.text(document.root, "title")
-    return ReferralAttachment(
-        kind="document",
-        identifier=document.document_id,
-        content_type=document.item.mimetype or "text/xml",
-        title=(title or "").strip() or document.item.profileid,
-        data=base64.b64encode(data).decode("ascii"),
-    )
 
 
 def read_referral(
@@ -112,11 +92,11 @@ def read_referral(
 ) -> Referral:
     """The referral the first document makes, carrying every document of the message."""
     first = docs[0]
-    reading = _reader().read_report(first.root, received_at=received_at)
-    problems = [(str(x), str(r)) for x, r in getattr(reading, "problems", [])]
-    draft = getattr(reading, "referral", None)
-    if problems or not isinstance(draft, Referral):
-        raise _refused(first, problems or [("/ClinicalDocument", "not read into a referral")])
+    reading = read_report(first.root, received_at=received_at, service_id=service_id)
+    draft = reading.referral
+    if reading.problems or draft is None:
+        problems = [str(p) for p in reading.problems] or ["/ClinicalDocument: not read"]
+        raise _refused(first, problems)
     requester = draft.requester
     if requester.organisation is None and sender_ods:
         requester = ReferralRequester(
@@ -124,7 +104,9 @@ def read_referral(
             practitioner=requester.practitioner,
         )
     held = {a.identifier for a in draft.clinical.attachments if a.kind == "document"}
-    extra = tuple(attachment(d) for d in docs if d.document_id not in held)
+    extra = tuple(
+        document_attachment(d.root, d.document_id) for d in docs if d.document_id not in held
+    )
     clinical = draft.clinical.model_copy(update={"attachments": draft.clinical.attachments + extra})
     return draft.model_copy(
         update={

@@ -126,8 +126,15 @@ class Receiver:
             receipt.outcome, receipt.error_code = "business_nack", error.code.code
             return answers.accepted(message, self._us(), docs[0].document_id, refused=error)
         ctx = self._context(envelope.tracking_id, receipt.sender_ods)
+        referrals = generation.service.referrals
+        named = referral.appointment_id
+        if named is not None and await referrals.store.get(named) is None:
+            # The report names a booking this gateway does not hold (yet, or made elsewhere):
+            # kept unlinked; its document id links it when the booking arrives (dos_itk.md).
+            log.info("itk_appointment_unknown", tracking_id=envelope.tracking_id)
+            referral = referral.model_copy(update={"appointment_id": None})
         try:
-            version = await generation.service.referrals.create(
+            version = await referrals.create(
                 referral, ctx, scope=SCOPE, client_request_id=envelope.tracking_id
             )
             receipt.referral_id = version.referral_id

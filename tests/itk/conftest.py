@@ -53,11 +53,12 @@ class Sender:
 
     client: TestClient[web.Request, web.Application]
     settings: Settings
+    app: web.Application
     clock: Clock = field(default_factory=Clock)
 
     @property
     def store(self) -> Store:
-        return self.client.server.app[STORE]
+        return self.app[STORE]
 
     async def send(
         self, body: bytes, version: SoapVersion = SoapVersion.V11, content_type: str | None = None
@@ -86,11 +87,12 @@ async def itk_gateway(
         settings = load_config(path)
         app = create_app(settings, path)
         clock = Clock()
-        app[CLOCK] = clock
+        now: Callable[[], datetime] = clock
+        app[CLOCK] = now
         client = TestClient(GatewayTestServer(app, host="127.0.0.1", port=port))
         await client.start_server()
         clients.append(client)
-        return Sender(client, settings, clock)
+        return Sender(client, settings, app, clock)
 
     yield start
     for client in clients:
