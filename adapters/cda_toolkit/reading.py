@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from adapters.domain import (
     ClinicalContent,
+    Coding,
     Identifier,
     Referral,
     ReferralAttachment,
@@ -85,6 +86,32 @@ def _authored(document: etree._Element, received_at: datetime) -> datetime:
     return received_at
 
 
+def _codings(concepts: object) -> tuple[Coding, ...]:
+    if not isinstance(concepts, list):
+        return ()
+    return tuple(
+        Coding.model_validate(coding)
+        for concept in concepts
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or []
+    )
+
+
+def _extras(found: dict[str, object] | None) -> dict[str, object]:
+    """What ``render`` carried in its ServiceRequest fragment: fields a 111 report lacks."""
+    if not found:
+        return {}
+    out: dict[str, object] = {"status": ReferralStatus(str(found.get("status")))}
+    category = _codings(found.get("category"))
+    if category:
+        out["category"] = category[0]
+    out["reason"] = _codings(found.get("reasonCode"))
+    identifiers = found.get("identifier")
+    if isinstance(identifiers, list) and identifiers:
+        out["sender_identifier"] = Identifier.model_validate(identifiers[0])
+    return out
+
+
 def _read(root: etree._Element, received_at: datetime, service_id: str | None) -> CdaReading:
     seen = Collector()
     if root.tag != q("ClinicalDocument"):
@@ -105,27 +132,28 @@ def _read(root: etree._Element, received_at: datetime, service_id: str | None) -
         return _refused(seen, found)
     extra = [a for a in (gp_practice(root), consent(root), encounter_attachment(root)) if a]
     attachments = (*extra, *content.attachments, document_attachment(root, found.document_id))
-    referral = Referral(
-        id="new",
-        version=1,
-        status=ReferralStatus.ACTIVE,
-        patient=who,
-        service_id=service,
-        reason_text=content.text(REASON),
-        triage=TriageOutcome(
+    fields: dict[str, object] = {
+        "id": "new",
+        "version": 1,
+        "status": ReferralStatus.ACTIVE,
+        "patient": who,
+        "service_id": service,
+        "reason_text": content.text(REASON),
+        "triage": TriageOutcome(
             disposition=dx, codes=tuple(content.codes), text=content.text(ASSESSMENT)
         ),
-        clinical=ClinicalContent(
+        "clinical": ClinicalContent(
             summary=content.text(SUMMARY),
             patient_instruction=content.text(ADVICE),
             attachments=attachments,
         ),
-        requester=by,
-        sender_identifier=Identifier(system=SET_ID_SYSTEM, value=f"urn:uuid:{found.set_id}"),
-        document_identifier=found.document_id,
-        appointment_id=content.appointment,
-        authored=_authored(root, received_at),
-    )
+        "requester": by,
+        "sender_identifier": Identifier(system=SET_ID_SYSTEM, value=f"urn:uuid:{found.set_id}"),
+        "document_identifier": found.document_id,
+        "appointment_id": content.appointment,
+        "authored": _authored(root, received_at),
+    }
+    referral = Referral.model_validate(fields | _extras(content.service_request))
     return CdaReading(
         referral,
         (),
