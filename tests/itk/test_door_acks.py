@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lxml import etree
+from structlog.testing import capture_logs
 
 from adapters.itk_toolkit import acks, names
 from adapters.itk_toolkit.distribution import read_distribution
@@ -98,3 +99,18 @@ async def test_the_audit_row_holds_ids_and_no_patient_data(sender: Sender) -> No
     assert row.correlation_id == messages.tracking_id(body) and row.outcome == "referral_created"
     assert row.organisation_ods == "5L399"
     assert "993254128" not in repr(row)
+
+
+async def test_log_lines_hold_no_patient_data(sender: Sender) -> None:
+    """The door's log lines for an accepted report carry ids, never the patient's number or name."""
+    body = messages.sample()
+    sender.clock.at = messages.created(body)
+    with capture_logs() as logs:
+        assert (await sender.send(body)).status == 200
+    stored = await sender.store.find_referral_by_document(messages.document_id(body))
+    assert stored is not None
+    patient = stored.referral.patient
+    secrets = [s for s in (patient.nhs_number, patient.name.family) if s]
+    assert secrets and any(line["event"] == "itk_request_handled" for line in logs)
+    for line in logs:
+        assert not any(secret in repr(line) for secret in secrets)

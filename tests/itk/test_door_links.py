@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import Consumer, booking_body
+from gateway.examples import booking_body
+from tests.api.conftest import Consumer
 from tests.itk import messages
 from tests.itk.conftest import Sender
 
