@@ -1,0 +1,59 @@
+"""Fixtures for the ITK sender adapter: the reference ITK receiver on 127.0.0.1 and adapters for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.itk import ItkSenderAdapter, create
+from adapters.itk.peer import RunningReceiver, start_receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+MAPPINGS = ROOT / "mappings" / "itk_sender" / "demo"
+#: A service of the demo provider table (two addresses: an ODS URI and a DoS id).
+OOH_SERVICE = "918999197001"
+SENDER = "urn:nhs-uk:addressing:ods:A91547"
+
+AdapterFactory = Callable[..., Awaitable[ItkSenderAdapter]]
+
+
+def itk_options(peer: RunningReceiver, **overrides: Any) -> dict[str, Any]:
+    """Adapter options for ``peer``: short timeouts and pauses, business acks awaited."""
+    return {
+        "endpoint": peer.endpoint,
+        "mappings": str(MAPPINGS),
+        "sender_address": SENDER,
+        "audit_identity": "urn:nhs-uk:identity:ods:A91547",
+        "username": "CN=gateway.example.nhs.uk",
+        "timeout_s": 2.0,
+        "retry": {"attempts": 4, "first_delay_s": 0.05, "max_delay_s": 0.2},
+        "business_ack": {"mode": "await", "wait_s": 3.0},
+        **overrides,
+    }
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[RunningReceiver]:
+    """The reference ITK receiver on a free 127.0.0.1 port."""
+    running = await start_receiver()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def make_adapter(tmp_path: Path) -> AsyncIterator[AdapterFactory]:
+    """Build ITK adapters from options; each is closed after the test."""
+    made: list[ItkSenderAdapter] = []
+
+    async def factory(options: dict[str, Any], name: str = "itk-test") -> ItkSenderAdapter:
+        adapter = await create(name, options, tmp_path)
+        assert isinstance(adapter, ItkSenderAdapter)
+        made.append(adapter)
+        return adapter
+
+    yield factory
+    for adapter in made:
+        await adapter.close()
