@@ -25,7 +25,9 @@ from adapters.itk.adapter import ItkSenderAdapter, tracking_id
 __all__ = ["ItkConfigError", "ItkOptions", "ItkSenderAdapter", "check", "create", "tracking_id"]
 
 
-def _validated(name: str, options: Mapping[str, Any], base_dir: Path) -> tuple[ItkOptions, dict[str, Provider]]:
+def _validated(
+    name: str, options: Mapping[str, Any], base_dir: Path
+) -> tuple[ItkOptions, dict[str, Provider]]:
     settings = parse_options(name, options)
     return settings, load_providers(settings.mappings_path(base_dir))
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.itk import _wire
 from adapters.itk._board import AckBoard
 from adapters.itk._options import BusinessAckOptions
+from adapters.itk_toolkit.errors import ItkError
 
 log = structlog.get_logger(__name__)
 
@@ -50,11 +51,19 @@ class AckListener:
     async def _ack(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
-            outcome = _wire.business_ack(body, self._max_bytes)
+            arrived = _wire.business_ack(body, self._max_bytes)
         except ValueError as exc:
-            log.warning("itk_ack_unreadable", adapter=self._adapter, reason=str(exc)[:120])
-            return _wire.soap_response(_wire.ack_refusal(str(exc)), status=500)
-        self.board.deliver(outcome)
+            code = exc.code.code if isinstance(exc, ItkError) else "unreadable"
+            log.warning("itk_ack_refused", adapter=self._adapter, code=code)
+            return _xml(_wire.ack_refusal(exc), status=500)
+        outcome = arrived.outcome
         log.info("itk_business_ack_received", adapter=self._adapter,
                  tracking_id=outcome.tracking_id, accepted=outcome.accepted)  # fmt: skip
-        return _wire.soap_response(_wire.ack_accepted(outcome.tracking_id))
+        self.board.deliver(outcome)
+        return _xml(_wire.ack_accepted(arrived.own_tracking_id))
+
+
+def _xml(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(
+        body=body, status=status, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )

@@ -14,17 +14,10 @@ from pathlib import Path
 
 from adapters._csvtable import DataFileError, Row, read_table
 from adapters._http_options import http_url
+from adapters.itk_toolkit.distribution import Address
+from adapters.itk_toolkit.names import DOS_ADDRESS_TYPE
 
 FILE = "providers.csv"
-#: The OID ITK 2.2 gives a DoS service id used as an address (the 111 samples' ``type``).
-DOS_ADDRESS_TYPE = "2.16.840.1.113883.2.1.3.2.4.18.44"
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    uri: str
-    #: The address's ``type`` attribute (an OID), if it is not an ITK URI.
-    type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +62,9 @@ def _endpoint(row: Row) -> str | None:
 
 def load_providers(folder: Path) -> dict[str, Provider]:
     """The table by national service id; ``DataFileError`` naming the row otherwise."""
-    rows = read_table(folder, FILE, ("service_id", "address", "interaction"), ("address_type", "endpoint"))
+    rows = read_table(
+        folder, FILE, ("service_id", "address", "interaction"), ("address_type", "endpoint")
+    )
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         grouped[row.required("service_id")].append(row)
@@ -84,7 +79,7 @@ def _provider(service: str, rows: list[Row]) -> Provider:
         if _interaction(row) != interaction:
             raise row.error("interaction", f"service {service} already has {interaction}")
         if _endpoint(row) != endpoint:
-            raise row.error("endpoint", f"service {service} has another endpoint on line {first.line}")
+            raise row.error("endpoint", f"service {service} has another on line {first.line}")
         address = _address(row)
         if address in addresses:
             raise row.error("address", f"'{address.uri}' is listed twice for service {service}")

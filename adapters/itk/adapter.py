@@ -102,8 +102,7 @@ class ItkSenderAdapter:
                             service_id=referral.service_id)  # fmt: skip
                 raise errors.MappingError("no ITK provider address is mapped for this service")
             tracking = tracking_id(referral)
-            awaiting = self._settings.business_ack.mode == "await" and self._listener is not None
-            ack = self._board.expect(tracking) if awaiting else None
+            ack = self._board.expect(tracking) if self._listener is not None else None
             try:
                 await self._deliver(referral, provider, tracking, ctx)
                 if ack is not None:
@@ -119,25 +118,38 @@ class ItkSenderAdapter:
     ) -> None:
         """Post the report until an infrastructure ack, resending with the same tracking id."""
         document = self._render(referral)
-        endpoint = provider.endpoint or self._settings.endpoint
-        retry = self._settings.retry
+        settings = self._settings
+        endpoint = provider.endpoint or settings.endpoint
+        reply_to = self._listener.url if self._listener is not None else None
         attempt, arrived = 0, False
         while True:
             attempt += 1
             body = _wire.report(
-                self._settings, provider, tracking, document, endpoint=endpoint,
-                reply_to=self._listener.url if self._listener is not None
-                and self._settings.business_ack.mode == "await" else None,
-            )  # fmt: skip
-            out = _http.Outgoing("POST", endpoint, _wire.headers(self._settings.service), body,
-                                 resendable=True)  # fmt: skip
+                service=settings.service,
+                tracking_id=tracking,
+                addresses=provider.addresses,
+                interaction=provider.interaction,
+                sender=settings.sender_address,
+                audit_identity=settings.audit_identity,
+                username=settings.username,
+                document=document,
+                endpoint=endpoint,
+                reply_to=reply_to,
+                business_ack=reply_to is not None,
+            )
+            out = _http.Outgoing(
+                "POST", endpoint, _wire.headers(settings.service), body, resendable=True
+            )
             try:
-                reply = await _http.send(self._session, out, ctx, self._settings.policy,
-                                         operation="send_referral", adapter=self._log_name)  # fmt: skip
-                _wire.infrastructure_ack(reply, tracking, self._settings.max_body_bytes)
+                reply = await _http.send(
+                    self._session, out, ctx, settings.policy, operation="send_referral",
+                    adapter=self._log_name,
+                )  # fmt: skip
+                _wire.infrastructure_ack(reply, tracking, settings.max_body_bytes)
                 return
             except errors.AdapterError as exc:
                 arrived = arrived or _may_have_arrived(exc)
+                retry = settings.retry
                 pause = _pause(retry.first_delay_s, retry.max_delay_s, attempt)
                 if not exc.transient or attempt >= retry.attempts or not _fits(ctx, pause):
                     raise _final(exc, arrived) from exc
@@ -204,9 +216,10 @@ class ItkSenderAdapter:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            async with asyncio.timeout(self._settings.connect_timeout_s + 1), self._session.get(
-                self._settings.endpoint
-            ) as resp:
+            async with (
+                asyncio.timeout(self._settings.connect_timeout_s + 1),
+                self._session.get(self._settings.endpoint) as resp,
+            ):
                 await resp.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Health(ok=False, detail=f"ITK endpoint unreachable ({type(exc).__name__})")
@@ -230,7 +243,7 @@ class ItkSenderAdapter:
 
 def _pause(first: float, cap: float, attempt: int) -> float:
     """Exponential, capped, jittered to 50-100 % (so resending senders do not march in step)."""
-    return min(cap, first * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)  # noqa: S311
+    return min(cap, first * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
 def _fits(ctx: CallContext, pause: float) -> bool:
@@ -241,7 +254,8 @@ def _fits(ctx: CallContext, pause: float) -> bool:
 def _may_have_arrived(exc: errors.AdapterError) -> bool:
     """Whether a failed attempt may have reached the receiver (only a refused connect did not)."""
     return not (
-        isinstance(exc, errors.SupplierUnavailable) and exc.supplier_detail == "ClientConnectorError"
+        isinstance(exc, errors.SupplierUnavailable)
+        and exc.supplier_detail == "ClientConnectorError"
     )
 
 

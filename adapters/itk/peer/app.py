@@ -16,7 +16,9 @@ payloads), ``GET /_peer/received/{tracking_id}/payloads/{n}`` (one payload's byt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import structlog
@@ -24,8 +26,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters.itk import _wire
+from adapters.itk.peer import wire
 from adapters.itk.peer.faults import FaultSpec, Mode, Switchboard
 from adapters.itk.peer.store import Received, ReceivedStore
+from adapters.itk_toolkit.errors import ItkError
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +47,8 @@ class ReceiverState:
     business_acks: bool = True
     #: This receiver's ITK address (the business ack's sender).
     address: str = "urn:nhs-uk:addressing:ods:RECEIVER"
+    #: Reports posted (every attempt, whatever was answered).
+    posts: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     session: aiohttp.ClientSession | None = None
 
@@ -51,7 +57,9 @@ STATE = web.AppKey("itk_receiver_state", ReceiverState)
 
 
 def _xml(body: bytes, status: int = 200) -> web.Response:
-    return web.Response(body=body, status=status, headers={"Content-Type": "text/xml; charset=utf-8"})
+    return web.Response(
+        body=body, status=status, headers={"Content-Type": "text/xml; charset=utf-8"}
+    )
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -62,6 +70,7 @@ def _drop(request: web.Request) -> web.Response:
 
 async def receive(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
+    state.posts += 1
     spec = state.faults.take()
     if spec is not None and spec.mode is Mode.DOWN:
         return _drop(request)
@@ -69,12 +78,12 @@ async def receive(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(spec.delay_s)
     body = await request.read()
     try:
-        report = _wire.read_report(body, MAX_BYTES)
-    except _wire.Refusal as refusal:
-        log.info("itk_peer_report_refused", code=refusal.code)
-        return _xml(_wire.fault_body(refusal.code, refusal.text), status=500)
+        report = wire.read_report(body, MAX_BYTES)
+    except ItkError as refusal:
+        log.info("itk_peer_report_refused", code=refusal.code.code)
+        return _xml(wire.refusal_body(refusal), status=500)
     if spec is not None and spec.mode is Mode.FAULT:
-        return _xml(_wire.fault_body(spec.code, "refused by an injected fault"), status=500)
+        return _xml(wire.injected_fault_body(spec.code), status=500)
     record, first = await _keep(state, report, body)
     nack = spec is not None and spec.mode is Mode.BUSINESS_NACK
     if record.business_ack_requested and state.business_acks:
@@ -87,7 +96,7 @@ async def receive(request: web.Request) -> web.StreamResponse:
     return _xml(record.answer)
 
 
-async def _keep(state: ReceiverState, report: _wire.Report, body: bytes) -> tuple[Received, bool]:
+async def _keep(state: ReceiverState, report: wire.Report, body: bytes) -> tuple[Received, bool]:
     """The stored record of ``report``'s tracking id, made now if it is the first."""
     async with state.store.lock:
         found = state.store.get(report.tracking_id)
@@ -104,14 +113,16 @@ async def _keep(state: ReceiverState, report: _wire.Report, body: bytes) -> tupl
             envelope=body,
             business_ack_requested=report.business_ack_requested,
             reply_to=report.reply_to,
-            answer=_wire.infra_ack_body(report),
+            answer=wire.infra_ack_body(report),
+            sender=report.sender,
+            document_id=report.document_id,
         )
         state.store.add(record)
         return record, True
 
 
-def _later(state: ReceiverState, work: object) -> None:
-    task = asyncio.ensure_future(work)  # type: ignore[call-overload]
+def _later(state: ReceiverState, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(work)
     state.tasks.add(task)
     task.add_done_callback(state.tasks.discard)
 
@@ -123,14 +134,22 @@ async def _send_business_ack(state: ReceiverState, record: Received, nack: bool,
     if url is None or state.session is None:
         log.warning("itk_peer_business_ack_unaddressed", tracking_id=record.tracking_id)
         return
-    body = _wire.business_ack_message(
-        record.tracking_id, record.service, accepted=not nack, code=code or "", sender=state.address
+    body = wire.business_ack_message(
+        record.tracking_id,
+        accepted=not nack,
+        code=code,
+        sender=state.address,
+        recipient=record.sender,
+        document_id=record.document_id,
     )
     record.business_acks_sent += 1
+    headers = _wire.headers(_wire.BUSINESS_ACK_SERVICE)
     try:
-        async with state.session.post(url, data=body, headers=_wire.headers(_wire.BUSINESS_ACK_SERVICE)) as resp:
+        async with state.session.post(url, data=body, headers=headers) as resp:
             await resp.read()
-            log.info("itk_peer_business_ack_sent", tracking_id=record.tracking_id, status=resp.status)
+            log.info(
+                "itk_peer_business_ack_sent", tracking_id=record.tracking_id, status=resp.status
+            )
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.warning("itk_peer_business_ack_failed", tracking_id=record.tracking_id,
                     error=type(exc).__name__)  # fmt: skip
@@ -171,7 +190,7 @@ async def forget(request: web.Request) -> web.Response:
     return web.json_response({"received": 0})
 
 
-async def _session_ctx(app: web.Application) -> object:
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     state.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     yield
@@ -183,7 +202,7 @@ async def _session_ctx(app: web.Application) -> object:
 def build_app(state: ReceiverState) -> web.Application:
     app = web.Application(client_max_size=MAX_BYTES)
     app[STATE] = state
-    app.cleanup_ctx.append(_session_ctx)  # type: ignore[arg-type]
+    app.cleanup_ctx.append(_session_ctx)
     app.router.add_post(PATH, receive)
     app.router.add_get(PATH, reachable)
     app.router.add_put("/_peer/fault", set_fault)

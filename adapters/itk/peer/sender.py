@@ -20,7 +20,10 @@ import aiohttp
 
 from adapters.itk import _wire
 from adapters.itk._options import NHS111_SERVICE
-from adapters.itk._providers import Address
+from adapters.itk.peer import wire
+from adapters.itk_toolkit.distribution import Address
+from adapters.itk_toolkit.names import DOS_ADDRESS_TYPE
+from adapters.soap_toolkit.envelope import SoapVersion
 
 DEFAULT_INTERACTION = "urn:nhs-itk:interaction:primaryOutofHourRecipientNHS111CDADocument-v2-0"
 
@@ -38,16 +41,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _message(args: argparse.Namespace, raw: bytes) -> tuple[bytes, str]:
-    """The SOAP to send and its service (``ValueError`` if the file is neither kind)."""
-    kind = _wire.file_kind(raw)
-    if kind == "soap":
-        return raw, _wire.action_of(raw)
+def _message(args: argparse.Namespace, raw: bytes) -> tuple[bytes, dict[str, str]]:
+    """The SOAP to send and its HTTP headers (``ValueError`` if the file is neither kind)."""
+    if wire.file_kind(raw) == "soap":
+        version, action = wire.action_of(raw)
+        return raw, version.headers(action)
     if not args.address:
         raise ValueError("a bare CDA document needs at least one --address")
     addresses = tuple(
-        Address(a) if a.startswith("urn:") else Address(a, "2.16.840.1.113883.2.1.3.2.4.18.44")
-        for a in args.address
+        Address(a) if a.startswith("urn:") else Address(a, DOS_ADDRESS_TYPE) for a in args.address
     )
     tracking = (args.tracking_id or str(uuid.uuid4())).upper()
     body = _wire.report(
@@ -63,13 +65,13 @@ def _message(args: argparse.Namespace, raw: bytes) -> tuple[bytes, str]:
         reply_to=None,
         business_ack=False,
     )
-    return body, args.service
+    return body, SoapVersion.V11.headers(args.service)
 
 
 async def _send(args: argparse.Namespace) -> int:
     try:
         raw = args.file.read_bytes()
-        body, service = _message(args, raw)
+        body, headers = _message(args, raw)
     except (OSError, ValueError) as exc:
         print(f"itk-sender: {exc}", file=sys.stderr)
         return 2
@@ -77,14 +79,14 @@ async def _send(args: argparse.Namespace) -> int:
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,
-            http.post(args.endpoint, data=body, headers=_wire.headers(service)) as resp,
+            http.post(args.endpoint, data=body, headers=headers) as resp,
         ):
             answer = await resp.read()
             status = resp.status
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         print(f"itk-sender: {args.endpoint}: no answer ({type(exc).__name__})", file=sys.stderr)
         return 2
-    summary = _wire.describe_answer(status, answer)
+    summary = wire.describe_answer(status, answer)
     print(summary.text)
     if answer:
         print(answer.decode("utf-8", "replace"))

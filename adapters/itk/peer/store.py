@@ -9,8 +9,10 @@ see them. With a folder, each report is also written there
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from adapters.itk_toolkit.distribution import Address
 
 
 @dataclass
@@ -30,7 +32,9 @@ class Received:
     #: How many times this tracking id arrived (1 + resends).
     seen: int = 1
     business_acks_sent: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
+    #: The sender's address (the business ack's recipient) and the CDA's id.
+    sender: Address | None = None
+    document_id: str | None = None
 
     def summary(self) -> dict[str, object]:
         return {

@@ -1,15 +1,19 @@
-"""Fixtures for the ITK sender adapter: the reference ITK receiver on 127.0.0.1 and adapters for it."""
+"""Fixtures for the ITK sender adapter: the reference ITK receiver on 127.0.0.1, adapters for it."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.domain import Referral
 from adapters.itk import ItkSenderAdapter, create
 from adapters.itk.peer import RunningReceiver, start_receiver
+from tests.referrals._rig import new_referral
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings" / "itk_sender" / "demo"
@@ -35,16 +39,16 @@ def itk_options(peer: RunningReceiver, **overrides: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[RunningReceiver]:
+@pytest.fixture(name="peer")
+async def peer_fixture() -> AsyncIterator[RunningReceiver]:
     """The reference ITK receiver on a free 127.0.0.1 port."""
     running = await start_receiver()
     yield running
     await running.stop()
 
 
-@pytest.fixture
-async def make_adapter(tmp_path: Path) -> AsyncIterator[AdapterFactory]:
+@pytest.fixture(name="make_adapter")
+async def make_adapter_fixture(tmp_path: Path) -> AsyncIterator[AdapterFactory]:
     """Build ITK adapters from options; each is closed after the test."""
     made: list[ItkSenderAdapter] = []
 
@@ -57,3 +61,18 @@ async def make_adapter(tmp_path: Path) -> AsyncIterator[AdapterFactory]:
     yield factory
     for adapter in made:
         await adapter.close()
+
+
+def referral(service_id: str = OOH_SERVICE, *, version: int = 1) -> Referral:
+    """A stored referral version (its own id) for an ITK-served service."""
+    return new_referral(service_id=service_id).model_copy(
+        update={"id": str(uuid.uuid4()), "version": version}
+    )
+
+
+async def eventually(check: Callable[[], bool], within_s: float = 3.0) -> None:
+    """Wait on the event loop until ``check()`` holds (a posted ack arrives after the answer)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
