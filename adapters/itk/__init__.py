@@ -11,6 +11,7 @@ services: the ITK adapter itself only delivers referrals). The reference peers a
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def check(name: str, options: Mapping[str, Any], base_dir: Path) -> None:
                 f"adapter '{name}' (itk): bookings.kind: "
                 + registry.suggest(settings.bookings.kind, list(registry.ADAPTERS))
             ) from None
-        module = __import__(factory_module.partition(":")[0], fromlist=["check"])
+        module = importlib.import_module(factory_module.partition(":")[0])
         checker = getattr(module, "check", None)
         if callable(checker):
             checker(f"{name}.bookings", settings.bookings.options, base_dir)
@@ -70,7 +71,7 @@ async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> Suppl
             settings.bookings.kind, f"{name}.bookings", settings.bookings.options, base_dir
         )
     listener = None
-    if settings.business_ack.mode == "await":
+    if settings.business_ack.mode == "await" and settings.business_ack.listen:
         listener = AckListener(name, settings.business_ack, settings.max_body_bytes)
         await listener.start()
     session = _http.open_session(settings.policy)

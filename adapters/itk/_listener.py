@@ -37,7 +37,8 @@ class AckListener:
         app.router.add_post(PATH, self._ack)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
+        # reuse_port: with ``--workers N`` each worker listens on the same port.
+        site = web.TCPSite(self._runner, self._settings.host, self._settings.port, reuse_port=True)
         await site.start()
         port = int(self._runner.addresses[0][1])
         self.url = self._settings.public_url or f"http://{self._settings.host}:{port}{PATH}"

@@ -50,6 +50,9 @@ class BusinessAckOptions(_Strict):
     mode: Literal["off", "await"] = "off"
     #: Longest wait for the business ack after the infrastructure ack (the deadline may cut it).
     wait_s: float = Field(default=10.0, gt=0, le=600)
+    #: Start the listener (and name it as ``wsa:ReplyTo``); without it only a business ack the
+    #: receiver answers synchronously (in the SOAP Header of its answer) is seen.
+    listen: bool = True
     #: Where the listener binds.
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)

@@ -119,8 +119,11 @@ def _status_error(reply: _http.Reply) -> errors.AdapterError:
                                   supplier_detail=detail)  # fmt: skip
 
 
-def infrastructure_ack(reply: _http.Reply, tracking_id: str, max_bytes: int) -> None:
-    """Return if ``reply`` acknowledges the report ``tracking_id``; a typed error otherwise."""
+def infrastructure_ack(
+    reply: _http.Reply, tracking_id: str, max_bytes: int
+) -> BusinessOutcome | None:
+    """Return if ``reply`` acknowledges the report ``tracking_id`` (with the business ack when
+    the receiver answered it synchronously, in the SOAP Header); a typed error otherwise."""
     if not reply.body.strip():
         if 200 <= reply.status < 300:
             raise errors.OutcomeUnknown(
@@ -143,6 +146,27 @@ def infrastructure_ack(reply: _http.Reply, tracking_id: str, max_bytes: int) -> 
     if reply.status >= 300:
         raise _status_error(reply)
     _acknowledged(element, tracking_id)
+    return _header_business_ack(root, tracking_id)
+
+
+def _header_business_ack(root: etree._Element, tracking_id: str) -> BusinessOutcome | None:
+    """A business ack of ``tracking_id`` carried in the answer's SOAP Header, if any."""
+    header = root.find(f"{{{version_of(root).namespace}}}Header")
+    if header is None:
+        return None
+    for node in header.findall(names.ITK.q("DistributionEnvelope")):
+        try:
+            envelope = read_distribution(node)
+            if envelope.service != names.BUSINESS_ACK_SERVICE:
+                continue
+            outcome = _outcome(envelope)
+        except ValueError:
+            raise errors.SupplierProtocolError(
+                "send_referral: the business ack in the answer is unreadable"
+            ) from None
+        if outcome.tracking_id.upper() == tracking_id.upper():
+            return outcome
+    return None
 
 
 def _acknowledged(element: etree._Element, tracking_id: str) -> None:
@@ -190,15 +214,22 @@ def business_ack(body: bytes, max_bytes: int) -> ArrivedAck:
     envelope = message.distribution
     if envelope.service != names.BUSINESS_ACK_SERVICE:
         raise ItkError(ToolkitCode.UNKNOWN_SERVICE, "only business acks are taken here")
+    return ArrivedAck(_outcome(envelope), envelope.tracking_id)
+
+
+def _outcome(envelope: DistributionEnvelope) -> BusinessOutcome:
+    """The outcome a business ack's DistributionEnvelope states; ``ItkError`` if unreadable."""
     payloads = [p.element for p in envelope.payloads if p.element is not None]
     if len(payloads) != 1:
         raise ItkError(ToolkitCode.INVALID_MESSAGE, "a business ack carries one payload")
-    ack = acks.read_business_ack(payloads[0])
+    try:
+        ack = acks.read_business_ack(payloads[0])
+    except ValueError:
+        raise ItkError(ToolkitCode.INVALID_MESSAGE, "the payload is not a business ack") from None
     if not ack.tracking_id_ref:
         raise ItkError(ToolkitCode.INVALID_MESSAGE, "the business ack names no tracking id")
     code = "AA" if ack.accepted else (ack.error_code or "AE")
-    outcome = BusinessOutcome(ack.tracking_id_ref.strip(), ack.accepted, code[:32])
-    return ArrivedAck(outcome, envelope.tracking_id)
+    return BusinessOutcome(ack.tracking_id_ref.strip(), ack.accepted, code[:32])
 
 
 def ack_accepted(own_tracking_id: str) -> bytes:

@@ -102,22 +102,45 @@ class ItkSenderAdapter:
                             service_id=referral.service_id)  # fmt: skip
                 raise errors.MappingError("no ITK provider address is mapped for this service")
             tracking = tracking_id(referral)
-            ack = self._board.expect(tracking) if self._listener is not None else None
+            document = self._document(referral)
+            awaited = self._settings.business_ack.mode == "await"
+            posted = self._board.expect(tracking) if self._listener is not None else None
             try:
-                await self._deliver(referral, provider, tracking, ctx)
-                if ack is not None:
-                    await self._business_ack(ack, tracking, ctx)
+                answered = await self._deliver(document, provider, tracking, ctx, awaited)
+                if answered is not None:
+                    self._judge(answered, tracking)
+                elif posted is not None:
+                    await self._business_ack(posted, tracking, ctx)
+                elif awaited:
+                    log.warning("itk_business_ack_pending", adapter=self._log_name,
+                                tracking_id=tracking)  # fmt: skip
             finally:
-                if ack is not None:
+                if posted is not None:
                     self._board.forget(tracking)
         log.info("itk_report_delivered", adapter=self._log_name, tracking_id=tracking,
                  referral_id=referral.id, version=referral.version)  # fmt: skip
 
+    def _document(self, referral: Referral) -> bytes:
+        """The referral's CDA: the one it arrived with, unchanged, or rendered from it."""
+        try:
+            return self._render(referral)
+        except ValueError as exc:
+            log.warning("itk_report_unrenderable", adapter=self._log_name,
+                        referral_id=referral.id, error=type(exc).__name__)  # fmt: skip
+            raise errors.BookingRejected(
+                f"the referral cannot be sent as an NHS 111 report: {str(exc)[:200]}"
+            ) from exc
+
     async def _deliver(
-        self, referral: Referral, provider: Provider, tracking: str, ctx: CallContext
-    ) -> None:
-        """Post the report until an infrastructure ack, resending with the same tracking id."""
-        document = self._render(referral)
+        self,
+        document: bytes,
+        provider: Provider,
+        tracking: str,
+        ctx: CallContext,
+        business_ack: bool,
+    ) -> BusinessOutcome | None:
+        """Post the report until an infrastructure ack, resending with the same tracking id;
+        the business ack when the receiver answered it synchronously."""
         settings = self._settings
         endpoint = provider.endpoint or settings.endpoint
         reply_to = self._listener.url if self._listener is not None else None
@@ -135,7 +158,7 @@ class ItkSenderAdapter:
                 document=document,
                 endpoint=endpoint,
                 reply_to=reply_to,
-                business_ack=reply_to is not None,
+                business_ack=business_ack,
             )
             out = _http.Outgoing(
                 "POST", endpoint, _wire.headers(settings.service), body, resendable=True
@@ -145,8 +168,7 @@ class ItkSenderAdapter:
                     self._session, out, ctx, settings.policy, operation="send_referral",
                     adapter=self._log_name,
                 )  # fmt: skip
-                _wire.infrastructure_ack(reply, tracking, settings.max_body_bytes)
-                return
+                return _wire.infrastructure_ack(reply, tracking, settings.max_body_bytes)
             except errors.AdapterError as exc:
                 arrived = arrived or _may_have_arrived(exc)
                 retry = settings.retry
@@ -169,6 +191,10 @@ class ItkSenderAdapter:
         except TimeoutError:
             log.warning("itk_business_ack_pending", adapter=self._log_name, tracking_id=tracking)
             return
+        self._judge(outcome, tracking)
+
+    def _judge(self, outcome: BusinessOutcome, tracking: str) -> None:
+        """A negative business ack is the provider's refusal of the referral."""
         if not outcome.accepted:
             log.warning("itk_business_nack_received", adapter=self._log_name,
                         tracking_id=tracking, code=outcome.code)  # fmt: skip
@@ -252,11 +278,12 @@ def _fits(ctx: CallContext, pause: float) -> bool:
 
 
 def _may_have_arrived(exc: errors.AdapterError) -> bool:
-    """Whether a failed attempt may have reached the receiver (only a refused connect did not)."""
-    return not (
-        isinstance(exc, errors.SupplierUnavailable)
-        and exc.supplier_detail == "ClientConnectorError"
-    )
+    """Whether a failed attempt may have left the report with the receiver: not when it never
+    connected, nor when it answered with a fault or an error status (ITK: not taken)."""
+    if isinstance(exc, errors.OutcomeUnknown | errors.SupplierTimeout):
+        return True
+    detail = exc.supplier_detail or ""
+    return not (detail == "ClientConnectorError" or detail.startswith(("ITK ", "HTTP ")))
 
 
 def _final(exc: errors.AdapterError, arrived: bool) -> errors.AdapterError:

@@ -17,8 +17,8 @@ from tests.referrals._rig import new_referral
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings" / "itk_sender" / "demo"
-#: A service of the demo provider table (two addresses: an ODS URI and a DoS id).
-OOH_SERVICE = "918999197001"
+#: The demo out-of-hours service (two addresses in the provider table: an ODS URI and a DoS id).
+OOH_SERVICE = "918999198888"
 SENDER = "urn:nhs-uk:addressing:ods:A91547"
 
 AdapterFactory = Callable[..., Awaitable[ItkSenderAdapter]]

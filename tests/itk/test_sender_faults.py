@@ -162,7 +162,7 @@ async def test_a_missing_business_ack_leaves_the_report_delivered(
     """A receiver that never sends its business ack: delivered after ``wait_s``, logged pending."""
     from adapters.itk.peer import start_receiver
 
-    quiet = await start_receiver(business_acks=False)
+    quiet = await start_receiver(business_acks="none")
     try:
         options = itk_options(quiet, business_ack={"mode": "await", "wait_s": 0.3})
         adapter = await make_adapter(options)
@@ -190,3 +190,30 @@ async def test_logs_name_tracking_ids_never_the_patient(
     assert "itk_report_resent" in text and "itk_business_nack_received" in text
     for identifier in PATIENT_IDENTIFIERS:
         assert identifier not in text
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+async def test_a_business_ack_answered_synchronously_is_taken(
+    make_adapter: AdapterFactory, accepted: bool
+) -> None:
+    """A receiver that puts the business ack in its answer's SOAP Header (as the gateway's own
+    ITK door does): taken at once, with no listener; a nack is BookingRejected."""
+    from adapters.itk.peer import start_receiver
+
+    sync = await start_receiver(business_acks="sync")
+    try:
+        if not accepted:
+            sync.fault(FaultSpec(mode=Mode.BUSINESS_NACK, code="ERR7"))
+        options = itk_options(sync, business_ack={"mode": "await", "listen": False, "wait_s": 30})
+        adapter = await make_adapter(options)
+        started = time.monotonic()
+        if accepted:
+            await adapter.send_referral(referral(), call_context(deadline_in=10))
+        else:
+            with pytest.raises(errors.BookingRejected, match="negative business"):
+                await adapter.send_referral(referral(), call_context(deadline_in=10))
+        assert time.monotonic() - started < 5
+        [stored] = sync.received
+        assert stored.business_ack_requested and stored.reply_to is None
+    finally:
+        await sync.stop()

@@ -49,10 +49,16 @@ async def start_receiver(
     store: Path | None = None,
     fault: FaultSpec | None = None,
     ack_url: str | None = None,
-    business_acks: bool = True,
+    business_acks: str = "post",
     address: str = "urn:nhs-uk:addressing:ods:RECEIVER",
 ) -> RunningReceiver:
-    """Serve an ITK receiver on ``host:port`` (0: any free port)."""
+    """Serve an ITK receiver on ``host:port`` (0: any free port).
+
+    ``business_acks``: ``post`` (to ``ack_url`` or the report's ReplyTo), ``sync`` (in the
+    answer's SOAP Header) or ``none``.
+    """
+    if business_acks not in ("post", "sync", "none"):
+        raise ValueError(f"business_acks must be post, sync or none, not {business_acks!r}")
     state = ReceiverState(
         store=ReceivedStore(store), ack_url=ack_url, business_acks=business_acks, address=address
     )

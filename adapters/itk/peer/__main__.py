@@ -2,7 +2,8 @@
 
 It stores each report once per tracking id (in memory, and under ``--store DIR`` if
 given), answers the infrastructure ack, and posts a business ack when the report asks
-for one (to ``--ack-url`` or the report's ``wsa:ReplyTo``; ``--no-business-acks`` never).
+for one: posted to ``--ack-url`` or the report's ``wsa:ReplyTo`` (``--business-acks post``),
+in the SOAP Header of the synchronous answer (``sync``), or never (``none``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", type=Path, default=None, help="folder to write reports to")
     parser.add_argument("--ack-url", default=None, help="where business acks go (else ReplyTo)")
-    parser.add_argument("--no-business-acks", action="store_true")
+    parser.add_argument(
+        "--business-acks",
+        choices=("post", "sync", "none"),
+        default="post",
+        help="post: its own message to --ack-url or ReplyTo; sync: in the answer's SOAP Header",
+    )
     parser.add_argument("--address", default="urn:nhs-uk:addressing:ods:RECEIVER")
     parser.add_argument(
         "--fault",
@@ -42,7 +48,7 @@ async def _serve(args: argparse.Namespace) -> None:
         store=args.store,
         fault=args.fault,
         ack_url=args.ack_url,
-        business_acks=not args.no_business_acks,
+        business_acks=args.business_acks,
         address=args.address,
     )
     print(f"itk receiver listening on {peer.endpoint}", flush=True)

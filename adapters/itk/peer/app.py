@@ -43,8 +43,9 @@ class ReceiverState:
     faults: Switchboard = field(default_factory=Switchboard)
     #: Where business acks go when set (else each report's ``wsa:ReplyTo``).
     ack_url: str | None = None
-    #: Whether a business ack is sent when the report asks for one.
-    business_acks: bool = True
+    #: How a business ack asked for is given: ``post`` (its own message, to the sender),
+    #: ``sync`` (in the SOAP Header of the synchronous answer) or ``none``.
+    business_acks: str = "post"
     #: This receiver's ITK address (the business ack's sender).
     address: str = "urn:nhs-uk:addressing:ods:RECEIVER"
     #: Reports posted (every attempt, whatever was answered).
@@ -84,10 +85,11 @@ async def receive(request: web.Request) -> web.StreamResponse:
         return _xml(wire.refusal_body(refusal), status=500)
     if spec is not None and spec.mode is Mode.FAULT:
         return _xml(wire.injected_fault_body(spec.code), status=500)
-    record, first = await _keep(state, report, body)
     nack = spec is not None and spec.mode is Mode.BUSINESS_NACK
-    if record.business_ack_requested and state.business_acks:
-        _later(state, _send_business_ack(state, record, nack, spec.code if spec else ""))
+    code = spec.code if spec is not None else ""
+    record, first = await _keep(state, report, body, nack, code)
+    if record.business_ack_requested and state.business_acks == "post":
+        _later(state, _send_business_ack(state, record, nack, code))
     log.info("itk_peer_report_received", tracking_id=record.tracking_id, first=first)
     if spec is not None and spec.mode is Mode.LOST_RESPONSE:
         return _drop(request)
@@ -96,8 +98,11 @@ async def receive(request: web.Request) -> web.StreamResponse:
     return _xml(record.answer)
 
 
-async def _keep(state: ReceiverState, report: wire.Report, body: bytes) -> tuple[Received, bool]:
-    """The stored record of ``report``'s tracking id, made now if it is the first."""
+async def _keep(
+    state: ReceiverState, report: wire.Report, body: bytes, nack: bool, code: str
+) -> tuple[Received, bool]:
+    """The stored record of ``report``'s tracking id, made now if it is the first (its answer,
+    given again to every resend, carries the business ack when that is given synchronously)."""
     async with state.store.lock:
         found = state.store.get(report.tracking_id)
         if found is not None:
@@ -113,7 +118,13 @@ async def _keep(state: ReceiverState, report: wire.Report, body: bytes) -> tuple
             envelope=body,
             business_ack_requested=report.business_ack_requested,
             reply_to=report.reply_to,
-            answer=wire.infra_ack_body(report),
+            answer=wire.infra_ack_body(
+                report,
+                business_ack=report.business_ack_requested and state.business_acks == "sync",
+                accepted=not nack,
+                code=code,
+                us=state.address,
+            ),
             sender=report.sender,
             document_id=report.document_id,
         )

@@ -15,7 +15,7 @@ from lxml import etree
 
 from adapters.itk._options import NHS111_SERVICE
 from adapters.itk_toolkit import acks, names
-from adapters.itk_toolkit.distribution import Address, check_manifest
+from adapters.itk_toolkit.distribution import Address, check_manifest, distribution_element
 from adapters.itk_toolkit.errors import (
     ItkError,
     ToolkitCode,
@@ -86,13 +86,49 @@ def read_report(body: bytes, max_bytes: int) -> Report:
     )
 
 
-def infra_ack_body(report: Report) -> bytes:
-    """The synchronous infrastructure ack: SimpleMessageResponse ``OK:<tracking id>``."""
+def infra_ack_body(
+    report: Report,
+    *,
+    business_ack: bool = False,
+    accepted: bool = True,
+    code: str = "",
+    us: str = "",
+) -> bytes:
+    """The synchronous infrastructure ack: SimpleMessageResponse ``OK:<tracking id>``, with the
+    business ack's DistributionEnvelope in the SOAP Header when ``business_ack``."""
+    extra: tuple[etree._Element, ...] = ()
+    if business_ack:
+        ack = _business_ack(
+            report.tracking_id, accepted, code, us, report.sender, report.document_id
+        )
+        extra = (distribution_element(acks.business_ack_envelope(ack)),)
     return acks.simple_response(
         report.version,
         service=report.service,
         tracking_id=report.tracking_id,
         relates_to=report.message_id or None,
+        extra_headers=extra,
+    )
+
+
+def _business_ack(
+    tracking: str,
+    accepted: bool,
+    code: str,
+    sender: str,
+    recipient: Address | None,
+    document_id: str | None,
+) -> acks.BusinessAck:
+    return acks.BusinessAck(
+        ack_id=new_id(),
+        created=datetime.now(UTC),
+        tracking_id_ref=tracking,
+        document_id=document_id,
+        accepted=accepted,
+        sender=Address(sender),
+        recipient=recipient,
+        error_code=None if accepted else code or "AE",
+        error_text=None if accepted else "Refused by the receiving application",
     )
 
 
@@ -120,17 +156,7 @@ def business_ack_message(
 ) -> bytes:
     """The business ack of one report, as its own ITK message (service SendBusinessAck)."""
     now = datetime.now(UTC)
-    ack = acks.BusinessAck(
-        ack_id=new_id(),
-        created=now,
-        tracking_id_ref=report_tracking_id,
-        document_id=document_id,
-        accepted=accepted,
-        sender=Address(sender),
-        recipient=recipient,
-        error_code=None if accepted else code or "AE",
-        error_text=None if accepted else "Refused by the receiving application",
-    )
+    ack = _business_ack(report_tracking_id, accepted, code, sender, recipient, document_id)
     return build_message(
         ItkMessage(
             SoapVersion.V11,
