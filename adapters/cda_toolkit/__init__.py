@@ -15,13 +15,16 @@ the canonical model on the other; it never imports ``gateway/`` or any adapter.
 from ._xml import CdaProblem
 from .envelope import Payload, documents, payloads
 from .reading import CdaReading, read_bytes, read_report
+from .rendering import CdaRenderError, render_report
 
 __all__ = [
     "CdaProblem",
     "CdaReading",
+    "CdaRenderError",
     "Payload",
     "documents",
     "payloads",
     "read_bytes",
     "read_report",
+    "render_report",
 ]

@@ -25,6 +25,8 @@ from ._xml import Collector, attr, child, children, instant, narrative, q, text_
 
 BODY = "/ClinicalDocument/component/structuredBody"
 FHIR_JSON = "application/fhir+json"
+#: The identifier prefix of the ServiceRequest fragment ``render`` writes (see rendering.py).
+SERVICE_REQUEST = "servicerequest:"
 
 
 @dataclass(slots=True)
@@ -36,6 +38,8 @@ class Body:
     attachments: list[ReferralAttachment] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     appointment: str | None = None
+    #: What ``render`` wrote of a referral that a 111 report has no element for.
+    service_request: dict[str, object] | None = None
 
     def text(self, key: str) -> str | None:
         return "\n".join(self.texts.get(key, ())) or None
@@ -127,7 +131,11 @@ def _discriminator(observation: etree._Element) -> Coding | None:
 def _entry(entry: etree._Element, index: int, body: Body) -> None:
     media = child(entry, "h:observationMedia")
     if media is not None:
-        body.attachments.append(_media(media, index))
+        found = _media(media, index)
+        if found.kind == "ServiceRequest" and found.identifier.startswith(SERVICE_REQUEST):
+            body.service_request = json.loads(found.data or "{}")  # a dict: kind says so
+        else:
+            body.attachments.append(found)
         return
     content = attr(child(entry, "n:contentId"), "extension") or ""
     observation = child(entry, "h:observation")

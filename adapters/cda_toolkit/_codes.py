@@ -100,6 +100,8 @@ def system_for(oid: str | None) -> str:
     """The FHIR system URI of a code system OID (``urn:oid:`` when not a known one)."""
     if not oid:
         return "urn:oid:unknown"
+    if "://" in oid or oid.startswith("urn:"):
+        return oid  # a URI where an OID belongs (what render writes for a URI-only system)
     return SYSTEMS.get(oid, f"urn:oid:{oid}")
 
 

@@ -89,6 +89,13 @@ def name(person: etree._Element | None) -> HumanName | None:
     )
 
 
+def _local_system(root: str | None, authority: str | None) -> str:
+    """``urn:oid:<root>``; a URI ``render`` wrote as the assigning authority is the system."""
+    if root == c.LOCAL_PATIENT_ID and authority and ("://" in authority or authority[:4] == "urn:"):
+        return authority
+    return f"urn:oid:{root}"
+
+
 def _identifiers(
     role: etree._Element, seen: Collector
 ) -> tuple[str | None, str | None, Identifier | None]:
@@ -109,7 +116,9 @@ def _identifiers(
             else:
                 seen.note(f"{PATIENT_ROLE}/id/@extension", "an unverified NHS number is invalid")
         elif local is None:
-            local = Identifier(system=f"urn:oid:{root}", value=value)
+            local = Identifier(
+                system=_local_system(root, attr(element, "assigningAuthorityName")), value=value
+            )
     return nhs_number, verification, local
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from adapters.domain import (
     ClinicalContent,
+    Coding,
     Identifier,
     Referral,
     ReferralAttachment,
@@ -85,6 +86,32 @@ def _authored(document: etree._Element, received_at: datetime) -> datetime:
     return received_at
 
 
+def _codings(concepts: object) -> tuple[Coding, ...]:
+    if not isinstance(concepts, list):
+        return ()
+    return tuple(
+        Coding.model_validate(coding)
+        for concept in concepts
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or []
+    )
+
+
+def _extras(found: dict[str, object] | None) -> dict[str, object]:
+    """What ``render`` carried in its ServiceRequest fragment: fields a 111 report lacks."""
+    if not found:
+        return {}
+    out: dict[str, object] = {"status": ReferralStatus(str(found.get("status")))}
+    category = _codings(found.get("category"))
+    if category:
+        out["category"] = category[0]
+    out["reason"] = _codings(found.get("reasonCode"))
+    identifiers = found.get("identifier")
+    if isinstance(identifiers, list) and identifiers:
+        out["sender_identifier"] = Identifier.model_validate(identifiers[0])
+    return out
+
+
 def _read(root: etree._Element, received_at: datetime, service_id: str | None) -> CdaReading:
     seen = Collector()
     if root.tag != q("ClinicalDocument"):
@@ -126,6 +153,10 @@ def _read(root: etree._Element, received_at: datetime, service_id: str | None) -
         appointment_id=content.appointment,
         authored=_authored(root, received_at),
     )
+    extras = _extras(content.service_request)
+    if extras:
+        referral = referral.model_copy(update=extras)
+        Referral.model_validate(referral.model_dump())  # what model_copy does not check
     return CdaReading(
         referral,
         (),
