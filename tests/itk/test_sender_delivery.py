@@ -27,6 +27,10 @@ from tests.itk.sender_rig import (  # noqa: F401  (fixtures)
 HL7 = "urn:hl7-org:v3"
 
 
+def _bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
 async def test_a_referral_is_delivered_with_its_tracking_id_and_addresses(
     peer: RunningReceiver, make_adapter: AdapterFactory
 ) -> None:
@@ -125,3 +129,56 @@ async def test_a_bookings_adapter_books_beside_the_itk_delivery(
     assert found.slots and adapter.serves(UTC_SERVICE)
     await adapter.send_referral(referral(), call_context(deadline_in=10))
     assert len(peer.received) == 1
+
+
+def _c14n(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n2", strip_text=True)
+
+
+async def test_a_received_cda_is_passed_through_unchanged(
+    peer: RunningReceiver, make_adapter: AdapterFactory
+) -> None:
+    """A referral read from a 111 supplier's CDA goes out in a new envelope (our tracking id)
+    carrying that very document: canonical XML equal to the one received."""
+    from datetime import UTC, datetime
+
+    from adapters.cda_toolkit import read_bytes
+    from adapters.itk_toolkit.message import read_message
+    from tests.itk import samples
+
+    path = samples.CDA_DIR / "cleric-itk-ooh-referral-dx09-itk-request.xml"
+    if not path.is_file():
+        pytest.skip(f"shared sample absent: {path}")
+    received = read_message(_bytes(path), max_bytes=4 << 20, max_depth=200)
+    original = received.distribution.payloads[0].element
+    assert original is not None
+    reading = read_bytes(
+        etree.tostring(original), received_at=datetime.now(UTC), service_id=OOH_SERVICE
+    )
+    assert reading.referral is not None, reading.problems
+    sent = reading.referral.model_copy(update={"id": "3d9c1a52-0b7e-4f7e-8a7d-1c2b3a4d5e6f"})
+    adapter = await make_adapter(itk_options(peer))
+    await adapter.send_referral(sent, call_context(deadline_in=10))
+    [stored] = peer.received
+    assert stored.tracking_id == tracking_id(sent) != received.distribution.tracking_id
+    assert _c14n(etree.fromstring(stored.payloads[0])) == _c14n(original)
+
+
+async def test_a_rendered_referral_reads_back_as_the_same_patient_and_triage(
+    peer: RunningReceiver, make_adapter: AdapterFactory
+) -> None:
+    """A referral with no CDA of its own is rendered as an NHS 111 report that reads back to
+    the same NHS number and disposition."""
+    from datetime import UTC, datetime
+
+    from adapters.cda_toolkit import read_bytes
+
+    adapter = await make_adapter(itk_options(peer))
+    sent = referral()
+    await adapter.send_referral(sent, call_context(deadline_in=10))
+    [stored] = peer.received
+    back = read_bytes(stored.payloads[0], received_at=datetime.now(UTC), service_id=OOH_SERVICE)
+    assert back.referral is not None, back.problems
+    assert back.referral.patient.nhs_number == NHS_NUMBER
+    assert back.referral.triage is not None and sent.triage is not None
+    assert back.referral.triage.disposition.code == sent.triage.disposition.code
