@@ -27,7 +27,6 @@ call's deadline.
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -36,7 +35,7 @@ import aiohttp
 import structlog
 
 from adapters import _http, errors
-from adapters.contract import Capability, Health, SupplierAdapter
+from adapters.contract import Capability, Health, ReferringAdapter, SupplierAdapter
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -45,7 +44,7 @@ from adapters.domain import (
     SlotQuery,
     SlotSearchResult,
 )
-from adapters.itk import _wire
+from adapters.itk import _resend, _wire
 from adapters.itk._board import AckBoard, BusinessOutcome
 from adapters.itk._listener import AckListener
 from adapters.itk._options import ItkOptions
@@ -117,6 +116,11 @@ class ItkSenderAdapter:
             finally:
                 if posted is not None:
                     self._board.forget(tracking)
+            if isinstance(self._bookings, ReferringAdapter) and (
+                Capability.REFERRAL in self._bookings.capabilities
+            ):
+                # The booking side keeps referrals too (e.g. with their appointments).
+                await self._bookings.send_referral(referral, ctx)
         log.info("itk_report_delivered", adapter=self._log_name, tracking_id=tracking,
                  referral_id=referral.id, version=referral.version)  # fmt: skip
 
@@ -170,11 +174,11 @@ class ItkSenderAdapter:
                 )  # fmt: skip
                 return _wire.infrastructure_ack(reply, tracking, settings.max_body_bytes)
             except errors.AdapterError as exc:
-                arrived = arrived or _may_have_arrived(exc)
+                arrived = arrived or _resend.may_have_arrived(exc)
                 retry = settings.retry
-                pause = _pause(retry.first_delay_s, retry.max_delay_s, attempt)
-                if not exc.transient or attempt >= retry.attempts or not _fits(ctx, pause):
-                    raise _final(exc, arrived) from exc
+                pause = _resend.pause(retry.first_delay_s, retry.max_delay_s, attempt)
+                if not exc.transient or attempt >= retry.attempts or not _resend.fits(ctx, pause):
+                    raise _resend.final(exc, arrived) from exc
                 log.info("itk_report_resent", adapter=self._log_name, tracking_id=tracking,
                          attempt=attempt, typed=type(exc).__name__)  # fmt: skip
                 await asyncio.sleep(pause)
@@ -265,34 +269,3 @@ class ItkSenderAdapter:
     async def _guard(self, operation: str, ctx: CallContext) -> AsyncIterator[None]:
         async with _http.guard(operation, ctx, closed=self._closed, adapter=self._log_name):
             yield
-
-
-def _pause(first: float, cap: float, attempt: int) -> float:
-    """Exponential, capped, jittered to 50-100 % (so resending senders do not march in step)."""
-    return min(cap, first * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-
-
-def _fits(ctx: CallContext, pause: float) -> bool:
-    remaining = ctx.remaining()
-    return remaining is None or remaining > pause + 0.05
-
-
-def _may_have_arrived(exc: errors.AdapterError) -> bool:
-    """Whether a failed attempt may have left the report with the receiver: not when it never
-    connected, nor when it answered with a fault or an error status (ITK: not taken)."""
-    if isinstance(exc, errors.OutcomeUnknown | errors.SupplierTimeout):
-        return True
-    detail = exc.supplier_detail or ""
-    return not (detail == "ClientConnectorError" or detail.startswith(("ITK ", "HTTP ")))
-
-
-def _final(exc: errors.AdapterError, arrived: bool) -> errors.AdapterError:
-    """The error a failed delivery ends with: unreachable stays unreachable; a report that may
-    have arrived without an ack is in doubt (a resend carries the same tracking id)."""
-    if arrived and type(exc) is errors.SupplierUnavailable:
-        return errors.OutcomeUnknown(
-            "send_referral: no infrastructure ack; the report may have arrived (a resend "
-            "carries the same tracking id)",
-            supplier_detail=exc.supplier_detail,
-        )
-    return exc

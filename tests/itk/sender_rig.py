@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.domain import Referral
+from adapters.embedded import EmbeddedAdapter
+from adapters.embedded import create as create_embedded
 from adapters.itk import ItkSenderAdapter, create
 from adapters.itk.peer import RunningReceiver, start_receiver
-from tests.referrals._rig import new_referral
+from tests.referrals._rig import ReferringDiary, new_referral
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "mappings" / "itk_sender" / "demo"
@@ -76,3 +78,16 @@ async def eventually(check: Callable[[], bool], within_s: float = 3.0) -> None:
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+#: The ReferringDiary (an embedded diary with a referral inbox) the last factory call made.
+INBOXES: list[ReferringDiary] = []
+
+
+async def referring_diary(name: str, options: Mapping[str, Any], base_dir: Path) -> ReferringDiary:
+    """A registry factory: a booking adapter that keeps referrals too (tests only)."""
+    diary = await create_embedded(name, options, base_dir)
+    assert isinstance(diary, EmbeddedAdapter)
+    inbox = ReferringDiary(diary, name)
+    INBOXES.append(inbox)
+    return inbox

@@ -77,3 +77,12 @@ async def test_the_registry_knows_kind_itk(tmp_path: Path) -> None:
     """`kind: itk` is registered and its demo table passes check-config."""
     assert "itk" in registry.ADAPTERS
     await registry.check("itk", "itk-demo", GOOD, tmp_path)
+
+
+async def test_the_example_configuration_passes_check_config() -> None:
+    """`uec-gateway check-config config/example-itk-sender.yaml` accepts the ITK example."""
+    from tests.integration.cli import ROOT, run
+
+    done = await run("check-config", str(ROOT / "config" / "example-itk-sender.yaml"))
+    assert done.code == 0, done.err
+    assert "OK (1 adapter(s), 2 route(s))" in done.out

@@ -182,3 +182,36 @@ async def test_a_rendered_referral_reads_back_as_the_same_patient_and_triage(
     assert back.referral.patient.nhs_number == NHS_NUMBER
     assert back.referral.triage is not None and sent.triage is not None
     assert back.referral.triage.disposition.code == sent.triage.disposition.code
+
+
+async def test_a_bookings_adapter_that_takes_referrals_gets_them_after_itk(
+    peer: RunningReceiver,
+    make_adapter: AdapterFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the bookings adapter takes referrals too, it is handed each one once the ITK
+    receiver has acknowledged it; a refused ITK delivery reaches neither."""
+    from adapters import registry
+    from tests.embedded.helpers import DEMO
+    from tests.itk import sender_rig
+
+    monkeypatch.setitem(registry.ADAPTERS, "referring-test", "tests.itk.sender_rig:referring_diary")
+    options = itk_options(
+        peer,
+        bookings={
+            "kind": "referring-test",
+            "options": {"database": str(tmp_path / "d.sqlite3"), "data_dir": str(DEMO)},
+        },
+    )
+    adapter = await make_adapter(options)
+    inbox = sender_rig.INBOXES[-1]
+    sent = referral()
+    await adapter.send_referral(sent, call_context(deadline_in=10))
+    assert [r.id for r, _ in inbox.received] == [sent.id] and len(peer.received) == 1
+    from adapters.itk.peer import FaultSpec, Mode
+
+    peer.fault(FaultSpec(mode=Mode.FAULT, code="3000"))
+    with pytest.raises(errors.BookingRejected):
+        await adapter.send_referral(referral(), call_context(deadline_in=10))
+    assert len(inbox.received) == 1

@@ -124,3 +124,27 @@ async def test_itk_receiver_runs_from_the_command_line(
     folder = store / _tracking(sample)
     assert _bytes(folder / "envelope.xml") == _bytes(sample)
     assert (folder / "payload-1.xml").is_file()
+
+
+async def test_the_receiver_shows_what_it_holds_and_takes_faults_over_http(
+    peer: RunningReceiver, sample: Path
+) -> None:
+    """`PUT /_peer/fault` refuses the next report; `GET /_peer/received` lists the stored one
+    and its payload is served as XML."""
+    base = peer.endpoint.removesuffix("/itk")
+    headers = {"Content-Type": "text/xml; charset=utf-8"}
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"{base}/_peer/fault", json={"mode": "fault", "times": 1}) as resp:
+            assert resp.status == 200
+        async with http.post(peer.endpoint, data=_bytes(sample), headers=headers) as resp:
+            assert resp.status == 500 and "ToolkitErrorInfo" in await resp.text()
+        async with http.post(peer.endpoint, data=_bytes(sample), headers=headers) as resp:
+            assert resp.status == 200
+        async with http.get(f"{base}/_peer/received") as resp:
+            [summary] = await resp.json()
+        assert summary["tracking_id"] == _tracking(sample) and summary["seen"] == 1
+        url = f"{base}/_peer/received/{summary['tracking_id']}/payloads/1"
+        async with http.get(url) as resp:
+            assert resp.status == 200 and b"ClinicalDocument" in await resp.read()
+        async with http.put(f"{base}/_peer/fault", json={"mode": "sideways"}) as resp:
+            assert resp.status == 400
