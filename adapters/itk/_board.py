@@ -34,33 +34,38 @@ class BusinessOutcome:
 class AckBoard:
     def __init__(self, adapter: str) -> None:
         self._adapter = adapter
-        self._waiting: dict[str, asyncio.Future[BusinessOutcome]] = {}
+        #: Tracking id -> the futures of the sends waiting on it (two sends of one version
+        #: at once each get the ack).
+        self._waiting: dict[str, list[asyncio.Future[BusinessOutcome]]] = {}
         self._early: OrderedDict[str, BusinessOutcome] = OrderedDict()
 
     def expect(self, tracking_id: str) -> asyncio.Future[BusinessOutcome]:
         """A future the ack for ``tracking_id`` resolves (at once if it came already)."""
         key = tracking_id.upper()
-        found = self._waiting.get(key)
-        if found is not None and not found.done():
-            return found
         future: asyncio.Future[BusinessOutcome] = asyncio.get_running_loop().create_future()
         early = self._early.pop(key, None)
         if early is not None:
             future.set_result(early)
-        self._waiting[key] = future
+        else:
+            self._waiting.setdefault(key, []).append(future)
         return future
 
-    def forget(self, tracking_id: str) -> None:
-        future = self._waiting.pop(tracking_id.upper(), None)
-        if future is not None and not future.done():
-            future.cancel()
+    def forget(self, tracking_id: str, future: asyncio.Future[BusinessOutcome]) -> None:
+        """Stop waiting with ``future`` (its send is over)."""
+        key = tracking_id.upper()
+        waiters = self._waiting.get(key, [])
+        if future in waiters:
+            waiters.remove(future)
+        if not waiters:
+            self._waiting.pop(key, None)
 
     def deliver(self, outcome: BusinessOutcome) -> None:
-        """Hand an arrived ack to its waiter, or keep it (and log it) if there is none."""
+        """Hand an arrived ack to its waiters, or keep it (and log it) if there are none."""
         key = outcome.tracking_id.upper()
-        future = self._waiting.pop(key, None)
-        if future is not None and not future.done():
+        waiters = [f for f in self._waiting.pop(key, []) if not f.done()]
+        for future in waiters:
             future.set_result(outcome)
+        if waiters:
             return
         log.warning(
             "itk_business_ack_unexpected" if outcome.accepted else "itk_business_nack_unexpected",

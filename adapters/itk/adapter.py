@@ -115,7 +115,7 @@ class ItkSenderAdapter:
                                 tracking_id=tracking)  # fmt: skip
             finally:
                 if posted is not None:
-                    self._board.forget(tracking)
+                    self._board.forget(tracking, posted)
             if isinstance(self._bookings, ReferringAdapter) and (
                 Capability.REFERRAL in self._bookings.capabilities
             ):
@@ -191,7 +191,7 @@ class ItkSenderAdapter:
         if remaining is not None:
             wait = min(wait, max(0.0, remaining - 0.05))
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(ack), wait)
+            outcome = await asyncio.wait_for(ack, wait)
         except TimeoutError:
             log.warning("itk_business_ack_pending", adapter=self._log_name, tracking_id=tracking)
             return

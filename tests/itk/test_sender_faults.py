@@ -217,3 +217,17 @@ async def test_a_business_ack_answered_synchronously_is_taken(
         assert stored.business_ack_requested and stored.reply_to is None
     finally:
         await sync.stop()
+
+
+async def test_two_sends_of_one_version_at_once_are_one_report_and_both_acked(
+    peer: RunningReceiver, make_adapter: AdapterFactory
+) -> None:
+    """Two concurrent sends of the same version (a retry racing the first): one stored report,
+    both calls see the business ack."""
+    adapter = await make_adapter(itk_options(peer))
+    sent = referral()
+    await asyncio.gather(
+        adapter.send_referral(sent, call_context(deadline_in=10)),
+        adapter.send_referral(sent, call_context(deadline_in=10)),
+    )
+    assert len(peer.received) == 1 and peer.received[0].seen == 2
