@@ -148,3 +148,21 @@ async def test_the_receiver_shows_what_it_holds_and_takes_faults_over_http(
             assert resp.status == 200 and b"ClinicalDocument" in await resp.read()
         async with http.put(f"{base}/_peer/fault", json={"mode": "sideways"}) as resp:
             assert resp.status == 400
+
+
+async def test_itk_sender_sends_a_referral_rendered_as_a_report(
+    peer: RunningReceiver, tmp_path: Path
+) -> None:
+    """A referral in canonical JSON is rendered as an NHS 111 report and sent; exit 0."""
+    from tests.contract.builders import NHS_NUMBER
+    from tests.itk.sender_rig import referral
+
+    path = tmp_path / "referral.json"
+    path.write_text(referral().model_dump_json(), encoding="utf-8")
+    done = await run(
+        "simulate", "itk-sender", "--endpoint", peer.endpoint, str(path),
+        "--address", "urn:nhs-uk:addressing:ods:RYE01",
+    )  # fmt: skip
+    assert done.code == 0, done.err
+    [stored] = peer.received
+    assert NHS_NUMBER.encode() in stored.payloads[0]

@@ -1,9 +1,10 @@
 """``uec-gateway simulate itk-sender --endpoint URL FILE``: send one ITK report and print the ack.
 
-``FILE`` is either a whole ITK SOAP request (e.g. a sample from
-``shared/samples/itk-cda``), sent as it is, or a bare CDA document
-(``ClinicalDocument``), sent in a new DistributionEnvelope addressed to ``--address``
-(repeatable) with ``--interaction``, under ``--tracking-id`` (default: a new one).
+``FILE`` is a whole ITK SOAP request (e.g. a sample from ``shared/samples/itk-cda``),
+sent as it is; or a bare CDA document (``ClinicalDocument``), or a referral as the
+gateway's canonical JSON (``*.json``, rendered as an NHS 111 report by the CDA
+toolkit), sent in a new DistributionEnvelope addressed to ``--address`` (repeatable)
+with ``--interaction``, under ``--tracking-id`` (default: a new one).
 The answer is printed (the infrastructure ack, or the fault's ToolkitErrorInfo).
 Exit codes: 0 acknowledged, 1 refused or no ack, 2 the file or endpoint could not be used.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import aiohttp
 
+from adapters.cda_toolkit import render_report
+from adapters.domain import Referral
 from adapters.itk import _wire
 from adapters.itk._options import NHS111_SERVICE
 from adapters.itk.peer import wire
@@ -43,7 +46,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def _message(args: argparse.Namespace, raw: bytes) -> tuple[bytes, dict[str, str]]:
     """The SOAP to send and its HTTP headers (``ValueError`` if the file is neither kind)."""
-    if wire.file_kind(raw) == "soap":
+    if args.file.suffix.lower() == ".json":
+        raw = render_report(Referral.model_validate_json(raw))
+    elif wire.file_kind(raw) == "soap":
         version, action = wire.action_of(raw)
         return raw, version.headers(action)
     if not args.address:
