@@ -40,6 +40,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *await _front_door(path, found, settings),
         *await _bars(path, found, settings),
         *_registry(path, found, settings),
+        *await _itk(path, found, settings),
         *_writable_paths(path, found, settings),
     ], found
 
@@ -125,6 +126,20 @@ async def _bars(path: Path, found: Examined, settings: Settings) -> list[str]:
     if problem:
         out.append(f"{_at(path, found, ('bars', 'service_root'))}: {problem}")
     return out + _bars_tls(path, found, settings)
+
+
+async def _itk(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """Every bad row of the ITK door's tables (mappings/itk/README.md)."""
+    itk = settings.itk
+    if itk is None:
+        return []
+    from gateway.itk.door import tables_for
+
+    async def tables() -> None:
+        tables_for(settings, itk)
+
+    at = _at(path, found, ("itk", "mappings"))
+    return [_problem(at, "itk", exc) for exc in await every_problem(tables)]
 
 
 def _bars_tls(path: Path, found: Examined, settings: Settings) -> list[str]:

@@ -22,6 +22,7 @@ from gateway.hl7 import front_door_ctx
 from gateway.http import handlers
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
+from gateway.itk import door as itk_door
 from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
@@ -133,6 +134,9 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     if settings.bars is not None and not settings.bars.tls.enabled:
         # The BaRS receiver (FHIR R4) beside the STU3 surface, over the same service.
         app.add_subapp(settings.bars.base_path, bars_door.create(settings))
+    if settings.itk is not None:
+        # The ITK 2.2 door (SOAP) for legacy 111 senders, over the same referral service.
+        app.add_subapp(settings.itk.path, itk_door.create(settings))
     app.router.add_get("/health", health)
     app.router.add_post("/admin/reload", admin_reload)
     return app

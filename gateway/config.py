@@ -333,6 +333,33 @@ class RegistrySettings(_Section):
         return value.upper()
 
 
+class ItkSettings(_Section):
+    """The ITK 2.2 front door (gateway/itk/): 111 reports over SOAP, served by the gateway's
+    own HTTP server at ``path``; off when absent."""
+
+    #: Where the SOAP endpoint is served (e.g. /itk); the whole path, no trailing slash.
+    path: str = "/itk"
+    #: Folder of the door's tables (mappings/itk/README.md), relative to the config file.
+    mappings: Path
+    #: The largest request accepted (the 111 repeat-caller document sets run to ~450 KB).
+    max_body_bytes: int = Field(default=4 * 1_048_576, ge=4096, le=64 * 1_048_576)
+    #: The deepest element nesting accepted (the samples' CDA reach 18).
+    max_depth: int = Field(default=64, ge=8, le=256)
+    #: Tolerated clock difference when checking the WS-Security Timestamp.
+    clock_skew_s: float = Field(default=60.0, ge=0, le=3600)
+    #: Time budget of one message's referral work (the CallContext deadline).
+    time_budget_s: float = Field(default=8.0, gt=0, le=120)
+    #: Our identity in acknowledgements (ITK reportingIdentity / business ack sender).
+    ods_code: str = Field(default="UECGW", min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/") or len(value) < 2:
+            raise ValueError("path must start with '/', have a name and no trailing '/'")
+        return value
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -343,6 +370,7 @@ class Settings(_Section):
     hl7_front_door: Hl7FrontDoorSettings | None = None
     bars: BarsSettings | None = None
     registry: RegistrySettings | None = None
+    itk: ItkSettings | None = None
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -60,12 +60,16 @@ class ToolkitCode(enum.Enum):
     ACTION_SERVICE = Code("1000", "Manifest action does not match service action")
     XML_REFUSED = Code("1001", "XML refused: DTDs, entities, oversize and overdeep documents")
     SOAP_VERSION = Code("1002", "SOAP version or media type not accepted")
+    TRACKING_ID_REUSED = Code("1003", "Tracking id already used for another message")
     EXPIRED = Code("1100", "Message expired: the WS-Security Timestamp has passed")
     UNKNOWN_SERVICE = Code("2000", "Service not supported")
     UNKNOWN_INTERACTION = Code("2001", "Interaction not supported")
     UNKNOWN_ADDRESS = Code("2100", "Address not known to this receiver")
     PAYLOAD_REFUSED = Code("3000", "Payload not accepted")
     PROCESSING_FAILED = Code("3100", "Processing failed; send again later", sender=False)
+    IN_PROGRESS = Code(
+        "3101", "The same tracking id is being processed; send again later", sender=False
+    )
 
     @property
     def code(self) -> str:

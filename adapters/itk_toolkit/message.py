@@ -8,6 +8,7 @@ cannot read with an ``ItkError`` whose code is the one to answer with.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from lxml import etree
@@ -31,6 +32,8 @@ from adapters.itk_toolkit.headers import (
 from adapters.soap_toolkit import hardened_xml
 from adapters.soap_toolkit.envelope import SoapError, SoapVersion, body_child, envelope, version_of
 
+XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
+
 
 @dataclass(frozen=True, slots=True)
 class ItkMessage:
@@ -38,6 +41,8 @@ class ItkMessage:
     addressing: Addressing
     security: Security | None
     distribution: DistributionEnvelope
+    #: sha256 of the DistributionEnvelope's canonical XML (a resend renews only SOAP headers).
+    digest: str = ""
 
 
 def depth(root: etree._Element) -> int:
@@ -51,7 +56,8 @@ def depth(root: etree._Element) -> int:
 
 
 def parse_soap(body: bytes, *, max_bytes: int, max_depth: int) -> etree._Element:
-    """The hardened root of an ITK SOAP message; ``ItkError`` when refused."""
+    """The hardened root of an ITK SOAP message (no DTD, entity or XInclude; within the
+    size and depth limits); ``ItkError(XML_REFUSED or INVALID_MESSAGE)`` otherwise."""
     try:
         root = hardened_xml.parse(body, max_bytes=max_bytes)
     except hardened_xml.HostileXml as exc:
@@ -60,6 +66,9 @@ def parse_soap(body: bytes, *, max_bytes: int, max_depth: int) -> etree._Element
         raise ItkError(ToolkitCode.INVALID_MESSAGE, "the body is not well-formed XML") from None
     if depth(root) > max_depth:
         raise ItkError(ToolkitCode.XML_REFUSED, f"elements nested deeper than {max_depth}")
+    if next(root.iter(f"{{{XINCLUDE_NS}}}*"), None) is not None:
+        # Never expanded here; refused so that no later reader is tempted to.
+        raise ItkError(ToolkitCode.XML_REFUSED, "XInclude")
     return root
 
 
@@ -77,7 +86,9 @@ def read_message(body: bytes, *, max_bytes: int, max_depth: int) -> ItkMessage:
         raise ItkError(
             ToolkitCode.INVALID_MESSAGE, "a WS-Security timestamp is unreadable"
         ) from None
-    return ItkMessage(version, read_addressing(header), security, read_distribution(element))
+    distribution = read_distribution(element)
+    digest = hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
+    return ItkMessage(version, read_addressing(header), security, distribution, digest)
 
 
 def build_message(message: ItkMessage) -> bytes:

@@ -161,6 +161,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # ITK tracking ids received by the ITK door (gateway/itk/): a resent message is
+        # answered as the first time and never processed twice, across restarts too.
+        """
+        CREATE TABLE itk_receipts (
+            tracking_id TEXT PRIMARY KEY,
+            envelope_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'answered')),
+            owner TEXT,
+            lease_until TEXT,
+            received_at TEXT NOT NULL,
+            answered_at TEXT,
+            referral_ids TEXT,
+            answer BLOB
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -156,6 +156,20 @@ class PointerBacklog:
     oldest_pending: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class ItkReceipt:
+    """An ITK tracking id the ITK door has seen: being processed, or answered."""
+
+    tracking_id: str
+    #: A hash of the DistributionEnvelope (not of the SOAP headers, which a resend renews).
+    envelope_hash: str
+    answered: bool
+    received_at: datetime
+    #: The answer sent (the SOAP bytes), once answered.
+    answer: bytes | None = None
+    referral_ids: tuple[str, ...] = ()
+
+
 class VersionConflict(Exception):
     """The appointment's current version is not the one the writer expected."""
 
@@ -326,6 +340,32 @@ class Store(Protocol):
 
     async def pointer_backlog(self, stuck_after: int) -> PointerBacklog:
         """Counts of undelivered, stuck and refused journal entries."""
+        ...
+
+    # -- ITK receipts (the ITK door's tracking ids) ------------------------------
+
+    async def claim_itk_receipt(
+        self, tracking_id: str, envelope_hash: str, owner: str, now: datetime, lease_s: float
+    ) -> ItkReceipt | None:
+        """Claim ``tracking_id`` for ``owner``: None when the claim is now ``owner``'s (new,
+        or an earlier claim's lease ran out); otherwise the receipt as held (answered, or
+        pending under another's live lease)."""
+        ...
+
+    async def answer_itk_receipt(
+        self,
+        tracking_id: str,
+        owner: str,
+        answer: bytes,
+        referral_ids: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """Record the answer of ``owner``'s claim; later claims get it back."""
+        ...
+
+    async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
+        """Forget ``owner``'s pending claim (the message was refused or failed; a resend
+        is processed afresh)."""
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...

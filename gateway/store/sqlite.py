@@ -20,12 +20,13 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.store import _pointers, _sql
+from gateway.store import _itk, _pointers, _sql
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
     ClaimState,
     InDoubt,
+    ItkReceipt,
     LedgerClaim,
     PointerBacklog,
     PointerWork,
@@ -328,6 +329,29 @@ class SqliteStore:
     async def refuse_pointer_work(self, work: PointerWork, now: datetime, error: str) -> None:
         async with self._transaction() as db:
             await _pointers.refuse(db, work, now, error)
+
+    # -- ITK receipts -------------------------------------------------------------
+
+    async def claim_itk_receipt(
+        self, tracking_id: str, envelope_hash: str, owner: str, now: datetime, lease_s: float
+    ) -> ItkReceipt | None:
+        async with self._transaction() as db:
+            return await _itk.claim(db, tracking_id, envelope_hash, owner, now, lease_s)
+
+    async def answer_itk_receipt(
+        self,
+        tracking_id: str,
+        owner: str,
+        answer: bytes,
+        referral_ids: Sequence[str],
+        now: datetime,
+    ) -> None:
+        async with self._transaction() as db:
+            await _itk.answer(db, tracking_id, owner, answer, referral_ids, now)
+
+    async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
+        async with self._transaction() as db:
+            await _itk.release(db, tracking_id, owner)
 
     async def registry_pointer(self, appointment_id: str) -> RegistryPointer | None:
         async with self._lock:
