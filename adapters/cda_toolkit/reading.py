@@ -132,31 +132,28 @@ def _read(root: etree._Element, received_at: datetime, service_id: str | None) -
         return _refused(seen, found)
     extra = [a for a in (gp_practice(root), consent(root), encounter_attachment(root)) if a]
     attachments = (*extra, *content.attachments, document_attachment(root, found.document_id))
-    referral = Referral(
-        id="new",
-        version=1,
-        status=ReferralStatus.ACTIVE,
-        patient=who,
-        service_id=service,
-        reason_text=content.text(REASON),
-        triage=TriageOutcome(
+    fields: dict[str, object] = {
+        "id": "new",
+        "version": 1,
+        "status": ReferralStatus.ACTIVE,
+        "patient": who,
+        "service_id": service,
+        "reason_text": content.text(REASON),
+        "triage": TriageOutcome(
             disposition=dx, codes=tuple(content.codes), text=content.text(ASSESSMENT)
         ),
-        clinical=ClinicalContent(
+        "clinical": ClinicalContent(
             summary=content.text(SUMMARY),
             patient_instruction=content.text(ADVICE),
             attachments=attachments,
         ),
-        requester=by,
-        sender_identifier=Identifier(system=SET_ID_SYSTEM, value=f"urn:uuid:{found.set_id}"),
-        document_identifier=found.document_id,
-        appointment_id=content.appointment,
-        authored=_authored(root, received_at),
-    )
-    extras = _extras(content.service_request)
-    if extras:
-        referral = referral.model_copy(update=extras)
-        Referral.model_validate(referral.model_dump())  # what model_copy does not check
+        "requester": by,
+        "sender_identifier": Identifier(system=SET_ID_SYSTEM, value=f"urn:uuid:{found.set_id}"),
+        "document_identifier": found.document_id,
+        "appointment_id": content.appointment,
+        "authored": _authored(root, received_at),
+    }
+    referral = Referral.model_validate(fields | _extras(content.service_request))
     return CdaReading(
         referral,
         (),
