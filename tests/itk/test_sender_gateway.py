@@ -1,4 +1,4 @@
-"""Referrals into an ITK-only provider through the gateway's BaRS and ITK doors, over real sockets."""
+"""Referrals into an ITK-only provider through the BaRS and ITK doors, over real sockets."""
 
 from __future__ import annotations
 
