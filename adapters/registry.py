@@ -23,6 +23,7 @@ ADAPTERS: dict[str, str] = {
     "rest-diary": "adapters.rest_diary:create",
     "soap-diary": "adapters.soap_diary:create",
     "national-fhir": "adapters.national_fhir:create",
+    "itk": "adapters.itk:create",
 }
 
 

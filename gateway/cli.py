@@ -117,6 +117,8 @@ PEERS = {
     "rest-diary": "adapters.rest_diary.peer.__main__",
     "soap-diary": "adapters.soap_diary.peer.__main__",
     "registry": "gateway.registry.peer.__main__",
+    "itk-receiver": "adapters.itk.peer.__main__",
+    "itk-sender": "adapters.itk.peer.sender",
 }
 
 
