@@ -171,12 +171,13 @@ class Amendments:
         slot: RescheduleTo,
         scope: str,
         client_request_id: str | None,
+        resumed: bool = False,
     ) -> AppointmentVersion:
         """Reschedule-Existing-Booking: the new slot is booked first, then the old one
         released (``changes.swap_slot``), so the patient always holds a booking and no
         slot is ever booked twice; the next version names the new slot. The claim keeps
         the work while in doubt: a gateway killed between the two calls leaves it for
-        the next one to finish (``reconcile``)."""
+        the next one to finish (``reconcile``, with ``resumed``)."""
         home = self.router.for_slot(slot.slot_id, None)
         work = reschedule_work(appointment_id, expected_version, slot, ctx)
         changing = self._changing(
@@ -193,7 +194,9 @@ class Amendments:
             rebooking = rescheduled_request(current.booking, slot, home, route.name)
             self._require(route, Capability.BOOK, "book appointments")
             self._require(route, Capability.CANCEL, "cancel appointments")
-            booked = await swap_slot(route, self._call, current.booking, rebooking, ctx)
+            booked = await swap_slot(
+                route, self._call, current.booking, rebooking, ctx, resumed=resumed
+            )
             version = await self._done(
                 scope, client_request_id, await self._next_version(current, booked)
             )

@@ -112,6 +112,7 @@ async def _finish_reschedule(
             slot=to,
             scope=claim.scope,
             client_request_id=claim.request_id,
+            resumed=True,
         )
     except DuplicateRequest:
         return 0  # a resend got there first

@@ -81,9 +81,12 @@ async def _book(rig: Rig) -> tuple[Json, Json]:
     return await resp.json(content_type=None), slots[1]
 
 
-async def _crash_mid_reschedule(rig: Rig, appointment: Json, slot: Json) -> str:
-    """What a process killed after booking ``slot`` and before releasing the old one leaves:
-    the supplier's new booking and the dead holder's claim. Returns its X-Request-Id."""
+async def _crash_mid_reschedule(
+    rig: Rig, appointment: Json, slot: Json, *, released: bool = False
+) -> str:
+    """What a process killed after booking ``slot`` and before hearing of the old one's
+    release (``released``: the release reached the supplier) leaves: the supplier's new
+    booking and the dead holder's claim. Returns its X-Request-Id."""
     service = rig.service
     request_id = str(uuid.uuid4())
     current = await service.read(appointment["id"])
@@ -98,6 +101,9 @@ async def _crash_mid_reschedule(rig: Rig, appointment: Json, slot: Json) -> str:
     )
     home = SlotHome(route, current.booking.service_id)
     await route.adapter.book(rescheduled_request(current.booking, to, home, route.name), ctx)
+    if released:
+        ref, service_id = current.booking.supplier_ref, current.booking.service_id
+        await route.adapter.cancel(ref, ctx, service_id=service_id)
     await service.store.claim_request(
         SCOPE,
         request_id,
@@ -136,6 +142,24 @@ async def test_a_restart_finishes_an_interrupted_reschedule(
         )  # fmt: skip
         assert resend.status == 409, await resend.text()
         assert (await resend.json(content_type=None))["issue"][0]["code"] == "duplicate"
+
+
+async def test_a_restart_after_the_old_booking_was_released_keeps_the_new_one(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release reached the supplier before the crash: reconcile keeps the new booking."""
+    monkeypatch.setenv(b.REST_KEY_ENV, b.REST_KEY)
+    async with _rig(tmp_path, unused_tcp_port_factory) as rig:
+        appointment, slot = await _book(rig)
+        await _crash_mid_reschedule(rig, appointment, slot, released=True)
+        assert len(await rig.booked_slots()) == 1
+        assert await reconcile(rig.service, 5.0) == 1
+        assert len(await rig.booked_slots()) == 1, "the patient keeps exactly one booking"
+        read = await (await rig.bars.get(f"/Appointment/{appointment['id']}")).json(
+            content_type=None
+        )
+        assert read["meta"]["versionId"] == "2"
+        assert read["slot"] == [{"reference": f"Slot/{slot['id']}"}]
 
 
 async def test_a_reschedule_that_can_no_longer_finish_is_undone(
