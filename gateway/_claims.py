@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from adapters.domain import BookingRequest, CallContext
+from gateway.changes import RescheduleTo
 from gateway.store import Store
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,23 @@ def in_doubt_work(request: BookingRequest, ctx: CallContext) -> str:
     """What a restarted gateway needs to finish this booking unasked (see ``reconcile``)."""
     context = ctx.model_dump(mode="json", exclude={"deadline"})
     return json.dumps({"request": request.model_dump(mode="json"), "context": context})
+
+
+def reschedule_work(
+    appointment_id: str, expected_version: int, to: RescheduleTo, ctx: CallContext
+) -> str:
+    """What a restarted gateway needs to finish an interrupted reschedule (``reconcile``)."""
+    context = ctx.model_dump(mode="json", exclude={"deadline"})
+    slot = {"slot_id": to.slot_id, "start": to.start.isoformat(), "end": to.end.isoformat()}
+    return json.dumps(
+        {
+            "kind": "reschedule",
+            "appointment_id": appointment_id,
+            "expected_version": expected_version,
+            "slot": slot,
+            "context": context,
+        }
+    )
 
 
 def seconds_left(lease_until: datetime | None, now: datetime, lease_s: float) -> int:

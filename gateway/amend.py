@@ -19,9 +19,10 @@ import structlog
 
 from adapters.contract import Capability
 from adapters.domain import Booking, BookingStatus, CallContext, Coding
+from gateway._claims import reschedule_work
 from gateway.changes import RescheduleTo, next_version, rescheduled_request, swap_slot
 from gateway.errors import ApiError, ErrorKind
-from gateway.routing import Route, Router
+from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, Store, VersionConflict
 
 log = structlog.get_logger("gateway.service")
@@ -39,7 +40,12 @@ class Amendments:
     if TYPE_CHECKING:
 
         def _claim(
-            self, scope: str, request_id: str | None, digest: str
+            self,
+            scope: str,
+            request_id: str | None,
+            digest: str,
+            home: SlotHome | None = None,
+            work: str | None = None,
         ) -> AbstractAsyncContextManager[None]: ...
 
         async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T: ...
@@ -61,14 +67,16 @@ class Amendments:
         *,
         scope: str,
         client_request_id: str | None,
+        work: str | None = None,
     ) -> AsyncIterator[tuple[AppointmentVersion, Route]]:
-        """Hold the appointment's lock and the ledger entry while it is changed; yield the
-        current version (read before write: it must be ``expected``, still booked) and its
-        route."""
+        """Hold the appointment's lock and the ledger entry (keeping ``work`` with it while
+        in doubt) while it is changed; yield the current version (read before write: it must
+        be ``expected``, still booked) and its route."""
         lock = self._locks.get(appointment_id)
         if lock is None:
             lock = self._locks[appointment_id] = asyncio.Lock()
-        async with lock, self._claim(scope, client_request_id, f"{digest}|{appointment_id}"):
+        claim = self._claim(scope, client_request_id, f"{digest}|{appointment_id}", None, work)
+        async with lock, claim:
             current = await self.read(appointment_id)
             self._check_changeable(current, expected, ctx)
             route = self.router.route(current.route)
@@ -163,11 +171,15 @@ class Amendments:
         slot: RescheduleTo,
         scope: str,
         client_request_id: str | None,
+        resumed: bool = False,
     ) -> AppointmentVersion:
         """Reschedule-Existing-Booking: the new slot is booked first, then the old one
         released (``changes.swap_slot``), so the patient always holds a booking and no
-        slot is ever booked twice; the next version names the new slot."""
+        slot is ever booked twice; the next version names the new slot. The claim keeps
+        the work while in doubt: a gateway killed between the two calls leaves it for
+        the next one to finish (``reconcile``, with ``resumed``)."""
         home = self.router.for_slot(slot.slot_id, None)
+        work = reschedule_work(appointment_id, expected_version, slot, ctx)
         changing = self._changing(
             appointment_id,
             expected_version,
@@ -175,13 +187,16 @@ class Amendments:
             f"reschedule|{slot.slot_id}",
             scope=scope,
             client_request_id=client_request_id,
+            work=work if client_request_id else None,
         )
         async with changing as (current, route):
             check(current)
             rebooking = rescheduled_request(current.booking, slot, home, route.name)
             self._require(route, Capability.BOOK, "book appointments")
             self._require(route, Capability.CANCEL, "cancel appointments")
-            booked = await swap_slot(route, self._call, current.booking, rebooking, ctx)
+            booked = await swap_slot(
+                route, self._call, current.booking, rebooking, ctx, resumed=resumed
+            )
             version = await self._done(
                 scope, client_request_id, await self._next_version(current, booked)
             )

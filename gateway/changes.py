@@ -94,7 +94,13 @@ def _derived(ctx: CallContext, purpose: str, budget_s: float | None = None) -> C
 
 
 async def swap_slot(
-    route: Route, call: Call, old: Booking, request: BookingRequest, ctx: CallContext
+    route: Route,
+    call: Call,
+    old: Booking,
+    request: BookingRequest,
+    ctx: CallContext,
+    *,
+    resumed: bool = False,
 ) -> Booking:
     """Book ``request`` and then release ``old``; what the next version holds.
 
@@ -102,6 +108,9 @@ async def swap_slot(
     release, the new one is cancelled again and the refusal raised: the patient keeps
     the old booking. If the release only timed out, the supplier may have done it, so
     the new booking stands (never none) and the doubt is logged for reconciliation.
+    ``resumed`` (finishing a reschedule a dead process began): a release refused as not
+    cancellable is the first run's release having reached the supplier; the new
+    booking stands.
     """
     new: Booking = await call(route, "book", ctx, route.adapter.book(request, ctx))
     release = _derived(ctx, "release")
@@ -111,6 +120,8 @@ async def swap_slot(
     except ApiError as exc:
         if exc.kind is ErrorKind.SUPPLIER_TIMEOUT:
             log.warning("reschedule_release_in_doubt", route=route.name)
+        elif resumed and exc.kind is ErrorKind.BUSINESS_RULE:
+            log.info("reschedule_release_already_done", route=route.name)
         else:
             await _undo(route, call, new, ctx)
             raise

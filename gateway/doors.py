@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.fhir.formats import WireFormat
 from gateway.logs import mask_identifiers
 from gateway.runtime import Generation
+from gateway.store import ReferralVersion
 
 
 @dataclass
@@ -39,6 +40,11 @@ class DoorExchange:
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 2)
+
+
+async def linked_referrals(ex: DoorExchange, appointment_id: str) -> list[ReferralVersion]:
+    """The current versions of the referrals linked to ``appointment_id`` (either order)."""
+    return await ex.current.service.referrals.for_appointment(appointment_id)
 
 
 def http_error_text(exc: web.HTTPException, request: web.Request) -> str:

@@ -71,6 +71,11 @@ class Router:
             self._keep(f"slot:{slot.identifier}", home)
             self._keep(f"slot:{slot.id}", home)
 
+    def place(self, slot_key: str, home: SlotHome) -> None:
+        """Note where one slot lives, as a search would (a restart finishing a reschedule
+        to a slot this process has not yet seen searched)."""
+        self._keep(f"slot:{slot_key}", home)
+
     def _keep(self, key: str, home: SlotHome) -> None:
         self._homes[key] = home
         self._homes.move_to_end(key)

@@ -12,8 +12,9 @@ definition, the sender and receiver Organizations (entries) and both endpoints
   (Find-Resource: read before write) with status ``cancelled``, reason ``delete``
   (Cancellation: "This MUST be populated with 'delete' for a cancellation");
 - ``referral_request``: servicerequest-request from a canonical ``Referral``: the
-  ServiceRequest (focus), Patient, a CarePlan holding the triage outcome, and every
-  attachment that is a FHIR resource as its own entry, named by ``supportingInfo``.
+  ServiceRequest (focus), Patient, a CarePlan holding the triage outcome, every
+  attachment that is a FHIR resource as its own entry, named by ``supportingInfo``,
+  and the other resources its definition requires (``referral_parts``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.bars_toolkit import referral_parts
 from adapters.bars_toolkit._resources import Json, meta, organisation, patient, urn
 from adapters.domain import HealthcareService, Patient, Referral, Schedule, Slot
 
@@ -204,27 +206,6 @@ def cancellation(env: Envelope, appointment: Json, who: Json) -> Json:
     return _bundle(env, "booking-request", "delete", CANCEL_DEFINITION, body)
 
 
-def _care_plan(referral: Referral, subject: str, now: datetime) -> Json | None:
-    triage = referral.triage
-    if triage is None:
-        return None
-    codes = [triage.disposition, *triage.codes]
-    concepts: list[Json] = [
-        {"coding": [{k: v for k, v in c.model_dump().items() if v is not None}]} for c in codes
-    ]
-    if triage.text:
-        concepts.append({"text": triage.text})
-    return {
-        "resourceType": "CarePlan",
-        "id": str(uuid.uuid4()),
-        "meta": meta(now, _UK + "CarePlan"),
-        "status": "active",
-        "intent": "plan",
-        "subject": {"reference": subject},
-        "activity": [{"outcomeCodeableConcept": concepts}],
-    }
-
-
 def _attached(referral: Referral, now: datetime) -> list[tuple[Json, str | None]]:
     """The referral's FHIR-resource attachments as entries, with their titles."""
     out = []
@@ -276,16 +257,20 @@ def referral_request(env: Envelope, referral: Referral, *, reason: str = "new") 
     person = _entry(patient(referral.patient, env.now))
     request = _service_request(referral, env, person["fullUrl"])
     body = [_entry(request), person]
-    plan = _care_plan(referral, person["fullUrl"], env.now)
-    if plan is not None:
-        body.append(_entry(plan))
-        request["basedOn"] = [{"reference": body[-1]["fullUrl"]}]
     attached = _attached(referral, env.now)
+    carried = {str(e["resource"].get("resourceType")) for e, _ in attached}
+    if referral.triage is not None or "CarePlan" not in carried:
+        body.append(_entry(referral_parts.care_plan(referral, person["fullUrl"], env.now)))
+        request["basedOn"] = [{"reference": body[-1]["fullUrl"]}]
     if attached:
         request["supportingInfo"] = [
             {"reference": e["fullUrl"], **({"display": t} if t else {})} for e, t in attached
         ]
         body.extend(e for e, _ in attached)
+    parts = referral_parts.context(
+        referral, person["fullUrl"], env.receiver.endpoint, env.now, carried
+    )
+    body.extend(_entry(r) for r in parts)
     if referral.appointment_id:
         request.setdefault("supportingInfo", []).append(
             {"reference": f"Appointment/{referral.appointment_id}", "display": "Booking"}

@@ -191,27 +191,52 @@ def read_message(data: Json) -> Message:
     return Message(bundle=data, header=header, event=event, reason=reason, entries=entries)
 
 
-def check_definition(message: Message, definition: Definition) -> None:
-    """The entries are the resources ``definition`` allows, each within its min/max."""
-    allowed = {f.code: f for f in definition.focus}
-    for i, entry in enumerate(message.bundle.get("entry") or []):
-        kind = str(entry["resource"].get("resourceType"))
-        if kind not in allowed:
+def _bounds(definition: Definition) -> dict[str, tuple[int, int | None]]:
+    """Each resource type's min..max, summed over its rows (a type may have one row per
+    profile: the referral definition's incident and other Locations, its two Flags)."""
+    out: dict[str, tuple[int, int | None]] = {}
+    for row in definition.focus:
+        low, high = out.get(row.code, (0, 0))
+        out[row.code] = (
+            low + row.min,
+            None if high is None or row.max is None else high + row.max,
+        )
+    return out
+
+
+def check_focus(bundle: Json, definition: Definition, *, maxima: bool = True) -> None:
+    """The Bundle's entries are the resources ``definition`` allows, each within its
+    min..max (only the minimum when ``maxima`` is false): else 400 naming the entry or
+    the resource type."""
+    bounds = _bounds(definition)
+    counts: Counter[str] = Counter()
+    for i, entry in enumerate(bundle.get("entry") or []):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        kind = str(resource.get("resourceType"))[:40]
+        if kind not in bounds:
             raise bad(
                 f"Bundle.entry[{i}].resource", f"{kind} is not a resource of {definition.url}"
             )
-    counts = Counter(str(r.get("resourceType")) for r in message.entries.values())
-    for focus in definition.focus:
-        if focus.code == "Bundle":
+        counts[kind] += 1
+    for kind, (low, high) in bounds.items():
+        if kind == "Bundle":
             continue
-        seen = counts.get(focus.code, 0)
-        if seen < focus.min or (focus.max is not None and seen > focus.max):
-            most = "*" if focus.max is None else str(focus.max)
+        seen = counts.get(kind, 0)
+        over = maxima and high is not None and seen > high
+        if seen < low or over:
+            most = "*" if high is None else str(high)
             raise bad(
-                f"Bundle.entry.resource.ofType({focus.code})",
-                f"{definition.url} takes {focus.min}..{most} {focus.code}, the Bundle has {seen}",
-                "required" if seen < focus.min else "invariant",
+                f"Bundle.entry.resource.ofType({kind})",
+                f"{definition.url} takes {low}..{most} {kind}, the Bundle has {seen}",
+                "required" if seen < low else "invariant",
             )
+
+
+def check_definition(message: Message, definition: Definition) -> None:
+    """The entries are the resources ``definition`` allows, and the header names it."""
+    check_focus(message.bundle, definition)
     named = message.header.get("definition")
     if named and named != definition.url:
         raise bad(

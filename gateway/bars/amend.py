@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adapters.domain import Coding
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import render
+from gateway.bars import render, shown
 from gateway.bars.booking import check_slot, held_appointment, not_replayed, once
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BarsExchange
@@ -36,7 +36,7 @@ from gateway.bars.requests import (
     version_headers,
 )
 from gateway.changes import RescheduleTo
-from gateway.store import AppointmentVersion
+from gateway.store import AppointmentVersion, ReferralVersion
 
 #: What a reschedule may change (besides the server's id/meta/text).
 _SLOT_PARTS = ("slot", "start", "end", "minutesDuration")
@@ -92,10 +92,12 @@ async def update_reason(
     current: AppointmentVersion,
     data: Json,
     expected: int,
+    linked: list[ReferralVersion],
 ) -> AppointmentVersion:
-    """PUT with ``status: booked``: only reasonCode may differ from the version held."""
+    """PUT with ``status: booked``: only reasonCode may differ from the version held
+    (``data``'s basedOn already read as held: ``render.as_held``)."""
     ex.interaction = "update"
-    held = render.appointment(current)
+    held = render.appointment(current, linked)
     if moved := [k for k in _differs(data, held, ()) if k in _SLOT_PARTS]:
         raise RecError(
             Rec.UNPROCESSABLE_ENTITY,
@@ -140,8 +142,9 @@ async def reschedule(request: web.Request) -> web.Response:
         raise bars_appointment.invalid(
             "Appointment.id", "the body is an Appointment whose id is the URL's", "invariant"
         )
-    held = render.appointment(current)
-    data = {**held, **sent}
+    linked = await shown.links(ex, current.appointment_id)
+    held = render.appointment(current, linked)
+    data = {**held, **render.as_held(sent, current.booking, linked)}
     bars_appointment.structural(data)
     if other := _differs(data, held, (*_SLOT_PARTS, *_SERVER_PARTS)):
         raise RecError(
@@ -169,4 +172,6 @@ async def reschedule(request: web.Request) -> web.Response:
     )
     version = await once(request, ex, work)
     ex.outcome = "rescheduled"
-    return await answer(render.appointment(version), ex, extra=version_headers(request, version))
+    return await answer(
+        await shown.appointment(ex, version), ex, extra=version_headers(request, version)
+    )

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from adapters.domain import utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import patients, render
+from gateway.bars import patients, render, shown
 from gateway.bars.amend import update_reason
 from gateway.bars.booking import cancel_booking, held_appointment, not_replayed, place_booking
 from gateway.bars.errors import Rec, RecError
@@ -23,7 +23,7 @@ from gateway.bars.requests import (
     self_url,
     version_headers,
 )
-from gateway.store import AppointmentVersion
+from gateway.store import AppointmentVersion, ReferralVersion
 
 
 async def book(request: web.Request) -> web.Response:
@@ -31,13 +31,15 @@ async def book(request: web.Request) -> web.Response:
     wanted = bars_appointment.booking_request(await body(request))
     version = await place_booking(request, ex, wanted)
     headers_ = version_headers(request, version)
-    return await answer(render.appointment(version), ex, status=201, extra=headers_)
+    return await answer(await shown.appointment(ex, version), ex, status=201, extra=headers_)
 
 
 async def read(request: web.Request) -> web.Response:
     ex = begin(request, "read")
     version = await held_appointment(ex, request.match_info["id"])
-    return await answer(render.appointment(version), ex, extra=version_headers(request, version))
+    return await answer(
+        await shown.appointment(ex, version), ex, extra=version_headers(request, version)
+    )
 
 
 async def search(request: web.Request) -> web.Response:
@@ -52,17 +54,23 @@ async def search(request: web.Request) -> web.Response:
         held = await service.appointments_matching(match)
     found = [v for v in held if v.booking.service_id == ex.service_id]
     body_ = render.appointment_bundle(
-        found, base=base(request), self_url=self_url(request), now=utcnow()
+        found,
+        await shown.links_of(ex, found),
+        base=base(request),
+        self_url=self_url(request),
+        now=utcnow(),
     )
     return await answer(body_, ex)
 
 
-def _cancel_check(data: Json) -> Callable[[AppointmentVersion], None]:
-    incoming = bars_appointment.unchanged_part(data)
+def _cancel_check(
+    data: Json, linked: list[ReferralVersion]
+) -> Callable[[AppointmentVersion], None]:
     sent_updated = (data.get("meta") or {}).get("lastUpdated")
 
     def check(current: AppointmentVersion) -> None:
-        rendered = render.appointment(current)
+        rendered = render.appointment(current, linked)
+        incoming = bars_appointment.unchanged_part(render.as_held(data, current.booking, linked))
         current_updated = rendered["meta"]["lastUpdated"]
         if sent_updated and not bars_appointment.same_instant(sent_updated, current_updated):
             raise RecError(
@@ -97,10 +105,12 @@ async def update(request: web.Request) -> web.Response:
             expression="Appointment.id",
         )
     expected = read_version(request, data, current)
+    linked = await shown.links(ex, current.appointment_id)
     if data.get("status") == "booked":
-        version = await update_reason(request, ex, current, data, expected)
+        held = render.as_held(data, current.booking, linked)
+        version = await update_reason(request, ex, current, held, expected, linked)
         return await answer(
-            render.appointment(version), ex, extra=version_headers(request, version)
+            await shown.appointment(ex, version), ex, extra=version_headers(request, version)
         )
     if data.get("status") != "cancelled":
         raise RecError(
@@ -109,5 +119,7 @@ async def update(request: web.Request) -> web.Response:
             "status may become 'cancelled' (cancel) or stay 'booked' (update reasonCode)",
             expression="Appointment.status",
         )
-    version = await cancel_booking(request, ex, current, expected, _cancel_check(data))
-    return await answer(render.appointment(version), ex, extra=version_headers(request, version))
+    version = await cancel_booking(request, ex, current, expected, _cancel_check(data, linked))
+    return await answer(
+        await shown.appointment(ex, version), ex, extra=version_headers(request, version)
+    )

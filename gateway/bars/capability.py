@@ -5,7 +5,8 @@ it describes the whole receiver (every adapter), with one the service it names
 (that service's adapter). Compare api/examples/metadata/BaRS_API_Capability_Statement.json.
 ``$process-message`` is stated as the example statement does (a ``rest.operation``
 and ``messaging.supportedMessage`` in mode ``receiver``, one per MessageDefinition
-received; examples/BARS-CapabilityStatement-example.xml).
+received; examples/BARS-CapabilityStatement-example.xml). With mutual TLS on
+(``bars.tls``), ``rest.security`` names certificates as the example does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,25 @@ from gateway.fhir.capability import SOFTWARE
 Json = dict[str, Any]
 _HTTP = {"system": "http://terminology.hl7.org/CodeSystem/message-transport", "code": "http"}
 PROCESS_MESSAGE = "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"
+
+#: rest.security when the door's mutual TLS is on (examples/BARS-CapabilityStatement-example.xml:
+#: service ``Certificates``; core/Security-and-Authorisation/Receiver: TLS-MA).
+SECURITY: Json = {
+    "service": [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "Certificates",
+                    "display": "Certificates",
+                }
+            ]
+        }
+    ],
+    "description": "Mutual TLS (TLS-MA): every client presents a certificate that the "
+    "receiver verifies against its configured CA (the national proxy's chain); "
+    "a connection without one is refused in the handshake",
+}
 
 _INCLUDE_NEEDS = {
     "Slot:schedule": Capability.INCLUDE_SCHEDULE,
@@ -105,6 +125,7 @@ def capability_statement(
     core_version: str,
     now: datetime,
     messages: Iterable[str] = (),
+    mutual_tls: bool = False,
 ) -> Json:
     caps: set[Capability] = set()
     for item in capabilities:
@@ -131,6 +152,8 @@ def capability_statement(
         "format": ["application/fhir+json", "application/fhir+xml"],
         "rest": [{"mode": "server", "resource": resources}],
     }
+    if mutual_tls:
+        statement["rest"][0] = {"mode": "server", "security": SECURITY, "resource": resources}
     received = list(messages)
     if received:
         resources.append(

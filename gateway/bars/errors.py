@@ -8,7 +8,9 @@ raise ``RecError`` with a ``Rec`` code directly. Nothing else decides a status.
 Choices (docs/spec-choices.md, "BaRS receiver (FHIR R4)"):
 - a slot no longer free is 409 REC_CONFLICT issue ``conflict`` (Example-Errors:
   "trying to Book an appointment in a slot that doesn't allow booking"); a resent
-  X-Request-Id is 409 REC_CONFLICT issue ``duplicate`` (api/examples/conflict.json);
+  X-Request-Id is 409 REC_CONFLICT issue ``duplicate`` (api/examples/conflict.json),
+  whether its first send has finished (Content-Location names what it made) or is
+  still being processed (Retry-After says when to resend);
 - a supplier that does not answer inside the door's budget is 408 REC_TIMEOUT
   (General-Failure-Scenarios, Message-Routing); one that is down is
   503 REC_SERVICE_UNAVAILABLE;
@@ -95,7 +97,8 @@ KIND_TO_REC: dict[ErrorKind, tuple[Rec, str]] = {
     ErrorKind.METHOD_NOT_ALLOWED: (Rec.METHOD_NOT_ALLOWED, "not-supported"),
     ErrorKind.NOT_ACCEPTABLE: (Rec.NOT_ACCEPTABLE, "processing"),
     ErrorKind.DUPLICATE_REQUEST: (Rec.CONFLICT, "duplicate"),
-    ErrorKind.REQUEST_IN_PROGRESS: (Rec.CONFLICT, "conflict"),
+    # Still being processed: a duplicate too (with Retry-After), never "slot taken".
+    ErrorKind.REQUEST_IN_PROGRESS: (Rec.CONFLICT, "duplicate"),
     ErrorKind.VERSION_CONFLICT: (Rec.CONFLICT, "conflict"),
     ErrorKind.PRECONDITION_FAILED: (Rec.BAD_REQUEST, "required"),
     ErrorKind.PAYLOAD_TOO_LARGE: (Rec.PAYLOAD_TOO_LARGE, "too-costly"),

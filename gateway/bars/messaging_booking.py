@@ -22,7 +22,7 @@ from aiohttp import web
 
 from adapters.domain import BookingStatus, utcnow
 from gateway.bars import appointment as bars_appointment
-from gateway.bars import render
+from gateway.bars import shown
 from gateway.bars._message import (
     BUNDLE_PROFILE,
     EVENTS_SYSTEM,
@@ -158,8 +158,10 @@ def as_rest_appointment(message: Message, appointment: Json, *, with_slot: bool)
     return out
 
 
-def _response(request: web.Request, message: Message, version: AppointmentVersion) -> Json:
-    """The response message (MessageHeader.response ``ok``, the Appointment as focus)."""
+def _response(
+    request: web.Request, message: Message, version: AppointmentVersion, appointment: Json
+) -> Json:
+    """The response message (MessageHeader.response ``ok``, ``appointment`` as focus)."""
     now = stu3.instant(utcnow())
     root = base(request)
     url = f"{root}/Appointment/{version.appointment_id}"
@@ -186,7 +188,7 @@ def _response(request: web.Request, message: Message, version: AppointmentVersio
         "timestamp": now,
         "entry": [
             {"fullUrl": f"urn:uuid:{header_id}", "resource": header},
-            {"fullUrl": url, "resource": render.appointment(version)},
+            {"fullUrl": url, "resource": appointment},
         ],
     }
 
@@ -307,6 +309,6 @@ async def handle(request: web.Request, ex: BarsExchange, message: Message) -> we
             "a booking-request's Appointment is 'booked' (book) or 'cancelled' (cancel)",
             "value",
         )
-    body = _response(request, message, version)
+    body = _response(request, message, version, await shown.appointment(ex, version))
     extra = version_headers(request, version)
     return await answer(body, ex, extra=extra)

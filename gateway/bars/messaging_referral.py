@@ -17,7 +17,7 @@ from aiohttp import web
 from adapters.domain import Referral, ReferralRequester, ReferralStatus, utcnow
 from gateway._referral_claims import DuplicateReferral
 from gateway.bars import referral_in, referral_out
-from gateway.bars._message import BUNDLE_PROFILE, Definition, Focus
+from gateway.bars._message import BUNDLE_PROFILE, Definition, Focus, check_focus
 from gateway.bars.errors import Rec, RecError
 from gateway.bars.exchange import BARS, BarsExchange
 from gateway.fhir import render as stu3
@@ -104,6 +104,28 @@ CANCEL = Definition(
     focus=(*_ENVELOPE, *_rows(("Patient", 1, 1), ("Organization", 2, None))),
 )
 DEFINITIONS = (REFERRAL, CANCEL)
+
+
+def definition_of(msg: referral_in.Message) -> Definition:
+    """The definition a referral message is checked against: the cancelled one when the
+    header names it (or, naming none, for reason ``delete``), else the referral one."""
+    named = msg.header.get("definition")
+    if named == CANCEL.url or (not named and msg.reason == "delete"):
+        return CANCEL
+    return REFERRAL
+
+
+def check_resources(msg: referral_in.Message) -> None:
+    """The message's entries against its definition's focus rows (the booking definitions'
+    check). Held to the referral definition's minimums only: an update (the published
+    REFREQ8B-8D, REFREQ9A 2-3 carry the earlier Encounter beside the new one) and a
+    message naming another application's definition (VALRESP01, validation), taken as
+    a referral."""
+    definition = definition_of(msg)
+    named = msg.header.get("definition")
+    foreign = bool(named) and named not in (REFERRAL.url, CANCEL.url)
+    relaxed = definition is REFERRAL and (msg.reason == "update" or foreign)
+    check_focus(msg.bundle, definition, maxima=not relaxed)
 
 
 def _duplicate(base: str, referral_id: str, version: int, request_id: str | None) -> RecError:
@@ -201,6 +223,7 @@ async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: 
         organisation=ex.identity.organisation, practitioner=ex.identity.practitioner
     )
     if msg.reason == "new":
+        check_resources(msg)
         wanted = referral_in.referral(
             msg, service_id=ex.service_id, requester=requester, now=utcnow()
         )
@@ -220,6 +243,7 @@ async def handle_servicerequest(request: web.Request, ex: BarsExchange, bundle: 
         raise RecError(
             Rec.NOT_FOUND, "not-found", f"ServiceRequest/{current.referral_id} does not exist here"
         )
+    check_resources(msg)
     expected = _expected(msg, current)
     if msg.reason == "delete" or msg.focus.get("status") == ReferralStatus.REVOKED.value:
         version = await service.revoke(

@@ -25,5 +25,6 @@ async def metadata(request: web.Request) -> web.Response:
         core_version=request.config_dict[BARS].core_version,
         now=utcnow(),
         messages=[d.url for d in messaging.definitions()],
+        mutual_tls=request.config_dict[BARS].tls.enabled,
     )
     return await answer(statement, ex)

@@ -10,14 +10,17 @@ examples/BOOKREQRESP01_-_Booking_Slot_Searchset_Response.xml.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from adapters.domain import Booking, SlotSearchResult
 from gateway.fhir import bundle as stu3_bundle
 from gateway.fhir import render as stu3
-from gateway.store import AppointmentVersion
+from gateway.fhir.referral_link import linked_id
+from gateway.store import AppointmentVersion, ReferralVersion
 
 Json = dict[str, Any]
 
@@ -31,6 +34,7 @@ NHS_VERIFICATION_EXT = (
 NHS_VERIFICATION_SYSTEM = (
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
 )
+_STU3_TYPE = re.compile(r"(^|/)ReferralRequest/")
 _EXTENSIONS = {
     stu3.DELIVERY_CHANNEL_EXT: DELIVERY_CHANNEL_EXT,
     stu3.NHS_VERIFICATION_EXT: NHS_VERIFICATION_EXT,
@@ -109,13 +113,18 @@ def slot_bundle(
 
 
 def appointment_bundle(
-    versions: list[AppointmentVersion], *, base: str, self_url: str, now: datetime
+    versions: list[AppointmentVersion],
+    linked: Mapping[str, Sequence[ReferralVersion]],
+    *,
+    base: str,
+    self_url: str,
+    now: datetime,
 ) -> Json:
-    """A searchset of appointments, each its current version."""
+    """A searchset of appointments, each its current version naming its linked referral."""
     entries = [
         {
             "fullUrl": f"{base}/Appointment/{v.appointment_id}",
-            "resource": appointment(v),
+            "resource": appointment(v, linked.get(v.appointment_id, ())),
             "search": {"mode": "match"},
         }
         for v in versions
@@ -134,8 +143,39 @@ def appointment_bundle(
     return bundle
 
 
-def appointment(version: AppointmentVersion) -> Json:
-    """One stored version as a UK Core Appointment (the same version history as STU3)."""
+def r4_reference(reference: str) -> str:
+    """A referral reference with R4's type name: ``ReferralRequest/x`` -> ``ServiceRequest/x``."""
+    return _STU3_TYPE.sub(r"\1ServiceRequest/", reference, count=1)
+
+
+def based_on(booking: Booking, linked: Sequence[ReferralVersion]) -> str | None:
+    """What Appointment.basedOn names: ``ServiceRequest/<id>`` of the stored referral linked
+    to the appointment (in either order), else the booking's own reference, R4-named."""
+    found = linked_id(linked)
+    if found:
+        return f"ServiceRequest/{found}"
+    return r4_reference(booking.referral_reference) if booking.referral_reference else None
+
+
+def accepted_based_on(booking: Booking, linked: Sequence[ReferralVersion]) -> set[str]:
+    """basedOn references a change may send back as "unchanged": any reading of the link."""
+    own = booking.referral_reference
+    return {r for r in (own, r4_reference(own) if own else None, based_on(booking, linked)) if r}
+
+
+def as_held(data: Json, booking: Booking, linked: Sequence[ReferralVersion]) -> Json:
+    """A sent Appointment whose basedOn names the link any accepted way, as we render it."""
+    refs = data.get("basedOn")
+    if not (isinstance(refs, list) and len(refs) == 1 and isinstance(refs[0], dict)):
+        return data
+    if refs[0].get("reference") not in accepted_based_on(booking, linked):
+        return data
+    return {**data, "basedOn": [{"reference": based_on(booking, linked)}]}
+
+
+def appointment(version: AppointmentVersion, linked: Sequence[ReferralVersion] = ()) -> Json:
+    """One stored version as a UK Core Appointment (the same version history as STU3),
+    naming the stored referral linked to it (``linked``) as its basedOn."""
     booking: Booking = version.booking
     updated = stu3.instant(version.last_modified)
     base = stu3.appointment(
@@ -161,8 +201,8 @@ def appointment(version: AppointmentVersion) -> Json:
     }
     if "reason" in base:
         out["reasonCode"] = base["reason"]
-    if booking.referral_reference:
-        out["basedOn"] = [{"reference": booking.referral_reference}]
+    if reference := based_on(booking, linked):
+        out["basedOn"] = [{"reference": reference}]
     if "supportingInformation" in base:
         out["supportingInformation"] = base["supportingInformation"]
     out.update(

@@ -23,11 +23,12 @@ _FIELD = "incomingReferral"
 _BEFORE = ("supportingInformation", "description", "status", "contained", "meta", "id")
 
 
-def linked_reference(linked: Sequence[ReferralVersion]) -> str | None:
-    """``ReferralRequest/<id>`` of the referral linked to an appointment, if any.
+def linked_id(linked: Sequence[ReferralVersion]) -> str | None:
+    """The id of the referral an appointment names, of those linked to it, if any.
 
-    incomingReferral is 0..1: a live referral (not revoked, completed or in error)
-    before a final one, then the latest changed.
+    Both doors name one (STU3 incomingReferral and R4 basedOn as we fill it are
+    0..1): a live referral (not revoked, completed or in error) before a final
+    one, then the latest changed.
     """
     if not linked:
         return None
@@ -35,7 +36,13 @@ def linked_reference(linked: Sequence[ReferralVersion]) -> str | None:
         linked,
         key=lambda v: (v.referral.status not in FINAL_REFERRAL_STATUSES, v.last_modified),
     )
-    return f"ReferralRequest/{best.referral_id}"
+    return best.referral_id
+
+
+def linked_reference(linked: Sequence[ReferralVersion]) -> str | None:
+    """``ReferralRequest/<id>`` of the referral linked to an appointment, if any."""
+    found = linked_id(linked)
+    return f"ReferralRequest/{found}" if found else None
 
 
 def incoming_referral(booking: Booking, linked: Sequence[ReferralVersion]) -> str | None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.doors import linked_referrals as linked
 from gateway.fhir.referral_link import incoming_referral, with_incoming_referral
 from gateway.http.exchange import Exchange
-from gateway.store import AppointmentVersion, ReferralVersion
+from gateway.store import AppointmentVersion
 
 Json = dict[str, Any]
-
-
-async def linked(ex: Exchange, appointment_id: str) -> list[ReferralVersion]:
-    """The current versions of the referrals linked to ``appointment_id``."""
-    return await ex.current.service.referrals.for_appointment(appointment_id)
+__all__ = ["linked", "with_link"]
 
 
 async def with_link(ex: Exchange, version: AppointmentVersion, resource: Json) -> Json:

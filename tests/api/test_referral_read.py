@@ -241,11 +241,6 @@ async def test_the_stu3_capability_statement_lists_referral_requests(doors: Door
     assert {"reference": PROFILE} in statement["profile"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/bars/render.py appointment(): basedOn is only the booking's own "
-    "referral_reference, never the referral linked to it later (issue 10 item 2)",
-)
 async def test_a_referral_linked_after_the_booking_is_named_through_both_doors(
     doors: Doors,
 ) -> None:

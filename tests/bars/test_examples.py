@@ -20,6 +20,7 @@ import pytest
 from adapters.bars_toolkit import messages
 from adapters.bars_toolkit.headers import Target
 from adapters.domain import ClinicalContent, ReferralAttachment
+from gateway.bars import messaging_referral as referral_messages
 from gateway.bars_sender import journeys
 from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.http.exchange import STORE
@@ -211,8 +212,10 @@ async def test_metadata_has_the_capability_statement_examples_shape(doors: Doors
     assert endpoint["address"].endswith(BARS_ROOT_PATH)
     assert _receives(ours) <= _receives(theirs), "only the example's MessageDefinitions"
     assert {messages.BOOK_DEFINITION, messages.CANCEL_DEFINITION} <= _receives(ours)
+    assert {referral_messages.REFERRAL.url, referral_messages.CANCEL.url} <= _receives(ours)
     rest, example_rest = ours["rest"][0], theirs["rest"][0]
     assert rest["mode"] == example_rest["mode"] == "server"
+    assert "security" not in rest, "no mutual TLS in this gateway: no certificates stated"
     assert [o["definition"] for o in rest["operation"]] == [PROCESS_MESSAGE]
     assert [o["name"] for o in example_rest["operation"]] == ["$process-message"]
     mine, published_rest = _rest_resources(ours), _rest_resources(theirs)

@@ -19,14 +19,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 
 from gateway.app import create_app
+from gateway.bars import wire
 from gateway.cli import main
 from gateway.config import load as load_config
+from gateway.fhir.formats import WireFormat
 from tests.api.conftest import GatewayTestServer, write_config
 from tests.bars.conftest import BARS_ROOT_PATH, DOS, DOS_ID, Sender
 
 ROOT = Path(__file__).resolve().parents[2]
+CAPABILITY_EXAMPLE = (
+    ROOT.parent / "shared" / "spec" / "bars" / "examples" / "BARS-CapabilityStatement-example.xml"
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,21 @@ async def test_a_client_with_a_certificate_from_the_ca_is_served(tls: Tls) -> No
             bundle = await resp.json(content_type=None)
             assert any(e["resource"]["resourceType"] == "Slot" for e in bundle["entry"])
             assert resp.headers["X-Request-Id"] == headers["X-Request-Id"]
+
+
+async def test_over_mutual_tls_the_capability_statement_states_certificates(tls: Tls) -> None:
+    """/metadata over mTLS: rest.security names Certificates, as the published example does."""
+    example = wire.load(CAPABILITY_EXAMPLE.read_bytes(), WireFormat.XML)
+    context = tls.client_context(tls.proxy_ca)
+    async with aiohttp.ClientSession() as session:
+        get = session.get(tls.url("/metadata"), headers=tls.sender.headers(), ssl=context)
+        async with get as resp:
+            assert resp.status == 200, await resp.text()
+            statement = await resp.json(content_type=None)
+    CapabilityStatement.model_validate(statement)
+    security = statement["rest"][0]["security"]
+    assert security["service"] == example["rest"][0]["security"]["service"]
+    assert "certificate" in security["description"]
 
 
 @pytest.mark.parametrize("who", ["no certificate", "another CA"])
