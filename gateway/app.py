@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from gateway import logs
+from gateway import journeys, logs
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
@@ -84,10 +83,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def admin_reload(request: web.Request) -> web.Response:
     """POST /admin/reload: validate and swap mapping tables and routes (token required)."""
-    name = request.app[SETTINGS].server.admin_token_env
-    expected = os.environ.get(name) if name else None
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not journeys.authorised(request):
         return web.json_response({"error": "admin token required"}, status=403)
     try:
         generation = await request.app[RUNTIME].reload()
@@ -129,6 +125,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so
+    app.cleanup_ctx.append(journeys.watch_ctx)  # referrals whose booking never came
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)
@@ -140,4 +137,5 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
         app.add_subapp(settings.itk.path, itk_door.create(settings))
     app.router.add_get("/health", health)
     app.router.add_post("/admin/reload", admin_reload)
+    app.router.add_get("/ops/journeys", journeys.journeys)
     return app

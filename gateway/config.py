@@ -360,6 +360,16 @@ class ItkSettings(_Section):
         return value
 
 
+class ReferralSettings(_Section):
+    """How referrals are watched (gateway/journeys.py)."""
+
+    #: How long a referral may wait for its booking before it is flagged as unbooked
+    #: (the journey view ``GET /ops/journeys?state=unbooked`` and one log event).
+    booking_grace_s: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+    #: How often the gateway looks for referrals past the grace period.
+    sweep_interval_s: float = Field(default=60.0, gt=0, le=3600)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -371,6 +381,7 @@ class Settings(_Section):
     bars: BarsSettings | None = None
     registry: RegistrySettings | None = None
     itk: ItkSettings | None = None
+    referrals: ReferralSettings = ReferralSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -33,6 +33,7 @@ from adapters.domain import (
     BookingRequest,
     BookingStatus,
     CallContext,
+    Referral,
     Slot,
     SlotQuery,
     SlotSearchResult,
@@ -40,6 +41,7 @@ from adapters.domain import (
     utcnow,
 )
 from adapters.embedded import _db as db
+from adapters.embedded import _referrals as kept
 from adapters.embedded._directory import Directory
 from adapters.embedded._edge import Call, guarded, shown, storable
 from adapters.embedded._related import related
@@ -52,7 +54,8 @@ log = structlog.get_logger(__name__)
 class EmbeddedAdapter:
     """A ``SupplierAdapter`` whose supplier is its own SQLite diary."""
 
-    capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.REFERRAL}
+    #: Every capability, referrals too: kept beside the bookings (``_referrals``).
+    capabilities: frozenset[Capability] = frozenset(Capability)
 
     def __init__(
         self,
@@ -107,6 +110,7 @@ class EmbeddedAdapter:
         try:
             async with adapter._guard("open", None) as call:
                 await db.create_schema(conn)
+                await kept.create_schema(conn)
                 added = await adapter._ensure_horizon(call)
         except errors.AdapterError:
             await adapter.close()
@@ -163,6 +167,27 @@ class EmbeddedAdapter:
             request_id=ctx.request_id,
         )
         return booking
+
+    async def send_referral(self, referral: Referral, ctx: CallContext) -> None:
+        """Keep this referral version with the diary's bookings; a resend is kept once."""
+        if referral.service_id not in self._directory.services:
+            raise errors.ServiceNotFound(f"no service {shown(referral.service_id)} in this diary")
+        async with self._guard("send_referral", ctx) as call:
+            fresh = await self._write(
+                call, lambda: kept.insert(self._conn, referral, ctx.request_id, self._clock())
+            )
+        event = "referral_kept" if fresh else "referral_replayed"
+        log.info(event, adapter=self._log_name, referral_id=referral.id, version=referral.version)
+
+    async def referral(self, referral_id: str) -> Referral | None:
+        """The latest version of a referral the diary holds (for its own readers)."""
+        async with self._guard("referral", None):
+            return await kept.current(self._conn, referral_id)
+
+    async def referrals_for(self, supplier_ref: str) -> list[Referral]:
+        """The referrals whose document the diary's booking ``supplier_ref`` carries."""
+        async with self._guard("referrals_for", None):
+            return await kept.for_booking(self._conn, supplier_ref)
 
     def serves(self, service_id: str) -> bool:
         return service_id in self._directory.services

@@ -12,6 +12,7 @@ from gateway.store.base import (
     ReferralVersion,
     RegistryPointer,
     Store,
+    UnbookedReferral,
     VersionConflict,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "ReferralVersion",
     "RegistryPointer",
     "Store",
+    "UnbookedReferral",
     "VersionConflict",
 ]

@@ -178,6 +178,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # Referrals whose booking never came within the grace period, flagged once
+        # (gateway/journeys.py): the log event is written once, across restarts too.
+        """
+        CREATE TABLE unbooked_flags (
+            referral_id TEXT PRIMARY KEY,
+            flagged_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -362,3 +372,16 @@ def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     values["at"] = from_text(row["at"])
     values["front_door"] = row["front_door"] or "fhir"
     return AuditEntry(**values)
+
+
+#: Current versions of live referrals linked to no appointment, with when the first
+#: version was stored (the referral's receipt), those received before ``?`` only.
+SELECT_UNBOOKED = (
+    "SELECT r.referral_id, r.service_id, r.document_id,"
+    " (SELECT MIN(f.last_modified) FROM referral_versions f"
+    "  WHERE f.referral_id = r.referral_id) AS received_at"
+    " FROM referral_versions r"
+    f" WHERE r.appointment_id IS NULL AND {REFERRAL_IS_CURRENT}"
+    " AND r.status NOT IN ('revoked', 'completed', 'entered-in-error')"
+    " AND received_at <= ? ORDER BY received_at, r.referral_id"
+)

@@ -50,6 +50,17 @@ class ReferralVersion:
         return self.referral.version
 
 
+@dataclass(frozen=True, slots=True)
+class UnbookedReferral:
+    """A live referral linked to no booking (ids only: the operator's journey view)."""
+
+    referral_id: str
+    service_id: str
+    document_id: str | None
+    #: When its first version was stored (the gateway received it).
+    received_at: datetime
+
+
 class ClaimState(enum.Enum):
     NEW = "new"  # first use of this key: go ahead and book
     DONE = "done"  # a booking was already made under this key
@@ -254,6 +265,14 @@ class Store(Protocol):
 
     async def document_appointment(self, document_id: str) -> str | None:
         """The appointment a booking carrying this referral document made, if any."""
+        ...
+
+    async def unbooked_referrals(self, received_before: datetime) -> list[UnbookedReferral]:
+        """Live referrals linked to no booking, received at or before ``received_before``."""
+        ...
+
+    async def flag_unbooked(self, referral_id: str, at: datetime) -> bool:
+        """Mark the referral flagged as unbooked; True only the first time."""
         ...
 
     async def claim_request(

@@ -32,6 +32,7 @@ from gateway.store.base import (
     PointerWork,
     ReferralVersion,
     RegistryPointer,
+    UnbookedReferral,
     VersionConflict,
 )
 
@@ -217,6 +218,30 @@ class SqliteStore:
                 await self._require().execute_fetchall(_DOCUMENT_APPOINTMENT, (document_id,))
             )
         return rows[0][0] if rows else None
+
+    async def unbooked_referrals(self, received_before: datetime) -> list[UnbookedReferral]:
+        async with self._lock:
+            rows = await self._require().execute_fetchall(
+                _sql.SELECT_UNBOOKED, (_sql.to_text(received_before),)
+            )
+        return [
+            UnbookedReferral(
+                row["referral_id"],
+                row["service_id"],
+                row["document_id"],
+                _sql.from_text(row["received_at"]),
+            )
+            for row in rows
+        ]
+
+    async def flag_unbooked(self, referral_id: str, at: datetime) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO unbooked_flags (referral_id, flagged_at) VALUES (?, ?)"
+                " ON CONFLICT (referral_id) DO NOTHING",
+                (referral_id, _sql.to_text(at)),
+            )
+            return cursor.rowcount == 1
 
     # -- idempotency ledger --------------------------------------------------
 

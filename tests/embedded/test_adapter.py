@@ -48,12 +48,12 @@ async def diary(tmp_path: Path) -> AsyncIterator[EmbeddedAdapter]:
 
 
 async def test_registry_builds_the_embedded_adapter(tmp_path: Path) -> None:
-    """The registry's "embedded" alias builds an adapter with every capability but REFERRAL."""
+    """The registry's "embedded" alias builds an adapter with every capability, REFERRAL too."""
     options = {"database": "diary.sqlite3", "data_dir": str(DEMO), "log_name": "demo"}
     adapter = await create_adapter("embedded", "demo", options, tmp_path)
     try:
         assert isinstance(adapter, SupplierAdapter)
-        assert adapter.capabilities == frozenset(Capability) - {Capability.REFERRAL}
+        assert adapter.capabilities == frozenset(Capability)
         assert adapter.serves(UTC_SERVICE) and adapter.serves(OOH_SERVICE)
         assert (tmp_path / "diary.sqlite3").exists()
     finally:
