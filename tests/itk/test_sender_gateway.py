@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ from gateway.config import load as load_config
 from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.itk.door import CLOCK
 from tests.api.conftest import DEMO_DATA, SERVICE_ID, GatewayTestServer
-from tests.bars.conftest import BARS_ROOT_PATH, Sender, bars_section
+from tests.bars.conftest import BARS_ROOT_PATH, Sender, appointment_body, bars_section
 from tests.itk import messages, samples
 from tests.itk.conftest import Clock, itk_section
 from tests.itk.sender_rig import MAPPINGS, SENDER, peer_fixture  # noqa: F401  (fixture)
@@ -191,3 +193,43 @@ async def test_an_itk_report_received_reaches_the_itk_provider_unchanged(
     original = received.payloads[0].element
     assert original is not None
     assert _c14n(etree.fromstring(stored.payloads[0])) == _c14n(original)
+
+
+def _service_request(answer: dict[str, Any]) -> dict[str, Any]:
+    [request] = [
+        e["resource"] for e in answer["entry"] if e["resource"]["resourceType"] == "ServiceRequest"
+    ]
+    return request
+
+
+@pytest.mark.usefixtures("example")
+async def test_a_bars_sender_books_and_refers_into_the_itk_provider(
+    start: Start, peer: RunningReceiver, tmp_path: Path
+) -> None:
+    """A BaRS sender refers (REFREQ01) and then books a slot based on that referral into an
+    ITK-only provider: the report reaches its ITK receiver once, the slot is held in the
+    diary beside it for the patient, and the two are one journey over BaRS."""
+    sender = (await start()).bars
+    status, answer = await _refer(sender)
+    assert status == 200, answer
+    referral = _service_request(answer)
+    slot = (await sender.free_slots())[0]
+    based_on = [{"reference": f"ServiceRequest/{referral['id']}"}]
+    body = {**appointment_body(slot), "basedOn": based_on}
+    booked = await sender.send("POST", "/Appointment", body)
+    assert booked.status == 201, await booked.text()
+    appointment = json.loads(await booked.read())
+    assert appointment["basedOn"] == based_on
+    assert len(peer.received) == 1 and peer.received[0].seen == 1
+    sql = (
+        "SELECT b.status, b.patient FROM bookings b JOIN slots s ON s.id = b.slot_id "
+        "WHERE s.identifier = ?"
+    )
+    with closing(sqlite3.connect(tmp_path / "embedded.sqlite3")) as conn:
+        [(held, patient)] = conn.execute(sql, (slot["id"],)).fetchall()
+    assert held == "booked" and json.loads(patient)["nhs_number"] == EXAMPLE_NHS_NUMBER
+    resp = await sender.get(f"/ServiceRequest/{referral['id']}")
+    linked = json.loads(await resp.read())
+    assert {"reference": f"Appointment/{appointment['id']}", "display": "Booking"} in linked[
+        "supportingInfo"
+    ]
