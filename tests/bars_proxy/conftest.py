@@ -7,6 +7,7 @@ root with the BaRS headers (tests/bars/conftest.Sender builds those).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -17,9 +18,11 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from multidict import CIMultiDict
 
 from gateway.bars_proxy import API_ROOT, ProxySettings
 from gateway.bars_proxy.app import create_app
@@ -167,10 +170,10 @@ async def start_proxy(
 
     async def start(**options: Any) -> Proxy:
         clock = options.pop("clock", None) or Clock()
+        options.setdefault("control", True)
         settings = ProxySettings(
             port=unused_tcp_port_factory(),
             clients={CLIENT_ID: {KID: public_pem(sender_key)}},
-            control=True,
             **options,
         )
         server = TestServer(create_app(settings, clock=clock), host="127.0.0.1", port=settings.port)
@@ -222,3 +225,60 @@ async def routed(start_proxy: StartProxy, doors: Doors) -> Routed:
     )
     found.bars_headers = doors.bars.headers
     return Routed(found, doors)
+
+
+@dataclass
+class Heard:
+    """One request a recording receiver got."""
+
+    method: str
+    path_qs: str
+    headers: CIMultiDict[str]
+    body: bytes
+
+
+@dataclass
+class Recorder:
+    """A receiver that answers what it is told and records what it heard."""
+
+    heard: list[Heard] = field(default_factory=list)
+    status: int = 200
+    body: bytes = b'{"resourceType": "Bundle", "type": "searchset", "total": 0}'
+    headers: dict[str, str] = field(
+        default_factory=lambda: {"Content-Type": "application/fhir+json", "ETag": 'W/"3"'}
+    )
+    delay_s: float = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        headers = CIMultiDict(request.headers)
+        self.heard.append(Heard(request.method, request.path_qs, headers, await request.read()))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return web.Response(status=self.status, body=self.body, headers=self.headers)
+
+
+@dataclass
+class Recorded:
+    proxy: Proxy
+    receiver: Recorder
+
+
+@pytest.fixture
+async def recorded(
+    start_proxy: StartProxy, unused_tcp_port_factory: Callable[[], int]
+) -> AsyncIterator[Recorded]:
+    """A proxy routing the DoS target to a recording receiver on 127.0.0.1."""
+    recorder = Recorder()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", recorder.handle)
+    server = TestServer(app, host="127.0.0.1", port=unused_tcp_port_factory())
+    await server.start_server()
+    found = await start_proxy(
+        routes={f"{DOS}|{DOS_ID}": f"http://127.0.0.1:{server.port}/rx/FHIR/R4"},
+        receiver_timeout_s=1.0,
+    )
+    found.bars_headers = _headers_without_receiver
+    try:
+        yield Recorded(found, recorder)
+    finally:
+        await server.close()
