@@ -112,6 +112,7 @@ def _report(args: argparse.Namespace) -> int:
 
 #: Reference peers integrators can run: name -> module whose ``main(argv)`` runs it.
 PEERS = {
+    "bars-proxy": "gateway.bars_proxy.__main__",
     "bars-sender": "gateway.bars_sender.__main__",
     "hl7v2-pas": "adapters.hl7v2.peer.__main__",
     "rest-diary": "adapters.rest_diary.peer.__main__",
