@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -81,6 +81,8 @@ class BarsOptions(_Section):
     capability_cache_s: float = Field(default=3600.0, ge=0, le=86400)
     #: First pause of the jittered exponential backoff between retries.
     backoff_s: float = Field(default=0.2, ge=0, le=10)
+    #: How to book: by the receiver's declarations (auto), or always $process-message or REST.
+    booking: Literal["auto", "message", "rest"] = "auto"
     callback: CallbackOption | None = None
     log_name: str | None = None
 
@@ -91,6 +93,12 @@ class BarsOptions(_Section):
         if (self.private_key_file is None) == (self.private_key_env is None):
             raise ValueError("give exactly one of private_key_file or private_key_env")
         return self
+
+    @property
+    def callback_endpoint(self) -> str | None:
+        """The URL receivers send updates to (MessageHeader.source.endpoint), if served."""
+        cb = self.callback
+        return None if cb is None else f"http://{cb.host}:{cb.port}{cb.path}"
 
     def targets_path(self, base_dir: Path) -> Path:
         return under(base_dir, self.targets)

@@ -158,7 +158,7 @@ class Wire:
                 headers=headers,
                 allow_redirects=False,
             ) as resp:
-                raw = await resp.content.read(MAX_BODY + 1)
+                raw = await _read_bounded(resp)
                 status, got = resp.status, dict(resp.headers)
         except aiohttp.ClientConnectorError as exc:
             raise AnswerLost(False, type(exc).__name__) from exc
@@ -172,6 +172,18 @@ class Wire:
                 body = None
         mirrored = got.get("X-Request-Id", got.get("X-Request-ID")) == headers["X-Request-Id"]
         return Reply(status, _ci(got), body, mirrored)
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
+    """The whole body, or b"" past ``MAX_BODY`` (refused before parsing)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(65_536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            return b""
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _ci(headers: dict[str, str]) -> dict[str, str]:
