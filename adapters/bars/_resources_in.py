@@ -117,6 +117,9 @@ def _telecom(data: Json) -> tuple[ContactPoint, ...]:
                     rank=rank if isinstance(rank, int) else None,
                 )
             )
+    # Ranks that are exactly the positions are what a writer adds (bars_toolkit._resources).
+    if all(p.rank == i for i, p in enumerate(out, start=1)):
+        out = [p.model_copy(update={"rank": None}) for p in out]
     return tuple(out)
 
 
