@@ -90,11 +90,17 @@ async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> Suppl
     return adapter
 
 
-def build(name: str, settings: BarsOptions, targets: dict[str, TargetEntry], key: Any) -> BarsAdapter:
+def build(
+    name: str, settings: BarsOptions, targets: dict[str, TargetEntry], key: Any
+) -> BarsAdapter:
     log_name = settings.log_name or name
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
     tokens = TokenSource(
-        session, token_url=settings.token_url, client_id=settings.client_id, kid=settings.kid, key=key
+        session,
+        token_url=settings.token_url,
+        client_id=settings.client_id,
+        kid=settings.kid,
+        key=key,
     )
     wire = Wire(
         session,
@@ -106,8 +112,12 @@ def build(name: str, settings: BarsOptions, targets: dict[str, TargetEntry], key
         identity=_identity(settings),
     )
     org = settings.organisation
-    endpoint = settings.callback_endpoint or f"https://fhir.nhs.uk/Id/ods-organization-code|{org.ods_code}"
-    sender = Party(org.ods_code, endpoint, org.name, settings.software.name, settings.software.version)
+    endpoint = (
+        settings.callback_endpoint or f"https://fhir.nhs.uk/Id/ods-organization-code|{org.ods_code}"
+    )
+    sender = Party(
+        org.ods_code, endpoint, org.name, settings.software.name, settings.software.version
+    )
     return BarsAdapter(
         name,
         wire=wire,

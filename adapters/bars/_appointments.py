@@ -34,7 +34,9 @@ def rest_appointment(request: BookingRequest, slot_id: str, now: datetime) -> Js
 
 def _patient(data: Json) -> Json:
     contained = {
-        f"#{c.get('id')}": c for c in dicts(data.get("contained")) if c.get("resourceType") == "Patient"
+        f"#{c.get('id')}": c
+        for c in dicts(data.get("contained"))
+        if c.get("resourceType") == "Patient"
     }
     for part in dicts(data.get("participant")):
         ref = (part.get("actor") or {}).get("reference")
@@ -43,9 +45,7 @@ def _patient(data: Json) -> Json:
     raise Unreadable("Appointment.participant names no contained Patient")
 
 
-def booking(
-    data: Json, *, supplier_ref: str, service_id: str, schedule_id: str
-) -> Booking:
+def booking(data: Json, *, supplier_ref: str, service_id: str, schedule_id: str) -> Booking:
     """A receiver's Appointment as the canonical Booking."""
     if data.get("resourceType") != "Appointment":
         raise Unreadable("the answer is not an Appointment")
@@ -75,7 +75,9 @@ def booking(
         end=end,
         description=str(data.get("description") or ""),
         patient=patient(_patient(data)),
-        referral_reference=str(based[0].get("reference")) if based and based[0].get("reference") else None,
+        referral_reference=str(based[0].get("reference"))
+        if based and based[0].get("reference")
+        else None,
         created=instant(data, "created", "Appointment"),
     )
 

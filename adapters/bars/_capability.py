@@ -59,6 +59,8 @@ def _declared(body: Json) -> set[str]:
     elif body.get("resourceType") == "Bundle":
         for item in dicts(body.get("entry")):
             resource = item.get("resource") or {}
-            if resource.get("resourceType") == "MessageDefinition" and isinstance(resource.get("url"), str):
+            if resource.get("resourceType") == "MessageDefinition" and isinstance(
+                resource.get("url"), str
+            ):
                 found.add(resource["url"])
     return found

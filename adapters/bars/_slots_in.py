@@ -136,7 +136,9 @@ def slot_result(bundle: Json, *, service_id: str, service_name: str | None) -> S
     """The searchset as canonical values; the target's service is ``service_id``."""
     found = _by_type(bundle)
     slots = sorted((_slot(s) for s in found.get("Slot", {}).values()), key=lambda s: s.start)
-    practitioners = {k: p for k, v in found.get("Practitioner", {}).items() if (p := _practitioner(v))}
+    practitioners = {
+        k: p for k, v in found.get("Practitioner", {}).items() if (p := _practitioner(v))
+    }
     roles = {k: r for k, v in found.get("PractitionerRole", {}).items() if (r := _role(v))}
     locations = {k: _location(v) for k, v in found.get("Location", {}).items()}
     organisations = {k: _organisation(v) for k, v in found.get("Organization", {}).items()}
@@ -145,7 +147,9 @@ def slot_result(bundle: Json, *, service_id: str, service_name: str | None) -> S
     named: Json | None = None
     for key, data in found.get("Schedule", {}).items():
         offered = _actors(data, "HealthcareService")
-        named = named or next((receiver_services[s] for s in offered if s in receiver_services), None)
+        named = named or next(
+            (receiver_services[s] for s in offered if s in receiver_services), None
+        )
         schedules[key] = Schedule(
             id=key,
             service_id=service_id,

@@ -39,7 +39,8 @@ def load_key(pem: bytes) -> RSAPrivateKey:
     try:
         key = load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"the private key is not an unencrypted PEM key ({type(exc).__name__})")
+        kind = type(exc).__name__
+        raise ValueError(f"the private key is not an unencrypted PEM key ({kind})") from None
     if not isinstance(key, RSAPrivateKey):
         raise ValueError("RS512 needs an RSA private key")
     return key

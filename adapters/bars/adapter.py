@@ -35,17 +35,16 @@ from adapters import errors
 from adapters.bars import _appointments as appts
 from adapters.bars._capability import Capabilities
 from adapters.bars._errors import Op, error_for, is_duplicate
-from adapters.bars._resources_in import Json, Unreadable, dicts
+from adapters.bars._resources_in import Json, Unreadable, dicts, ref_id
 from adapters.bars._slots_in import slot_result
 from adapters.bars._targets import TargetEntry
 from adapters.bars._wire import AnswerLost, Call, Reply, Wire
 from adapters.bars_toolkit import messages
 from adapters.bars_toolkit._resources import instant as r4_instant
-from adapters.contract import BookingListener, Capability, Health
+from adapters.contract import BookingChange, BookingListener, Capability, Health
 from adapters.domain import (
     Booking,
     BookingRequest,
-    BookingStatus,
     CallContext,
     HealthcareService,
     Referral,
@@ -178,14 +177,19 @@ class BarsAdapter:
         async with self._guard(Op.CANCEL, ctx) as state:
             entry, appointment_id = self._locate(supplier_ref)
             for round_no in range(1, self._cancel_attempts + 1):
-                data, etag = await self._read(entry, appointment_id, ctx, Op.CANCEL, f"read{round_no}")
+                data, _ = await self._read(entry, appointment_id, ctx, Op.CANCEL, f"read{round_no}")
                 if data.get("status") != "booked":
                     raise errors.BookingNotCancellable("the booking is not booked at the receiver")
                 state["write"] = True
                 body = {**data, "status": "cancelled"}
                 call = self._call(
-                    Op.CANCEL, "PUT", f"/Appointment/{appointment_id}", entry, ctx,
-                    body=body, step=f"put{round_no}",
+                    Op.CANCEL,
+                    "PUT",
+                    f"/Appointment/{appointment_id}",
+                    entry,
+                    ctx,
+                    body=body,
+                    step=f"put{round_no}",
                 )
                 reply = await self._wire.send(call)
                 if reply.status == 200 and isinstance(reply.body, dict):
@@ -215,6 +219,19 @@ class BarsAdapter:
     def subscribe(self, listener: BookingListener) -> None:
         self._listener = listener
 
+    def change_from(self, header: Json, appointment: Json) -> BookingChange:
+        """A receiver's update (Asynchronous-Workflow) as a change of one of our bookings."""
+        source = str((header.get("source") or {}).get("endpoint") or "")
+        entry = next((e for e in self._targets.values() if e.endpoint == source), None)
+        if entry is None:
+            raise Unreadable("MessageHeader.source.endpoint names no known receiver")
+        reason = str(next(iter(dicts((header.get("reason") or {}).get("coding"))), {}).get("code"))
+        return BookingChange(booking=self._to_booking(appointment, entry), reason=f"bars {reason}")
+
+    async def notify(self, change: BookingChange) -> None:
+        if self._listener is not None:
+            await self._listener(self.name, change)
+
     def serves(self, service_id: str) -> bool:
         return service_id in self._targets
 
@@ -226,13 +243,19 @@ class BarsAdapter:
         try:
             async with self._guard(Op.METADATA, ctx):
                 for entry in self._targets.values():
-                    reply = await self._wire.send(self._call(Op.METADATA, "GET", "/metadata", entry, ctx))
+                    reply = await self._wire.send(
+                        self._call(Op.METADATA, "GET", "/metadata", entry, ctx)
+                    )
                     if reply.status != 200:
-                        return Health(ok=False, detail=f"{entry.service_id} answered {reply.status}")
+                        return Health(
+                            ok=False, detail=f"{entry.service_id} answered {reply.status}"
+                        )
         except errors.AdapterError as exc:
             return Health(ok=False, detail=type(exc).__name__)
         latency = (time.perf_counter() - began) * 1000
-        return Health(ok=True, detail=f"{len(self._targets)} receiver(s) via proxy", latency_ms=latency)
+        return Health(
+            ok=True, detail=f"{len(self._targets)} receiver(s) via proxy", latency_ms=latency
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -257,13 +280,23 @@ class BarsAdapter:
         return entry
 
     def _call(
-        self, op: Op, method: str, path: str, entry: TargetEntry, ctx: CallContext, *,
-        body: Json | None = None, params: tuple[tuple[str, str], ...] = (), step: str = "",
+        self,
+        op: Op,
+        method: str,
+        path: str,
+        entry: TargetEntry,
+        ctx: CallContext,
+        *,
+        body: Json | None = None,
+        params: tuple[tuple[str, str], ...] = (),
+        step: str = "",
     ) -> Call:
         raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         return Call(op, method, path, entry.target, ctx, params, raw, step)
 
-    async def _search(self, entry: TargetEntry, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
+    async def _search(
+        self, entry: TargetEntry, query: SlotQuery, ctx: CallContext
+    ) -> SlotSearchResult:
         now = utcnow()
         start_from = query.start_from or now
         start_to = query.start_to or start_from.replace(year=start_from.year + 1)
@@ -283,7 +316,8 @@ class BarsAdapter:
             raise error_for(Op.SEARCH, reply.status, reply.body, reply.headers)
         result = slot_result(reply.body, service_id=entry.service_id, service_name=entry.name)
         wanted = [
-            s for s in result.slots
+            s
+            for s in result.slots
             if s.status in query.statuses and start_from <= s.start <= start_to
         ]
         service = result.services[entry.service_id]
@@ -302,8 +336,10 @@ class BarsAdapter:
             return seen
         for entry in self._targets.values():
             query = SlotQuery(
-                service_id=entry.service_id, statuses=frozenset(SlotStatus),
-                start_from=request.start, start_to=request.start,
+                service_id=entry.service_id,
+                statuses=frozenset(SlotStatus),
+                start_from=request.start,
+                start_to=request.start,
             )
             await self._search(entry, query, ctx)
             seen = self._slots.get(request.slot_id)
@@ -322,15 +358,23 @@ class BarsAdapter:
         return messages.Envelope(self._sender, receiver, self._clock())
 
     def _book_call(
-        self, entry: TargetEntry, seen: SeenSlot, request: BookingRequest, ctx: CallContext,
+        self,
+        entry: TargetEntry,
+        seen: SeenSlot,
+        request: BookingRequest,
+        ctx: CallContext,
         by_message: bool,
     ) -> Call:
         if not by_message:
             body = appts.rest_appointment(request, seen.slot.id, self._clock())
             return self._call(Op.BOOK, "POST", "/Appointment", entry, ctx, body=body)
         message = messages.booking_request(
-            self._envelope(entry), slot=seen.slot, schedule=seen.schedule, service=seen.service,
-            who=request.patient, description=request.description,
+            self._envelope(entry),
+            slot=seen.slot,
+            schedule=seen.schedule,
+            service=seen.service,
+            who=request.patient,
+            description=request.description,
             based_on=request.referral_reference,
         )
         return self._call(Op.BOOK, "POST", "/$process-message", entry, ctx, body=message)
@@ -346,7 +390,9 @@ class BarsAdapter:
                 return found
             if not lost.sent:
                 raise errors.SupplierUnavailable("book: the proxy could not be reached") from lost
-            raise errors.OutcomeUnknown("book: the answer was lost; the receiver may have booked") from lost
+            raise errors.OutcomeUnknown(
+                "book: the answer was lost; the receiver may have booked"
+            ) from lost
         if reply.status in (200, 201) and isinstance(reply.body, dict):
             return self._to_booking(_appointment_of(reply.body), entry)
         if reply.status == 409 and is_duplicate(reply.body):
@@ -354,7 +400,7 @@ class BarsAdapter:
             if pointed is not None:
                 data, _ = await self._read(entry, pointed, call.ctx, Op.BOOK, "pointer")
                 return self._to_booking(data, entry)
-        if reply.status in (408, 504) or reply.status >= 500 and not isinstance(reply.body, dict):
+        if reply.status in (408, 504) or (reply.status >= 500 and not isinstance(reply.body, dict)):
             found = await self._recover(entry, seen, request, call.ctx)
             if found is not None:
                 return found
@@ -380,7 +426,7 @@ class BarsAdapter:
             data = item.get("resource")
             if not isinstance(data, dict) or data.get("status") != "booked":
                 continue
-            slots = [appts.ref_id(s, "Slot") for s in dicts(data.get("slot"))]
+            slots = [ref_id(s, "Slot") for s in dicts(data.get("slot"))]
             if seen.slot.id in slots:
                 log.info("booking_recovered", adapter=self._log_name, service_id=entry.service_id)
                 return self._to_booking(data, entry)
@@ -392,7 +438,9 @@ class BarsAdapter:
         call = Call(op, "GET", f"/Appointment/{appointment_id}", entry.target, ctx, (), None, step)
         reply = await self._wire.send(call)
         if reply.status != 200 or not isinstance(reply.body, dict):
-            raise error_for(Op.READ if op is Op.READ else Op.CANCEL, reply.status, reply.body, reply.headers)
+            raise error_for(
+                Op.READ if op is Op.READ else Op.CANCEL, reply.status, reply.body, reply.headers
+            )
         return reply.body, reply.header("ETag")
 
     def _locate(self, supplier_ref: str) -> tuple[TargetEntry, str]:
@@ -409,10 +457,12 @@ class BarsAdapter:
             raise Unreadable("Appointment.id is missing")
         ref = f"{entry.ref_prefix}{appointment_id}"
         slots = dicts(data.get("slot"))
-        slot_id = appts.ref_id(slots[0], "Slot") if slots else None
+        slot_id = ref_id(slots[0], "Slot") if slots else None
         seen = self._slots.get(slot_id) if slot_id else None
         found = appts.booking(
-            data, supplier_ref=ref, service_id=entry.service_id,
+            data,
+            supplier_ref=ref,
+            service_id=entry.service_id,
             schedule_id=seen.schedule.id if seen else "",
         )
         document = self._documents.get(ref)

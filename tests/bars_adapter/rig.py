@@ -32,7 +32,14 @@ from gateway.bars_proxy import ProxySettings
 from gateway.bars_proxy.app import create_app as create_proxy
 from tests.bars.conftest import BARS_ROOT_PATH, DOS, DOS_ID, Doors, both_doors
 
-__all__ = ["Rig", "adapter_entry_yaml", "adapter_options", "bars_rig", "both_doors", "write_rig_files"]
+__all__ = [
+    "Rig",
+    "adapter_entry_yaml",
+    "adapter_options",
+    "bars_rig",
+    "both_doors",
+    "write_rig_files",
+]
 
 CLIENT_ID = "uec-gateway-bars-sender"
 KID = "bars-test-1"
@@ -73,7 +80,9 @@ def write_rig_files(folder: Path, key: rsa.RSAPrivateKey) -> tuple[Path, Path]:
     return key_file, targets
 
 
-def adapter_options(proxy: ProxySettings, key_file: Path, targets: Path, **overrides: Any) -> dict[str, Any]:
+def adapter_options(
+    proxy: ProxySettings, key_file: Path, targets: Path, **overrides: Any
+) -> dict[str, Any]:
     return {
         "proxy_url": proxy.api_url,
         "token_url": proxy.token_url,
@@ -89,7 +98,12 @@ def adapter_options(proxy: ProxySettings, key_file: Path, targets: Path, **overr
 
 
 def adapter_entry_yaml(
-    proxy: ProxySettings, folder: Path, key: rsa.RSAPrivateKey, *, name: str = "bars", **overrides: Any
+    proxy: ProxySettings,
+    folder: Path,
+    key: rsa.RSAPrivateKey,
+    *,
+    name: str = "bars",
+    **overrides: Any,
 ) -> str:
     """The ``adapters:`` list entry (YAML, two-space indented) of a ``kind: bars`` adapter."""
     key_file, targets = write_rig_files(folder, key)

@@ -28,7 +28,9 @@ async def _posts(rig: Rig) -> list[dict[str, Any]]:
 
 async def _held_at(adapter: BarsAdapter, slot: Slot, status: SlotStatus) -> list[Slot]:
     query = SlotQuery(
-        service_id=SERVICE_ID, statuses=frozenset({status}), start_from=slot.start,
+        service_id=SERVICE_ID,
+        statuses=frozenset({status}),
+        start_from=slot.start,
         start_to=slot.start,
     )
     found = await adapter.search_slots(query, call_context())
@@ -71,7 +73,9 @@ async def test_lost_answer_is_recovered_by_the_resend(bars_rig: Rig, fault: str)
 
 
 @pytest.mark.parametrize("fault", ["drop-after-forward", "reset-after-forward"])
-async def test_lost_answers_past_every_retry_are_resolved_by_a_read(bars_rig: Rig, fault: str) -> None:
+async def test_lost_answers_past_every_retry_are_resolved_by_a_read(
+    bars_rig: Rig, fault: str
+) -> None:
     """Every answer lost: the patient's Appointments are read and the one booking found."""
     adapter = await bars_rig.make_adapter(attempts=2)
     slot = await _slot(adapter)
@@ -84,7 +88,7 @@ async def test_lost_answers_past_every_retry_are_resolved_by_a_read(bars_rig: Ri
 
 
 async def test_timeouts_without_booking_are_outcome_unknown(bars_rig: Rig) -> None:
-    """504 PROXY_TIMEOUT on every send (never forwarded), nothing found by the read: OutcomeUnknown."""
+    """504 PROXY_TIMEOUT on every send (never forwarded), nothing found: OutcomeUnknown."""
     adapter = await bars_rig.make_adapter(attempts=2)
     slot = await _slot(adapter)
     await bars_rig.fault(fault="timeout", times=2, method="POST")
