@@ -45,13 +45,13 @@ __all__ = [
 
 
 def check(name: str, options: Mapping[str, Any], base_dir: Path) -> None:
-    """Validate options, the targets table and the key, opening nothing."""
+    """Validate options and the targets table, opening nothing.
+
+    The private key is a secret of the running host (a file or an environment variable
+    it alone has), so it is read when the adapter is created, not by ``check-config``.
+    """
     settings = parse_options(name, options)
     load_targets(settings.targets_path(base_dir))
-    try:
-        load_key(settings.private_key(base_dir))
-    except ValueError as exc:
-        raise BarsConfigError(f"adapter '{name}' (bars): {exc}") from None
 
 
 def _identity(settings: BarsOptions) -> Any:
