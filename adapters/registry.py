@@ -24,6 +24,7 @@ ADAPTERS: dict[str, str] = {
     "soap-diary": "adapters.soap_diary:create",
     "national-fhir": "adapters.national_fhir:create",
     "itk": "adapters.itk:create",
+    "bars": "adapters.bars:create",
 }
 
 

@@ -82,8 +82,11 @@ def patient(value: Patient, now: datetime, resource_id: str | None = None) -> Js
         "address": [_address(value.address)],
     }
     if value.telecom:
+        # UK Core as receivers check it: telecom.rank is required when telecom is sent; a
+        # missing rank becomes the point's position (readers drop ranks that are exactly so).
         out["telecom"] = [
-            {k: v for k, v in t.model_dump().items() if v is not None} for t in value.telecom
+            {**{k: v for k, v in t.model_dump().items() if v is not None}, "rank": t.rank or i}
+            for i, t in enumerate(value.telecom, start=1)
         ]
     if not out["identifier"]:
         del out["identifier"]

@@ -110,11 +110,14 @@ def request_headers(
     accept: str = JSON_TYPE,
     content_type: str | None = None,
     use_context: str | None = None,
+    request_id: str | None = None,
+    correlation_id: str | None = None,
 ) -> dict[str, str]:
-    """Every header of one BaRS request; the ids come from ``ctx`` (a retry reuses them)."""
+    """Every header of one BaRS request; the ids come from ``ctx`` (a retry reuses them)
+    unless given (a sender deriving one id per operation of a call: ``transaction_ids``)."""
     out = {
-        "X-Request-Id": guid_for(ctx.request_id),
-        "X-Correlation-Id": guid_for(ctx.correlation_id or ctx.request_id),
+        "X-Request-Id": request_id or guid_for(ctx.request_id),
+        "X-Correlation-Id": correlation_id or guid_for(ctx.correlation_id or ctx.request_id),
         "NHSD-Target-Identifier": target.encoded(),
         "NHSD-End-User-Organisation": organisation_header(ctx),
         "NHSD-Requesting-Software": software_header(ctx),
@@ -128,3 +131,21 @@ def request_headers(
     if use_context is not None:
         out["use-context"] = use_context
     return out
+
+
+def transaction_ids(key: str, operation: str, step: str = "") -> tuple[str, str]:
+    """(X-Request-Id, X-Correlation-Id) of one request of a call under idempotency ``key``.
+
+    Transactional-integrity/Definition-of-a-retry: a retry carries the same ids, so both
+    are derived, never drawn: the correlation id from ``key`` alone (every request of
+    the call shares it), the request id from ``key``, the operation and the step (a
+    booking's POST is ``key`` itself when that is a GUID, so the receiver sees the
+    consumer's own id).
+    """
+    correlation = guid_for(f"correlation|{key}")
+    if operation == "book" and not step:
+        try:
+            return str(uuid.UUID(key)), correlation
+        except ValueError:
+            pass
+    return guid_for(f"{operation}|{step}|{key}"), correlation

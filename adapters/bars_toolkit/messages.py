@@ -170,6 +170,7 @@ def booking_request(
     service: HealthcareService,
     who: Patient,
     description: str,
+    based_on: str | None = None,
 ) -> Json:
     """Book ``slot`` for ``who`` (BaRS-APP1/Booking-Request-Payload, example BOOKREQ01)."""
     person = _entry(patient(who, env.now))
@@ -189,6 +190,9 @@ def booking_request(
             "participant": [{"actor": {"reference": person["fullUrl"]}, "status": "accepted"}],
         }
     )
+    if based_on:
+        # Appointment.basedOn: the referral the booking is for (Booking-Request-Payload).
+        appointment["resource"]["basedOn"] = [{"reference": based_on}]
     return _bundle(env, "booking-request", "new", BOOK_DEFINITION, [appointment, person, *diary])
 
 
