@@ -43,6 +43,9 @@ class BookingStatus(enum.StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
     ENTERED_IN_ERROR = "entered-in-error"
+    #: The patient did not attend (FHIR STU3/R4 Appointment.status ``noshow``; HL7 v2
+    #: SIU^S26, SCH-25 ``Noshow``; a BaRS receiver's did-not-attend update).
+    NOSHOW = "noshow"
 
 
 class DeliveryChannel(enum.StrEnum):

@@ -107,6 +107,23 @@ async def _front_door(path: Path, found: Examined, settings: Settings) -> list[s
         tls.server_context(settings.base_dir)
     except (OSError, ValueError) as exc:
         out.append(f"{_at(path, found, ('hl7_front_door', 'tls'))}: hl7_front_door: TLS: {exc}")
+    return out + _notify_tls(path, found, settings)
+
+
+def _notify_tls(path: Path, found: Examined, settings: Settings) -> list[str]:
+    """Each consumer's outbound notify TLS files load (gateway/hl7/notify.py)."""
+    door = settings.hl7_front_door
+    out: list[str] = []
+    for index, consumer in enumerate(door.consumers if door else ()):
+        if consumer.notify is None:
+            continue
+        tls = TlsOptions.model_validate(consumer.notify.tls.model_dump())
+        try:
+            tls.client_context(settings.base_dir)
+        except (OSError, ValueError) as exc:
+            at = _at(path, found, ("hl7_front_door", "consumers", index, "notify", "tls"))
+            who = consumer.sending_facility
+            out.append(f"{at}: hl7_front_door: consumer {who}: notify TLS: {exc}")
     return out
 
 

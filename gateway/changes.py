@@ -179,7 +179,9 @@ async def record_change(
                 booked_by=current.booked_by,
             )
         try:
-            await store.add_version(version)
+            # supplier_side: the HL7 consumer that made the booking is told (its outbox
+            # entry is written with the version; gateway/hl7/notify.py delivers it).
+            await store.add_version(version, supplier_side=True)
         except VersionConflict:
             continue
         log.info(

@@ -154,6 +154,30 @@ class ServiceRoute(_Section):
     booking_only: bool = False
 
 
+class Hl7NotifyTls(_Section):
+    """TLS of the outbound MLLP leg to a consumer (``adapters.hl7_toolkit.tls.TlsOptions``)."""
+
+    enabled: bool = False
+    #: CA bundle that verifies the consumer's certificate (system defaults when absent).
+    ca_file: Path | None = None
+    #: Our client certificate and key, when the consumer asks for one.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: Name to check in the consumer's certificate (defaults to ``host``).
+    server_hostname: str | None = None
+
+
+class Hl7NotifySettings(_Section):
+    """Where a consumer listens for the SIU messages telling it of supplier-side changes
+    to bookings it made (gateway/hl7/notify.py)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    #: Longest wait for the consumer's ACK of one message (connecting included).
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    tls: Hl7NotifyTls = Hl7NotifyTls()
+
+
 class Hl7ConsumerSettings(_Section):
     """A legacy consumer of the HL7 v2 front door, known by its MSH-4 sending facility."""
 
@@ -161,6 +185,26 @@ class Hl7ConsumerSettings(_Section):
     #: The consumer organisation's ODS code (the CallContext organisation and audit).
     ods_code: str = Field(min_length=1)
     name: str | None = None
+    #: Its MLLP endpoint for SIU notices of supplier-side changes; without one a change
+    #: is held for its next query (the appointment's next version, as any read shows it).
+    notify: Hl7NotifySettings | None = None
+
+
+class Hl7NotifyRetry(_Section):
+    """How the HL7 outbox retries a notice its consumer did not take (jittered backoff)."""
+
+    first_delay_s: float = Field(default=1.0, gt=0, le=3600)
+    max_delay_s: float = Field(default=300.0, gt=0, le=86_400)
+    #: Attempts after which an undelivered notice is logged as stuck (it is still retried).
+    stuck_after_attempts: int = Field(default=10, ge=1, le=100_000)
+    #: How often the outbox worker looks for notices that are due.
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hl7NotifyRetry:
+        if self.max_delay_s < self.first_delay_s:
+            raise ValueError("max_delay_s must not be below first_delay_s")
+        return self
 
 
 class Hl7TlsSettings(_Section):
@@ -190,6 +234,16 @@ class Hl7FrontDoorSettings(_Section):
     timezone: str = "Europe/London"
     consumers: tuple[Hl7ConsumerSettings, ...] = ()
     tls: Hl7TlsSettings = Hl7TlsSettings()
+    #: Retries of SIU notices to consumers with a ``notify`` endpoint.
+    notify_retry: Hl7NotifyRetry = Hl7NotifyRetry()
+
+    @model_validator(mode="after")
+    def _one_consumer_per_facility(self) -> Hl7FrontDoorSettings:
+        facilities = [c.sending_facility for c in self.consumers]
+        twice = sorted({f for f in facilities if facilities.count(f) > 1})
+        if twice:
+            raise ValueError(f"consumers: sending_facility {', '.join(twice)} is listed twice")
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -13,7 +13,12 @@ from adapters.hl7_toolkit._scheduling_types import (
     SlotQuery,
 )
 from adapters.hl7_toolkit.er7 import Message, Segment, comp, reps, segment
+from adapters.hl7_toolkit.header import Header, msh
 from adapters.hl7_toolkit.values import format_instant
+
+#: Chapter 10.5 triggers of SIU (all of structure SIU_S12): S12 new, S13 rescheduled,
+#: S14 modified, S15 cancelled, S17 deleted, S26 patient did not show up.
+SIU_TRIGGERS = ("S12", "S13", "S14", "S15", "S17", "S26")
 
 
 def _ts(instant: datetime | None, zone: ZoneInfo) -> str | None:
@@ -187,3 +192,12 @@ def sch_group(item: Booked, zone: ZoneInfo) -> list[Segment]:
             )
         )
     return out
+
+
+def unsolicited(
+    header: Header, trigger: str, control_id: str, now: datetime, group: list[Segment]
+) -> Message:
+    """``SIU^trigger^SIU_S12`` (chapter 10.5): MSH, then one SCH group (``sch_group``)."""
+    if trigger not in SIU_TRIGGERS:
+        raise ValueError(f"SIU^{trigger} is not a trigger of chapter 10.5 this toolkit builds")
+    return Message((msh(header, "SIU", trigger, "SIU_S12", control_id, now), *group))

@@ -16,11 +16,13 @@ then RGS with AIS (appointment type), AIG (schedule), AIL (location) and AIP
 from __future__ import annotations
 
 from adapters.hl7_toolkit._scheduling_build import (
+    SIU_TRIGGERS,
     appointment_query,
     booking_request,
     cancel_request,
     sch_group,
     slot_query,
+    unsolicited,
 )
 from adapters.hl7_toolkit._scheduling_read import groups, read_arq, read_group, read_slot_query
 from adapters.hl7_toolkit._scheduling_types import (
@@ -34,6 +36,7 @@ from adapters.hl7_toolkit._scheduling_types import (
 
 __all__ = [
     "APPOINTMENT_QUERY",
+    "SIU_TRIGGERS",
     "SLOTS_QUERY",
     "ArqRequest",
     "Booked",
@@ -48,4 +51,5 @@ __all__ = [
     "read_slot_query",
     "sch_group",
     "slot_query",
+    "unsolicited",
 ]

@@ -28,6 +28,9 @@ from adapters.domain import Booking, BookingStatus
 from adapters.hl7v2._journal_schema import migrate
 from adapters.hl7v2._redact import Redacted
 
+#: Statuses whose slot the PAS still holds (a no-show stays busy).
+_HOLDING = frozenset({BookingStatus.BOOKED, BookingStatus.NOSHOW})
+
 PENDING, CONFIRMED, UNKNOWN, FAILED, COMPENSATED = (
     "pending",
     "confirmed",
@@ -147,7 +150,8 @@ class Journal:
         return None if row is None or row[0] is None else str(row[0])
 
     async def keep(self, booking: Booking, placer_id: str | None) -> None:
-        held = booking.slot.id if booking.status is BookingStatus.BOOKED else None
+        # A no-show keeps its slot busy at the PAS (filler status Noshow: busy).
+        held = booking.slot.id if booking.status in _HOLDING else None
         await self.conn.execute(
             "INSERT OR REPLACE INTO bookings (supplier_ref, placer_id, booking, held_slot) "
             "VALUES (?, ?, ?, ?)",

@@ -2,7 +2,7 @@
 
 Accepted triggers: S12 new, S13 rescheduled, S14 modified, S15 cancelled,
 S17 deleted, S26 no-show. The status is SCH-25 through ``filler_statuses.csv``,
-except that S15 always means cancelled and S17 entered-in-error (the trigger
+except that S15 always means cancelled, S17 entered-in-error and S26 noshow (the trigger
 is the PAS's statement of what happened; SCH-25 may lag). The schedule is
 SCH-5, else the first AIL location through ``schedules.csv``; times TQ1-7/8.
 Pure functions, no I/O: the listener and the sample test use the same code.
@@ -24,7 +24,11 @@ from adapters.hl7_toolkit.pid import from_pid
 from adapters.hl7v2.mapping import Mappings, ScheduleMap
 
 ACCEPTED = ("S12", "S13", "S14", "S15", "S17", "S26")
-_FORCED = {"S15": BookingStatus.CANCELLED, "S17": BookingStatus.ENTERED_IN_ERROR}
+_FORCED = {
+    "S15": BookingStatus.CANCELLED,
+    "S17": BookingStatus.ENTERED_IN_ERROR,
+    "S26": BookingStatus.NOSHOW,
+}
 _DEFAULT_STATUS = {
     "S12": "Booked",
     "S13": "Booked",

@@ -17,12 +17,22 @@ from aiohttp import web
 from adapters.hl7_toolkit.tls import TlsOptions
 from gateway.hl7.door import FrontDoor
 from gateway.hl7.listener import MllpServer
+from gateway.hl7.notify import NoticeWorker
 from gateway.hl7.tables import load_tables
-from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS
+from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, STORE
 
-__all__ = ["HL7_FRONT_DOOR", "FrontDoor", "MllpServer", "front_door_ctx"]
+__all__ = [
+    "HL7_FRONT_DOOR",
+    "HL7_NOTICES",
+    "FrontDoor",
+    "MllpServer",
+    "NoticeWorker",
+    "front_door_ctx",
+]
 
 HL7_FRONT_DOOR = web.AppKey("hl7_front_door", MllpServer)
+#: The outbox worker telling consumers of supplier-side changes (gateway/hl7/notify.py).
+HL7_NOTICES = web.AppKey("hl7_notices", NoticeWorker)
 
 
 async def front_door_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -43,7 +53,11 @@ async def front_door_ctx(app: web.Application) -> AsyncIterator[None]:
     server = MllpServer(door.handle, max_frame=door_settings.max_frame_bytes)
     await server.start(door_settings.host, door_settings.port, tls)
     app[HL7_FRONT_DOOR] = server
+    notices = NoticeWorker(app[STORE], app[RUNTIME], door_settings, tables, settings.base_dir)
+    await notices.start()
+    app[HL7_NOTICES] = notices
     try:
         yield
     finally:
+        await notices.close()
         await server.close()

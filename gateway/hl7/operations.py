@@ -23,6 +23,7 @@ from adapters.domain import (
     SlotQuery,
     SlotStatus,
     SupportingDocument,
+    utcnow,
 )
 from adapters.hl7_toolkit.er7 import Message
 from adapters.hl7_toolkit.header import ErrorDetail
@@ -38,7 +39,7 @@ from gateway.hl7.refusals import (
     missing,
 )
 from gateway.service import DuplicateRequest, Replay
-from gateway.store import AppointmentVersion
+from gateway.store import AppointmentVersion, Hl7Origin
 
 #: HTTP-like audit status of a replayed duplicate: "already reported" (neither a new
 #: booking, 201, nor a failure, >= 400), so reports never count it twice.
@@ -222,6 +223,8 @@ async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
         )
     except DuplicateRequest as dup:
         version = await call.service.read(dup.replay.appointment_id, dup.replay.version)
+        # Also on a resend: a gateway that died before recording it records it now.
+        await _record_origin(call, ask, version)
         call.audit(
             "book",
             REPLAYED,
@@ -230,6 +233,7 @@ async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
             appointment_id=version.appointment_id,
         )
         return Done(version, dup.replay)
+    await _record_origin(call, ask, version)
     call.audit(
         "book",
         201,
@@ -238,6 +242,19 @@ async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
         appointment_id=version.appointment_id,
     )
     return Done(version)
+
+
+async def _record_origin(call: Call, ask: BookingAsk, version: AppointmentVersion) -> None:
+    """Remember that this consumer made the booking, with the SCH-1 placer id its SRR
+    carries, so supplier-side changes reach it by SIU (gateway/hl7/notify.py)."""
+    origin = Hl7Origin(
+        appointment_id=version.appointment_id,
+        sending_application=call.envelope.application,
+        sending_facility=call.envelope.facility,
+        placer_id=ask.placer_id,
+        recorded_at=utcnow(),
+    )
+    await call.service.store.record_hl7_origin(origin)
 
 
 def _document(ask: BookingAsk, old: AppointmentVersion | None) -> SupportingDocument | None:

@@ -36,6 +36,7 @@ _STATUS = {
     BookingStatus.BOOKED: "Booked",
     BookingStatus.CANCELLED: "Cancelled",
     BookingStatus.ENTERED_IN_ERROR: "Deleted",
+    BookingStatus.NOSHOW: "Noshow",
 }
 
 #: (detail, ERR-4 severity)
@@ -131,11 +132,24 @@ def appointment_answer(
         msa(ack_code, reply.answered, text),
         *(err(d, s) for d, s in notices),
     ]
-    group = scheduling.sch_group(
-        _appointment_item(version, placer_id, service_code, patients), reply.header.zone
-    )
-    group[0] = _ids(group[0], placer_id, version.appointment_id, reply.header)
+    group = appointment_group(version, placer_id, service_code, patients, reply.header)
     return Message((*head, *group))
+
+
+def appointment_group(
+    version: AppointmentVersion,
+    placer_id: str,
+    service_code: str,
+    patients: PatientTables,
+    header: Header,
+) -> list[Segment]:
+    """The appointment's SCH group as this door sends it (in an SRR, SQR or SIU): SCH-1
+    the consumer's placer id, SCH-2 our appointment id, SCH-25 its status, PID the patient."""
+    group = scheduling.sch_group(
+        _appointment_item(version, placer_id, service_code, patients), header.zone
+    )
+    group[0] = _ids(group[0], placer_id, version.appointment_id, header)
+    return group
 
 
 def _appointment_item(

@@ -48,6 +48,11 @@ class Tables:
         """The national service id for a consumer code; a national id passes as itself."""
         return self.services.get(code, code)
 
+    def consumer_code(self, service_id: str) -> str:
+        """The first consumer code of a national service id (services.csv order); the id
+        itself when none maps to it (what a consumer may send back in AIS-3)."""
+        return next((c for c, s in self.services.items() if s == service_id), service_id)
+
 
 def load_tables(folder: Path) -> Tables:
     """Read and check every table in ``folder``; raises ``DataFileError`` naming the row."""

@@ -188,6 +188,40 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    (
+        # Which HL7 v2 consumer made each booking at the HL7 door (MSH-3, MSH-4) and the
+        # placer id (ARQ-1) its SRR echoed in SCH-1, so a supplier-side change can be told
+        # to it in an SIU with the ids it knows (gateway/hl7/notify.py).
+        """
+        CREATE TABLE hl7_origins (
+            appointment_id TEXT PRIMARY KEY,
+            sending_application TEXT NOT NULL,
+            sending_facility TEXT NOT NULL,
+            placer_id TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        # The HL7 outbox: one entry per supplier-side version of such a booking (written
+        # with the version), delivered in order per appointment, like pointer_journal.
+        """
+        CREATE TABLE hl7_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            appointment_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            recorded_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'held', 'refused')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            due_at TEXT NOT NULL,
+            owner TEXT,
+            lease_until TEXT,
+            last_error TEXT,
+            finished_at TEXT,
+            UNIQUE (appointment_id, version)
+        )
+        """,
+        "CREATE INDEX ix_hl7_outbox_state ON hl7_outbox (state, appointment_id, seq)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

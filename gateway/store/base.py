@@ -181,6 +181,51 @@ class ItkReceipt:
     referral_ids: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Hl7Origin:
+    """The HL7 v2 consumer that made a booking at the HL7 door, and the ids it holds."""
+
+    appointment_id: str
+    #: MSH-3 and MSH-4 of the booking message (its ledger scope is ``hl7:<MSH-3>^<MSH-4>``).
+    sending_application: str
+    sending_facility: str
+    #: ARQ-1 as sent: the SCH-1 placer id the SRR gave back ("" when none was sent).
+    placer_id: str
+    recorded_at: datetime
+
+
+class NoticeOutcome(enum.Enum):
+    """How an HL7 outbox entry ended."""
+
+    DELIVERED = "delivered"  # the consumer answered AA/CA
+    HELD = "held"  # the consumer has no notify endpoint: the change waits for its next query
+    REFUSED = "refused"  # the consumer answered AR/CR: not sent again
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeWork:
+    """One HL7 outbox entry, leased for delivery: tell the booking's consumer of ``version``."""
+
+    seq: int
+    appointment_id: str
+    version: int
+    #: Delivery attempts so far, this one included (more than 1: a resend, same MSH-10).
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeState:
+    """An HL7 outbox entry as it stands (ids and counts only)."""
+
+    seq: int
+    appointment_id: str
+    version: int
+    #: "pending" or a ``NoticeOutcome`` value.
+    state: str
+    attempts: int
+    last_error: str | None
+
+
 class VersionConflict(Exception):
     """The appointment's current version is not the one the writer expected."""
 
@@ -190,11 +235,15 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    async def add_version(self, version: AppointmentVersion) -> None:
+    async def add_version(
+        self, version: AppointmentVersion, *, supplier_side: bool = False
+    ) -> None:
         """Append ``version``; it must be exactly current+1 (1 for a new id).
 
         Raises ``VersionConflict`` otherwise, atomically, so two writers can
-        never both make version N.
+        never both make version N. ``supplier_side``: the version records a change
+        made at the supplier; if an HL7 consumer made the booking (``record_hl7_origin``)
+        its outbox entry is written in the same transaction, so no change is missed.
         """
         ...
 
@@ -359,6 +408,37 @@ class Store(Protocol):
 
     async def pointer_backlog(self, stuck_after: int) -> PointerBacklog:
         """Counts of undelivered, stuck and refused journal entries."""
+        ...
+
+    # -- HL7 origins and outbox (supplier-side changes told to HL7 consumers) ----------
+
+    async def record_hl7_origin(self, origin: Hl7Origin) -> None:
+        """Remember which HL7 consumer made the booking; the first record of it stands."""
+        ...
+
+    async def hl7_origin(self, appointment_id: str) -> Hl7Origin | None:
+        """The HL7 consumer that made this booking; None if it came another way."""
+        ...
+
+    async def lease_hl7_notice(
+        self, owner: str, now: datetime, lease_s: float
+    ) -> NoticeWork | None:
+        """Lease the oldest due outbox entry of an appointment with no earlier entry pending
+        and none leased by a live holder; None if there is none."""
+        ...
+
+    async def finish_hl7_notice(
+        self, work: NoticeWork, now: datetime, outcome: NoticeOutcome, error: str = ""
+    ) -> None:
+        """End ``work`` as ``outcome``; later entries of its appointment go on."""
+        ...
+
+    async def retry_hl7_notice(self, work: NoticeWork, due: datetime, error: str) -> None:
+        """Give ``work`` back, to be tried again from ``due``; ``error`` names why (no data)."""
+        ...
+
+    async def hl7_notices(self, appointment_id: str) -> list[NoticeState]:
+        """The outbox entries of one appointment, oldest first."""
         ...
 
     # -- ITK receipts (the ITK door's tracking ids) ------------------------------

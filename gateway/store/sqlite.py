@@ -20,14 +20,18 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.store import _itk, _pointers, _sql
+from gateway.store import _itk, _outbox, _pointers, _sql
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
     ClaimState,
+    Hl7Origin,
     InDoubt,
     ItkReceipt,
     LedgerClaim,
+    NoticeOutcome,
+    NoticeState,
+    NoticeWork,
     PointerBacklog,
     PointerWork,
     ReferralVersion,
@@ -84,7 +88,9 @@ class SqliteStore:
 
     # -- versions ------------------------------------------------------------
 
-    async def add_version(self, version: AppointmentVersion) -> None:
+    async def add_version(
+        self, version: AppointmentVersion, *, supplier_side: bool = False
+    ) -> None:
         params = _sql.version_params(version)  # validate before taking the lock
         async with self._transaction() as db:
             rows = await db.execute_fetchall(
@@ -100,6 +106,8 @@ class SqliteStore:
             await db.execute(_sql.INSERT_VERSION, params)
             if self._pointer_journal:
                 await db.execute(_pointers.INSERT_ENTRY, _pointers.entry_params(version))
+            if supplier_side:
+                await db.execute(_outbox.INSERT_ENTRY, _outbox.entry_params(version))
 
     async def get(
         self, appointment_id: str, version: int | None = None
@@ -354,6 +362,36 @@ class SqliteStore:
     async def refuse_pointer_work(self, work: PointerWork, now: datetime, error: str) -> None:
         async with self._transaction() as db:
             await _pointers.refuse(db, work, now, error)
+
+    # -- HL7 origins and outbox ------------------------------------------------------
+
+    async def record_hl7_origin(self, origin: Hl7Origin) -> None:
+        async with self._transaction() as db:
+            await _outbox.record_origin(db, origin)
+
+    async def hl7_origin(self, appointment_id: str) -> Hl7Origin | None:
+        async with self._lock:
+            return await _outbox.origin(self._require(), appointment_id)
+
+    async def lease_hl7_notice(
+        self, owner: str, now: datetime, lease_s: float
+    ) -> NoticeWork | None:
+        async with self._transaction() as db:
+            return await _outbox.lease(db, owner, now, lease_s)
+
+    async def finish_hl7_notice(
+        self, work: NoticeWork, now: datetime, outcome: NoticeOutcome, error: str = ""
+    ) -> None:
+        async with self._transaction() as db:
+            await _outbox.finish(db, work, now, outcome, error)
+
+    async def retry_hl7_notice(self, work: NoticeWork, due: datetime, error: str) -> None:
+        async with self._transaction() as db:
+            await _outbox.retry(db, work, due, error)
+
+    async def hl7_notices(self, appointment_id: str) -> list[NoticeState]:
+        async with self._lock:
+            return await _outbox.entries(self._require(), appointment_id)
 
     # -- ITK receipts -------------------------------------------------------------
 

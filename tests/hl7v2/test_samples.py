@@ -33,8 +33,8 @@ EXPECTED: dict[str, BookingStatus | str] = {
     "SIU-S16-02.hl7": "SIU^S16 is not supported",
     "SIU-S17-01.hl7": BookingStatus.ENTERED_IN_ERROR,
     "SIU-S17-02.hl7": BookingStatus.ENTERED_IN_ERROR,
-    "SIU-S26-01.hl7": BookingStatus.BOOKED,
-    "SIU-S26-02.hl7": BookingStatus.BOOKED,
+    "SIU-S26-01.hl7": BookingStatus.NOSHOW,
+    "SIU-S26-02.hl7": BookingStatus.NOSHOW,
     "SIU_12.hl7": "ADT^A60 is not an SIU message",
 }
 

@@ -1,7 +1,7 @@
 """The PAS's own front desk: local bookings, moves and cancels, told to the gateway by SIU.
 
 HL7 v2.5 chapter 10.5: the filler sends unsolicited ``SIU`` messages (S12
-new, S13 rescheduled, S14 modified, S15 cancelled) to interested systems and
+new, S13 rescheduled, S14 modified, S15 cancelled, S26 no-show) to interested systems and
 expects an ACK for each. A message not acknowledged stays in the outbox and
 is sent again by ``flush``.
 """
@@ -15,12 +15,13 @@ from datetime import date, datetime, timedelta
 
 import structlog
 
+from adapters.hl7_toolkit import scheduling
 from adapters.hl7_toolkit.er7 import Message, comp, reps, segment
-from adapters.hl7_toolkit.header import Ack, msh, read_ack
+from adapters.hl7_toolkit.header import Ack, read_ack
 from adapters.hl7_toolkit.mllp_client import MllpClient, TransportError
 from adapters.hl7_toolkit.values import format_date, short_id
 from adapters.hl7v2._redact import Redacted
-from adapters.hl7v2.peer.diary import BOOKED, CANCELLED, Appointment, slots
+from adapters.hl7v2.peer.diary import BOOKED, CANCELLED, NOSHOW, Appointment, slots
 from adapters.hl7v2.peer.logic import PasLogic
 
 log = structlog.get_logger(__name__)
@@ -114,6 +115,11 @@ class Desk:
         item = await self._change(filler_id, status=CANCELLED)
         await self._tell("S15", item)
 
+    async def no_show(self, filler_id: str) -> None:
+        """The patient did not attend: SCH-25 ``Noshow``, told by SIU^S26."""
+        item = await self._change(filler_id, status=NOSHOW)
+        await self._tell("S26", item)
+
     async def modify(self, filler_id: str, description: str) -> None:
         async with self.logic.lock:
             await self.logic.diary.conn.execute(
@@ -147,8 +153,9 @@ class Desk:
     def siu(self, trigger: str, item: Appointment) -> Message:
         header = self.logic.header
         control = short_id(uuid.uuid4().hex)
-        head = msh(header, "SIU", trigger, "SIU_S12", control, self.logic.clock())
-        return Message((head, *self.logic.group(item)))
+        return scheduling.unsolicited(
+            header, trigger, control, self.logic.clock(), self.logic.group(item)
+        )
 
     async def _tell(self, trigger: str, item: Appointment) -> None:
         self.outbox.append(self.siu(trigger, item))

@@ -23,6 +23,8 @@ from adapters.hl7v2._redact import Redacted
 
 DEFAULT_DIARY = Path(__file__).with_name("diary.csv")
 BOOKED, CANCELLED, OPEN = "Booked", "Cancelled", "Open"
+#: SCH-25 of an appointment the patient did not attend (SIU^S26).
+NOSHOW = "Noshow"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS appointments (

@@ -155,6 +155,9 @@ class PasPeer:
     async def cancel_locally(self, filler_id: str) -> None:
         await self.desk.cancel(filler_id)
 
+    async def no_show_locally(self, filler_id: str) -> None:
+        await self.desk.no_show(filler_id)
+
     async def modify_locally(self, filler_id: str, description: str) -> None:
         await self.desk.modify(filler_id, description)
 
