@@ -22,6 +22,7 @@ class Options:
     hl7: bool = True
     consumer: bool = True
     bars: bool = True
+    bars_consumer: bool = True
 
 
 def _positive_int(raw: str) -> int:
@@ -96,6 +97,13 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_false",
         help="skip the BaRS leg (the BaRS door's slot search and $process-message booking)",
     )
+    parser.add_argument(
+        "--no-bars-consumer",
+        dest="bars_consumer",
+        action="store_false",
+        help="skip the consumer leg's BaRS path (legacy MLLP -> gateway -> bars adapter -> "
+        "mock proxy -> BaRS receiver)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
@@ -112,4 +120,5 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         hl7=args.hl7,
         consumer=args.consumer,
         bars=args.bars,
+        bars_consumer=args.bars_consumer,
     )

@@ -33,7 +33,10 @@ booking bodies are prepared before each phase, outside the timed region.
 8. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
    legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
    door and the national-fhir adapter to a provider gateway, against FHIR sent
-   straight to that provider, in the same run.
+   straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
+   its BaRS path (``benchmarks.bars_consumer_leg``): the same MLLP calls through a
+   gateway with the ``bars`` adapter and the mock national proxy to a BaRS receiver,
+   against BaRS sent straight to that receiver.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -211,6 +214,12 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
 
         summary["consumer"] = report_consumer(await run_consumer_leg(opts, folder))
         summary["failures"] += summary["consumer"]["failures"]
+    if opts.consumer and opts.bars_consumer:
+        from benchmarks.bars_consumer_leg import report_bars_consumer, run_bars_consumer_leg
+
+        run = await run_bars_consumer_leg(opts, folder)
+        summary["bars_consumer"] = report_bars_consumer(run)
+        summary["failures"] += summary["bars_consumer"]["failures"]
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"json:        {opts.json_path}")

@@ -42,6 +42,7 @@ def create_app(
     app[STATE] = ProxyState(settings, clock, TokenIssuer(settings, clock))
     app.cleanup_ctx.append(_client_session)
     app.router.add_post(TOKEN_PATH, token)
+    app.router.add_get("/health", health)
     if settings.control:
         control.add_routes(app)
     app.router.add_route("*", API_ROOT + "{tail:(/.*)?}", api)
@@ -74,6 +75,12 @@ async def token(request: web.Request) -> web.Response:
         return web.json_response(exc.body(), status=exc.status, headers=headers)
     log.info("proxy_token_issued", client_id=client_id)
     return web.json_response(body, headers=headers)
+
+
+async def health(request: web.Request) -> web.Response:
+    """``GET /health``: the proxy is up (for a supervisor or a benchmark waiting on it)."""
+    routes = len(request.app[STATE].settings.routes)
+    return web.json_response({"status": "pass", "routes": routes})
 
 
 async def no_such_endpoint(request: web.Request) -> web.Response:

@@ -99,3 +99,10 @@ async def test_a_path_outside_the_api_is_404(proxy: Proxy) -> None:
     """An endpoint the API does not have: 404 PROXY_NOT_FOUND."""
     async with proxy.session.get(f"{proxy.url}/nothing/here") as resp:
         await _outcome(resp, 404, "PROXY_NOT_FOUND", "not-found")
+
+
+async def test_health_answers_without_a_token(proxy: Proxy) -> None:
+    """GET /health is 200 with no token, so a supervisor can tell the proxy is up."""
+    async with proxy.session.get(f"{proxy.url}/health") as resp:
+        assert resp.status == 200
+        assert (await resp.json())["status"] == "pass"

@@ -1,0 +1,85 @@
+"""A legacy 111 system's ITK report reaches a BaRS receiver as a servicerequest-request.
+
+The report arrives at the consumer gateway's ITK door, becomes a canonical Referral,
+and the ``bars`` adapter sends it on (``core/Core-Functionality-Requirements/
+Referral-Sender``); with an HL7 v2 booking naming the CDA (ARQ-24), booking and
+referral are linked at the receiver too, in either order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.hl7_toolkit.er7 import Message, Segment, comp
+from gateway.http.exchange import STORE
+from gateway.store import ReferralVersion, Store
+from tests.bars_journeys.conftest import Chain
+from tests.hl7_front_door.legacy import ack_of, appointment
+from tests.itk import messages
+
+
+def _receiver_store(chain: Chain) -> Store:
+    store: Store = chain.receiver.app[STORE]  # type: ignore[index]
+    return store
+
+
+async def _report(chain: Chain, body: bytes) -> int:
+    chain.itk.clock.at = messages.created(body)
+    resp = await chain.itk.send(body)
+    return resp.status
+
+
+async def _book(chain: Chain, document_id: str) -> str:
+    """SRM^S01 for the first free slot an hour ahead, ARQ-24 naming the CDA."""
+    (offer,) = await chain.hl7.offers()
+    message = chain.hl7.booking(offer)
+    arq = list(message.segments[1].fields)
+    arq[24] = comp(document_id, "CAS")
+    segments = list(message.segments)
+    segments[1] = Segment(tuple(arq), segments[1].delimiters)
+    answer = await chain.hl7.send(Message(tuple(segments)), wait_s=10)
+    assert ack_of(answer).code == "AA", answer.to_er7()
+    return appointment(answer).filler_id
+
+
+async def _at_receiver(chain: Chain, sent: ReferralVersion) -> list[ReferralVersion]:
+    nhs = sent.referral.patient.nhs_number
+    assert nhs
+    return await _receiver_store(chain).find_referrals_by_nhs_number(nhs)
+
+
+async def test_an_itk_report_reaches_the_bars_receiver_once(chain: Chain) -> None:
+    """ITK infrastructure ack, then the receiver holds one referral for that patient."""
+    body = messages.sample()
+    assert await _report(chain, body) == 200
+    sent = await chain.consumer_store.find_referral_by_document(messages.document_id(body))
+    assert sent is not None
+    received = await _at_receiver(chain, sent)
+    assert len({v.referral_id for v in received}) == 1
+    assert received[-1].referral.reason == sent.referral.reason
+    assert await _report(chain, body) == 200, "a resend of the same tracking id is answered"
+    assert len({v.referral_id for v in await _at_receiver(chain, sent)}) == 1
+    posts = [s for s in await chain.seen() if s["path"] == "/$process-message"]
+    assert len(posts) == 1, "the duplicate tracking id was not sent on again"
+
+
+@pytest.mark.parametrize("report_first", [False, True], ids=["booking-first", "report-first"])
+async def test_hl7_booking_and_itk_report_arrive_linked_at_the_bars_receiver(
+    chain: Chain, report_first: bool
+) -> None:
+    """Either order: the receiver's referral is linked to the receiver's appointment."""
+    body = messages.sample()
+    document_id = messages.document_id(body)
+    if report_first:
+        assert await _report(chain, body) == 200
+    await _book(chain, document_id)
+    if not report_first:
+        assert await _report(chain, body) == 200
+    sent = await chain.consumer_store.find_referral_by_document(document_id)
+    assert sent is not None and sent.referral.appointment_id
+    received = await _at_receiver(chain, sent)
+    assert received, "the receiver holds the referral"
+    linked = received[-1].referral.appointment_id
+    assert linked is not None, "the receiver linked the referral to its appointment"
+    held = await _receiver_store(chain).get(linked)
+    assert held is not None and held.booking.status.value == "booked"
