@@ -369,6 +369,10 @@ class Referral(_Value):
     document_identifier: str | None = None
     #: The gateway appointment the referral is linked to, once known.
     appointment_id: str | None = None
+    #: That booking's reference at the supplier the referral is offered to (the
+    #: ``Booking.supplier_ref``), set by the gateway on the copy it offers to the very
+    #: adapter holding the booking; never stored.
+    appointment_ref: str | None = None
     #: e.g. BaRS usecases-categories-bars "a1t1" (111 to ED).
     category: Coding | None = None
     authored: Instant

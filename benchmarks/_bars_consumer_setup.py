@@ -57,7 +57,7 @@ def write_targets(folder: Path) -> Path:
     """The consumer's targets table: the demo service -> the receiver's target identifier."""
     path = folder / "targets.csv"
     path.write_text(
-        "service_id,target_system,target_value,receiver_ods,name\n"
+        "service_id,target_system,target_value,ods_code,name\n"
         f"{SERVICE_ID},{TARGET.system},{TARGET.value},{RECEIVER_ODS},"
         "Demo urgent treatment centre\n",
         encoding="utf-8",

@@ -270,7 +270,8 @@ class ReferralService:
         """Offer ``referral`` to the supplier when it takes referrals, then store it."""
         adapter = route.adapter
         if Capability.REFERRAL in adapter.capabilities and isinstance(adapter, ReferringAdapter):
-            await self._call(route, ctx, adapter.send_referral(referral, ctx))
+            offered = await self._with_booking_ref(referral, route)
+            await self._call(route, ctx, adapter.send_referral(offered, ctx))
         ods = ctx.organisation.ods_code if ctx.organisation else None
         version = ReferralVersion(referral, route.name, self.clock(), ods)
         try:
@@ -280,6 +281,16 @@ class ReferralService:
                 ErrorKind.VERSION_CONFLICT, "the referral changed meanwhile; read it again"
             ) from exc
         return version
+
+    async def _with_booking_ref(self, referral: Referral, route: Route) -> Referral:
+        """The referral as offered: naming its booking as the supplier knows it, when the
+        same adapter holds that booking (a BaRS receiver links by its own Appointment id)."""
+        if referral.appointment_id is None:
+            return referral
+        held = await self.store.get(referral.appointment_id)
+        if held is None or held.route != route.name:
+            return referral
+        return referral.model_copy(update={"appointment_ref": held.booking.supplier_ref})
 
     async def _call(self, route: Route, ctx: CallContext, work: Awaitable[T]) -> T:
         """One adapter call within the deadline, its typed errors translated."""

@@ -207,7 +207,9 @@ class BarsAdapter:
             entry = self._entry(referral.service_id)
             reason = "new" if referral.version == 1 else "update"
             env = self._envelope(entry)
-            message = messages.referral_request(env, referral, reason=reason)
+            message = messages.referral_request(
+                env, referral, reason=reason, appointment=self._receiver_booking(referral, entry)
+            )
             call = self._call(Op.REFERRAL, "POST", "/$process-message", entry, ctx, body=message)
             state["write"] = True
             reply = await self._wire.send(call)
@@ -215,6 +217,15 @@ class BarsAdapter:
                 log.info("referral_sent", adapter=self._log_name, service_id=entry.service_id)
                 return
             raise error_for(Op.REFERRAL, reply.status, reply.body, reply.headers)
+
+    def _receiver_booking(self, referral: Referral, entry: TargetEntry) -> str | None:
+        """The receiver's Appointment id of the booking the referral goes with: only a
+        booking this adapter made at the same target (the gateway's own appointment id
+        means nothing to the receiver)."""
+        if referral.appointment_ref is None:
+            return None
+        head, marker, appointment_id = referral.appointment_ref.rpartition("/Appointment/")
+        return appointment_id if marker and head == entry.endpoint and appointment_id else None
 
     def subscribe(self, listener: BookingListener) -> None:
         self._listener = listener

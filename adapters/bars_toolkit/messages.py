@@ -210,13 +210,18 @@ def cancellation(env: Envelope, appointment: Json, who: Json) -> Json:
     return _bundle(env, "booking-request", "delete", CANCEL_DEFINITION, body)
 
 
-def _attached(referral: Referral, now: datetime) -> list[tuple[Json, str | None]]:
-    """The referral's FHIR-resource attachments as entries, with their titles."""
+def _attached(referral: Referral, now: datetime, subject: str) -> list[tuple[Json, str | None]]:
+    """The referral's FHIR-resource attachments as entries, with their titles.
+
+    An attachment read from another format (an NHS 111 CDA's consent, say) may lack
+    elements R4 requires of its type; ``referral_parts.completed`` adds them, so the
+    receiver's structure check passes and nothing read is lost.
+    """
     out = []
     for item in referral.clinical.attachments:
         if item.content_type != "application/fhir+json" or not item.data:
             continue
-        resource: Json = json.loads(item.data)
+        resource: Json = referral_parts.completed(json.loads(item.data), subject)
         resource["meta"] = {**(resource.get("meta") or {}), **meta(now)}
         url = item.identifier if item.identifier.startswith("urn:uuid:") else urn()
         out.append(({"fullUrl": url, "resource": resource}, item.title))
@@ -256,12 +261,19 @@ def _service_request(referral: Referral, env: Envelope, subject: str) -> Json:
     return request
 
 
-def referral_request(env: Envelope, referral: Referral, *, reason: str = "new") -> Json:
-    """A servicerequest-request carrying ``referral`` (BaRS-APP1/Referral-Payload, REFREQ01)."""
+def referral_request(
+    env: Envelope, referral: Referral, *, reason: str = "new", appointment: str | None = ""
+) -> Json:
+    """A servicerequest-request carrying ``referral`` (BaRS-APP1/Referral-Payload, REFREQ01).
+
+    ``appointment`` is the receiver's id of the booking the referral goes with
+    (``supportingInfo`` -> ``Appointment/<id>``); ``""`` (the default) takes
+    ``referral.appointment_id`` as that id, ``None`` names no booking.
+    """
     person = _entry(patient(referral.patient, env.now))
     request = _service_request(referral, env, person["fullUrl"])
     body = [_entry(request), person]
-    attached = _attached(referral, env.now)
+    attached = _attached(referral, env.now, person["fullUrl"])
     carried = {str(e["resource"].get("resourceType")) for e, _ in attached}
     if referral.triage is not None or "CarePlan" not in carried:
         body.append(_entry(referral_parts.care_plan(referral, person["fullUrl"], env.now)))
@@ -275,9 +287,10 @@ def referral_request(env: Envelope, referral: Referral, *, reason: str = "new") 
         referral, person["fullUrl"], env.receiver.endpoint, env.now, carried
     )
     body.extend(_entry(r) for r in parts)
-    if referral.appointment_id:
+    booking = referral.appointment_id if appointment == "" else appointment
+    if booking:
         request.setdefault("supportingInfo", []).append(
-            {"reference": f"Appointment/{referral.appointment_id}", "display": "Booking"}
+            {"reference": f"Appointment/{booking}", "display": "Booking"}
         )
     return _bundle(env, "servicerequest-request", reason, REFERRAL_DEFINITION, body)
 

@@ -54,6 +54,46 @@ def _practitioner(referral: Referral, now: datetime) -> Json:
     return out
 
 
+_VIRTUAL = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+    "code": "VR",
+    "display": "virtual",
+}
+_CONSENT_SCOPE = {
+    "coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
+    ]
+}
+_CONSENT_CATEGORY = {
+    "coding": [
+        {
+            "system": _SNOMED,
+            "code": "887031000000108",
+            "display": "Consent given for sharing of patient data",
+        }
+    ]
+}
+
+
+def completed(resource: Json, subject: str) -> Json:
+    """``resource`` with the elements R4 requires of its type that it lacks, never overwriting:
+    a Consent's scope, category and patient (its action under ``provision``), a subject, an
+    Encounter's status and class."""
+    kind = resource.get("resourceType")
+    if kind == "Consent":
+        resource.setdefault("scope", _CONSENT_SCOPE)
+        resource.setdefault("category", [_CONSENT_CATEGORY])
+        resource.setdefault("patient", {"reference": subject})
+        if "action" in resource:  # R4 keeps what is consented to under provision.action
+            resource.setdefault("provision", {}).setdefault("action", resource.pop("action"))
+    elif kind in ("Flag", "Observation", "Encounter", "Condition"):
+        resource.setdefault("subject", {"reference": subject})
+    if kind == "Encounter":
+        resource.setdefault("status", "finished")
+        resource.setdefault("class", _VIRTUAL)
+    return resource
+
+
 def context(
     referral: Referral,
     subject: str,
@@ -71,13 +111,7 @@ def context(
             now,
             status="finished",
             subject={"reference": subject},
-            **{
-                "class": {
-                    "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                    "code": "VR",
-                    "display": "virtual",
-                }
-            },
+            **{"class": _VIRTUAL},
         ),
         "Practitioner": practitioner,
         "PractitionerRole": _resource(
@@ -87,25 +121,8 @@ def context(
             "Consent",
             now,
             status="active",
-            scope={
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                        "code": "patient-privacy",
-                    }
-                ]
-            },
-            category=[
-                {
-                    "coding": [
-                        {
-                            "system": _SNOMED,
-                            "code": "887031000000108",
-                            "display": "Consent given for sharing of patient data",
-                        }
-                    ]
-                }
-            ],
+            scope=_CONSENT_SCOPE,
+            category=[_CONSENT_CATEGORY],
             patient={"reference": subject},
         ),
         "HealthcareService": _resource(

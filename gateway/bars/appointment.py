@@ -18,6 +18,7 @@ from fhir.resources.R4B.appointment import Appointment
 from pydantic import ValidationError
 
 from adapters.domain import BookingRequest, Patient
+from adapters.nhs import NHS_NUMBER_SYSTEM
 from gateway.bars import render
 from gateway.bars.errors import Rec, RecError
 from gateway.errors import ApiError
@@ -86,6 +87,11 @@ def _stu3_shaped(patient: Json) -> Json:
             for e in ident.get("extension") or []
         ]
         ids.append({**ident, "extension": exts} if exts else ident)
+    # UK Core lets a Patient carry local identifiers beside its NHS number (an NHS 111
+    # report's patient usually does); the shared reader takes the NHS number alone.
+    nhs = [i for i in ids if isinstance(i, dict) and i.get("system") == NHS_NUMBER_SYSTEM]
+    if nhs and len(ids) > 1:
+        ids = nhs[:1]
     return {**patient, "identifier": ids} if ids else patient
 
 

@@ -192,6 +192,8 @@ def _from_api_error(error: ApiError) -> ItkError:
     """The referral service's refusal as the ITK code a sender can act on."""
     if error.kind is ErrorKind.REQUEST_IN_PROGRESS:
         return ItkError(ToolkitCode.IN_PROGRESS, error.diagnostics[:200])
-    if error.kind.value.status < 500:
+    # A supplier's refusal is final however it is answered: "fix it", never "send again".
+    final = error.kind in (ErrorKind.SUPPLIER_REFUSED, ErrorKind.NOT_IMPLEMENTED)
+    if error.kind.value.status < 500 or final:
         return ItkError(ToolkitCode.PAYLOAD_REFUSED, mask_identifiers(error.diagnostics[:200]))
     return ItkError(ToolkitCode.PROCESSING_FAILED, error.kind.name.lower())

@@ -68,7 +68,7 @@ def bars_adapter(folder: Path, proxy: ProxySettings, key: Path, **overrides: Any
     """The consumer's ``adapters:`` entry: ``kind: bars`` through ``proxy``."""
     targets = folder / "bars-targets.csv"
     targets.write_text(
-        "service_id,target_system,target_value,receiver_ods,name\n"
+        "service_id,target_system,target_value,ods_code,name\n"
         f"{SERVICE_ID},{DOS},{DOS_ID},{RECEIVER_ODS},Demo urgent treatment centre\n",
         encoding="utf-8",
     )
