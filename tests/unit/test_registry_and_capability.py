@@ -19,7 +19,7 @@ def test_unknown_adapter_suggests_the_closest_name() -> None:
 
 def test_unknown_adapter_without_a_close_match_lists_known() -> None:
     """A kind like nothing registered lists what is known instead."""
-    with pytest.raises(UnknownAdapter, match="known: embedded"):
+    with pytest.raises(UnknownAdapter, match="known: bars, embedded"):
         resolve("zzz")
 
 
