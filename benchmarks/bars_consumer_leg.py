@@ -49,8 +49,9 @@ from benchmarks._consumer_setup import CONSUMER_SLOTS, WAIT_S
 from benchmarks._fhir import candidate_windows, new_session, slot_start
 from benchmarks._legacy import Legacy, Offer, mllp_book_cancel_op, mllp_search_op, refused
 from benchmarks._options import Options
-from benchmarks._phases import Op, PhaseResult, run_phase
+from benchmarks._phases import PhaseResult
 from benchmarks._report import print_errors, print_table
+from benchmarks.consumer_leg import phases, ratios
 from gateway.bars_sender import journeys
 
 Json = dict[str, Any]
@@ -163,20 +164,6 @@ async def calibrate(
     )
 
 
-async def _phases(opts: Options, scenario: str, target: str, make: Any) -> PhaseResult:
-    if opts.warmup:
-        await run_phase(
-            scenario,
-            target,
-            make(opts.warmup),
-            opts.warmup,
-            min(opts.seconds, WARMUP_CAP_S),
-            opts.concurrency,
-        )
-    op: Op = make(opts.requests)
-    return await run_phase(scenario, target, op, opts.requests, opts.seconds, opts.concurrency)
-
-
 @dataclass
 class BarsConsumerRun:
     chain: BarsChain
@@ -192,11 +179,11 @@ async def measure(
     receiver = chain.receiver.url
     search = mllp_search_op
     results = [
-        await _phases(opts, SCENARIOS[0], "consumer", lambda _n: search(client, legacy, window))
+        await phases(opts, SCENARIOS[0], "consumer", lambda _n: search(client, legacy, window))
     ]
     async with new_session(opts) as session:
         results.append(
-            await _phases(
+            await phases(
                 opts,
                 SCENARIOS[0],
                 "bare",
@@ -212,7 +199,7 @@ async def measure(
     for offer in cal.offers:
         offers.put_nowait(offer)
     results.append(
-        await _phases(
+        await phases(
             opts, SCENARIOS[1], "consumer", lambda _n: mllp_book_cancel_op(client, legacy, offers)
         )
     )
@@ -221,7 +208,7 @@ async def measure(
         for slot_id in cal.bare_pool:
             slots.put_nowait(slot_id)
         results.append(
-            await _phases(
+            await phases(
                 opts,
                 SCENARIOS[1],
                 "bare",
@@ -264,22 +251,6 @@ async def run_bars_consumer_leg(opts: Options, folder: Path) -> BarsConsumerRun:
         )
 
 
-def ratios(results: list[PhaseResult]) -> dict[str, dict[str, float]]:
-    by = {(r.scenario, r.target): r for r in results}
-    out: dict[str, dict[str, float]] = {}
-    for scenario in SCENARIOS:
-        via, bare = by.get((scenario, "consumer")), by.get((scenario, "bare"))
-        if via is None or bare is None:
-            continue
-        out[scenario] = {
-            "throughput_consumer_over_bare": via.rate / bare.rate if bare.rate else float("nan"),
-            "p50_consumer_over_bare": via.pct_ms(50) / bare.pct_ms(50)
-            if bare.pct_ms(50)
-            else float("nan"),
-        }
-    return out
-
-
 def report_bars_consumer(run: BarsConsumerRun) -> dict[str, Any]:
     """Print the table and the consumer/bare ratios; the facts for --json."""
     cal, results = run.cal, run.results
@@ -295,7 +266,7 @@ def report_bars_consumer(run: BarsConsumerRun) -> dict[str, Any]:
         f"book+cancel cycles {len(cal.offers)} (consumer) and {len(cal.bare_pool)} (bare) others"
     )
     print_table(results, 26)
-    ratio = ratios(results)
+    ratio = ratios(results, SCENARIOS)
     for scenario, values in ratio.items():
         print(
             f"ratio {scenario}: throughput consumer/bare = "

@@ -108,6 +108,7 @@ __all__ = [
     "measure",
     "mllp_book_cancel_op",
     "mllp_search_op",
+    "phases",
     "pid",
     "ratios",
     "report_consumer",
@@ -120,7 +121,7 @@ __all__ = [
 # --------------------------------------------------------------------------- measuring
 
 
-async def _phases(
+async def phases(
     opts: Options, scenario: str, target: str, make: Callable[[int], Op]
 ) -> PhaseResult:
     """``make(count)`` builds a fresh op (fresh tickets) for a warm-up then a measured phase."""
@@ -152,7 +153,7 @@ async def measure(opts: Options, chain: Chain, client: MllpClient, legacy: Legac
     results: list[PhaseResult] = []
     # consumer-slot-search
     results.append(
-        await _phases(
+        await phases(
             opts,
             SCENARIOS[0],
             "consumer",
@@ -161,7 +162,7 @@ async def measure(opts: Options, chain: Chain, client: MllpClient, legacy: Legac
     )
     async with new_session(opts) as session:
         results.append(
-            await _phases(
+            await phases(
                 opts,
                 SCENARIOS[0],
                 "bare",
@@ -175,7 +176,7 @@ async def measure(opts: Options, chain: Chain, client: MllpClient, legacy: Legac
     for offer in cal.offers:
         offers.put_nowait(offer)
     results.append(
-        await _phases(
+        await phases(
             opts,
             SCENARIOS[1],
             "consumer",
@@ -187,7 +188,7 @@ async def measure(opts: Options, chain: Chain, client: MllpClient, legacy: Legac
         for slot_id in cal.bare_pool:
             slots.put_nowait(slot_id)
         results.append(
-            await _phases(
+            await phases(
                 opts,
                 SCENARIOS[1],
                 "bare",
@@ -231,10 +232,13 @@ async def run_consumer_leg(opts: Options, folder: Path) -> ConsumerRun:
 # --------------------------------------------------------------------------- report
 
 
-def ratios(results: list[PhaseResult]) -> dict[str, dict[str, float]]:
+def ratios(
+    results: list[PhaseResult], scenarios: tuple[str, ...] = SCENARIOS
+) -> dict[str, dict[str, float]]:
+    """consumer/bare throughput and p50 ratios of each scenario measured both ways."""
     by = {(r.scenario, r.target): r for r in results}
     out: dict[str, dict[str, float]] = {}
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         via, bare = by.get((scenario, "consumer")), by.get((scenario, "bare"))
         if via is None or bare is None:
             continue
