@@ -37,11 +37,12 @@ def _bad(param: str, issue: str, message: str) -> RecError:
     return RecError(Rec.BAD_REQUEST, issue, message, expression=param)
 
 
-def _service(params: MultiMapping[str], target_service: str) -> None:
+def _service(params: MultiMapping[str], names: frozenset[str]) -> None:
+    """``names``: what the target service may be called (our id, the target's value)."""
     values = params.getall(SERVICE_PARAM, []) or params.getall(SERVICE_PARAM.lower(), [])
     if len(values) > 1:
         raise _bad(SERVICE_PARAM, "value", f"'{SERVICE_PARAM}' may be given once")
-    if values and values[0].rpartition("|")[2].strip() != target_service:
+    if values and values[0].rpartition("|")[2].strip() not in names:
         # GET--Slots: "likely match the value in the NHSD-Target-Identifier header".
         raise _bad(
             SERVICE_PARAM,
@@ -71,13 +72,20 @@ def includes(params: MultiMapping[str]) -> tuple[str, ...]:
 
 
 def slot_search(
-    params: MultiMapping[str], target_service: str, now: datetime, max_count: int
+    params: MultiMapping[str],
+    target_service: str,
+    now: datetime,
+    max_count: int,
+    target_value: str | None = None,
 ) -> tuple[stu3_search.SlotSearch, tuple[str, ...]]:
-    """The search to run and the includes honoured (STU3 reader, BaRS rules first)."""
+    """The search to run and the includes honoured (STU3 reader, BaRS rules first).
+
+    ``Schedule.actor:HealthcareService`` may name the service as the sender knows it
+    (the NHSD-Target-Identifier value, e.g. its DoS id) or by this gateway's own id."""
     if not params.getall("status", []):
         raise _bad("status", "required", "'status' is required (e.g. status=free)")
     _start(params)
-    _service(params, target_service)
+    _service(params, frozenset(n for n in (target_service, target_value) if n))
     honoured = includes(params)
     shared: MultiDict[str] = MultiDict(
         (k, v) for k, v in params.items() if k in ("status", "start", "_count")

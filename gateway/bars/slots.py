@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.domain import utcnow
-from gateway.bars import render, search
+from gateway.bars import headers, render, search
 from gateway.bars.requests import answer, base, begin, timeout
 from gateway.http.exchange import SETTINGS
 
@@ -15,7 +15,9 @@ async def search_slots(request: web.Request) -> web.Response:
     assert ex.service_id is not None
     now = utcnow()
     most = request.config_dict[SETTINGS].server.max_slots_per_page
-    wanted, honoured = search.slot_search(request.query, ex.service_id, now, most)
+    wanted, honoured = search.slot_search(
+        request.query, ex.service_id, now, most, headers.target(request.headers).value
+    )
     found = await ex.current.service.search(wanted.query, ex.context(timeout(request)))
     page = wanted.page(found)
     ex.slot_count = len(page.result.slots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,8 +13,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from adapters import registry
 from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.http.exchange import AUDIT, STORE
-from tests.api.conftest import booking_body
-from tests.bars.conftest import BARS_ROOT_PATH, Doors, Start, appointment_body, b64
+from tests.api.conftest import SERVICE_ID, booking_body
+from tests.bars.conftest import BARS_ROOT_PATH, DOS, DOS_ID, Doors, Start, appointment_body, b64
 from tests.samples import ROOT
 
 Json = dict[str, Any]
@@ -126,6 +127,29 @@ async def test_slot_search_is_a_uk_core_searchset(doors: Doors) -> None:
     assert slot["resource"]["meta"]["lastUpdated"]
     assert slot["fullUrl"].endswith(f"/Slot/{slot['resource']['id']}")
     assert bundle["total"] >= 1
+
+
+@pytest.mark.parametrize("named", ["dos", "gateway"])
+async def test_the_service_parameter_may_name_the_target_by_its_dos_id_or_our_id(
+    doors: Doors, named: str
+) -> None:
+    """GET--Slots: Schedule.actor:HealthcareService may carry the target's DoS id or our id."""
+    value = DOS_ID if named == "dos" else SERVICE_ID
+    now = datetime.now(UTC)
+    params = [
+        ("status", "free"),
+        ("start", f"ge{(now + timedelta(hours=1)).isoformat()}"),
+        ("start", f"le{(now + timedelta(days=3)).isoformat()}"),
+        ("Schedule.actor:HealthcareService", f"{DOS}|{value}"),
+        ("_include", "Slot:schedule"),
+        ("_include", "Schedule:actor:HealthcareService"),
+    ]
+    resp = await doors.bars.client.get(
+        f"{BARS_ROOT_PATH}/Slot", params=params, headers=doors.bars.headers()
+    )
+    assert resp.status == 200, await resp.text()
+    bundle = await _json(resp)
+    assert any(e["resource"]["resourceType"] == "Slot" for e in bundle["entry"])
 
 
 async def test_an_unsupported_include_is_left_out_of_the_self_link(doors: Doors) -> None:
