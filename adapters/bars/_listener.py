@@ -7,8 +7,11 @@ door (adapters never import ``gateway/``), so it listens itself on ``callback.ho
 Bundle, MessageHeader first with event booking-request, an Appointment focus naming a
 contained or entry Patient, from a known target), acknowledged (200 with an
 OperationOutcome ``informational``), and handed to the gateway's listener as a
-``BookingChange``. A message id seen before is acknowledged and not applied again;
-anything unreadable is 400 with an OperationOutcome (REC_BAD_REQUEST), never a trace.
+``BookingChange``. A message id seen before is acknowledged and not applied again
+(a memory of recent ids, a shortcut only: a change already recorded makes no new
+version, because the gateway records a supplier-side change only when the booking
+differs, so a resend after a restart is harmless too); anything unreadable is 400
+with an OperationOutcome (REC_BAD_REQUEST), never a trace.
 """
 
 from __future__ import annotations

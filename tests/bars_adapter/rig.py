@@ -16,6 +16,7 @@ Reusable from other test packages: ``from tests.bars_adapter.rig import bars_rig
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,3 +188,32 @@ async def bars_rig(
             await adapter.close()
         await session.close()
         await server.close()
+
+
+def update_message(appointment: dict[str, object], status: str) -> dict[str, object]:
+    """A receiver's booking-request update message of ``appointment``, now ``status``
+    (End-to-end-workflow/Asynchronous-Workflow), as it POSTs it back to the sender."""
+    patient = next(c for c in appointment["contained"])  # type: ignore[attr-defined]
+    body = {**appointment, "status": status, "contained": []}
+    body["participant"] = [{"actor": {"reference": "urn:uuid:p1"}, "status": "accepted"}]
+    header = {
+        "resourceType": "MessageHeader",
+        "id": str(uuid.uuid4()),
+        "eventCoding": {
+            "system": "https://fhir.nhs.uk/CodeSystem/message-events-bars",
+            "code": "booking-request",
+        },
+        "source": {"endpoint": f"{DOS}|{DOS_ID}"},
+        "reason": {"coding": [{"code": "update"}]},
+        "focus": [{"reference": "urn:uuid:a1"}],
+    }
+    return {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "type": "message",
+        "entry": [
+            {"fullUrl": "urn:uuid:h1", "resource": header},
+            {"fullUrl": "urn:uuid:a1", "resource": body},
+            {"fullUrl": "urn:uuid:p1", "resource": patient},
+        ],
+    }

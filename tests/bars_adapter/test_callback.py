@@ -3,43 +3,14 @@ a receiver's booking update is validated, acknowledged and passed on once."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import aiohttp
 
 from adapters.bars import BarsAdapter
 from adapters.contract import BookingChange
-from tests.bars.conftest import DOS, DOS_ID
-from tests.bars_adapter.rig import SERVICE_ID, Rig
+from tests.bars_adapter.rig import SERVICE_ID, Rig, update_message
 from tests.contract.builders import bookable, booking_request, call_context
-
-
-def _update(appointment: dict[str, object], status: str) -> dict[str, object]:
-    patient = next(c for c in appointment["contained"])  # type: ignore[attr-defined]
-    body = {**appointment, "status": status, "contained": []}
-    body["participant"] = [{"actor": {"reference": "urn:uuid:p1"}, "status": "accepted"}]
-    header = {
-        "resourceType": "MessageHeader",
-        "id": str(uuid.uuid4()),
-        "eventCoding": {
-            "system": "https://fhir.nhs.uk/CodeSystem/message-events-bars",
-            "code": "booking-request",
-        },
-        "source": {"endpoint": f"{DOS}|{DOS_ID}"},
-        "reason": {"coding": [{"code": "update"}]},
-        "focus": [{"reference": "urn:uuid:a1"}],
-    }
-    return {
-        "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
-        "type": "message",
-        "entry": [
-            {"fullUrl": "urn:uuid:h1", "resource": header},
-            {"fullUrl": "urn:uuid:a1", "resource": body},
-            {"fullUrl": "urn:uuid:p1", "resource": patient},
-        ],
-    }
 
 
 async def test_update_is_acknowledged_and_passed_on_once(
@@ -59,7 +30,7 @@ async def test_update_is_acknowledged_and_passed_on_once(
     booked = await adapter.book(booking_request(slot), call_context())
     appointment_id = booked.supplier_ref.rpartition("/")[2]
     raw = await bars_rig.doors.bars.get(f"/Appointment/{appointment_id}")
-    message = _update(await raw.json(content_type=None), "cancelled")
+    message = update_message(await raw.json(content_type=None), "cancelled")
     url = f"http://127.0.0.1:{port}/sender/FHIR/R4/$process-message"
     async with aiohttp.ClientSession() as session:
         for _ in range(2):

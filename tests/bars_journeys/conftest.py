@@ -12,6 +12,7 @@ Three real servers, the way they meet in production:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -45,6 +46,8 @@ from tests.itk.conftest import Sender as ItkSender
 CLIENT_ID = "legacy-cas-gateway"
 KID = "cas-1"
 RECEIVER_ODS = "X26"
+#: Where the consumer's bars adapter hears a receiver's updates (Asynchronous-Workflow).
+CALLBACK = "/sender/FHIR/R4"
 
 
 def _keys(folder: Path) -> tuple[Path, str]:
@@ -91,7 +94,15 @@ def bars_adapter(folder: Path, proxy: ProxySettings, key: Path, **overrides: Any
 """
 
 
-def _consumer_config(folder: Path, port: int, adapter: str) -> Path:
+def _consumer_config(folder: Path, port: int, adapter: str, notify_port: int | None) -> Path:
+    door = door_section(budget_s=6.0)
+    if notify_port is not None:
+        # The legacy CAS's own SIU listener (issue 12 item 4: updates passed on by SIU).
+        door = door.replace(
+            "      name: North CAS\n",
+            "      name: North CAS\n"
+            f"      notify: {{host: 127.0.0.1, port: {notify_port}, timeout_s: 1}}\n",
+        ) + "  notify_retry: {first_delay_s: 0.1, max_delay_s: 0.4, poll_interval_s: 0.05}\n"
     text = f"""
 server:
   host: 127.0.0.1
@@ -105,7 +116,7 @@ adapters:
 {adapter}services:
   - id: "{SERVICE_ID}"
     adapter: bars
-{door_section(budget_s=6.0)}{itk_section()}"""
+{door}{itk_section()}"""
     path = folder / "consumer.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -165,6 +176,20 @@ Start = Callable[..., Any]
 @pytest.fixture
 async def chain(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> AsyncIterator[Chain]:
     """Receiver, proxy and consumer gateway started on 127.0.0.1 (real sockets)."""
+    async with start_chain(tmp_path, unused_tcp_port_factory) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def start_chain(
+    tmp_path: Path,
+    unused_tcp_port_factory: Callable[[], int],
+    *,
+    callback_port: int | None = None,
+    notify_port: int | None = None,
+) -> AsyncIterator[Chain]:
+    """The three servers; ``callback_port`` opens the bars adapter's own $process-message
+    endpoint there, ``notify_port`` names the legacy CAS's SIU listener."""
     receiver_dir = tmp_path / "receiver"
     receiver_dir.mkdir()
     port = unused_tcp_port_factory()
@@ -187,7 +212,11 @@ async def chain(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> A
     await proxy_server.start_server()
 
     consumer_port = unused_tcp_port_factory()
-    config = _consumer_config(tmp_path, consumer_port, bars_adapter(tmp_path, proxy, key))
+    overrides: dict[str, Any] = {}
+    if callback_port is not None:
+        overrides["callback"] = {"host": "127.0.0.1", "port": callback_port, "path": CALLBACK}
+    adapter = bars_adapter(tmp_path, proxy, key, **overrides)
+    config = _consumer_config(tmp_path, consumer_port, adapter, notify_port)
     settings = load_config(config)
     consumer_app = create_app(settings, config)
     clock = Clock()
