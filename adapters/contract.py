@@ -146,8 +146,12 @@ class ReferringAdapter(SupplierAdapter, Protocol):
     referral, each update and the revoke (``referral.status``) alike.
     """
 
-    async def send_referral(self, referral: Referral, ctx: CallContext) -> None:
+    async def send_referral(self, referral: Referral, ctx: CallContext) -> str | None:
         """Hand one referral version to the supplier; idempotent on ``ctx.request_id``.
+
+        Returns the supplier's own reference of the referral when it gives one (the
+        gateway stores it as ``Referral.supplier_ref`` and offers it back with every later
+        version), else ``None``.
 
         Raises only ``adapters.errors.AdapterError`` subclasses.
         """

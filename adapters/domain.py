@@ -373,6 +373,10 @@ class Referral(_Value):
     #: ``Booking.supplier_ref``), set by the gateway on the copy it offers to the very
     #: adapter holding the booking; never stored.
     appointment_ref: str | None = None
+    #: The supplier's own reference of the referral, from its answer to the first offer
+    #: (a BaRS receiver's ``ServiceRequest`` id); kept with the versions and given back on
+    #: every later one, so an update or revoke names what the supplier holds.
+    supplier_ref: str | None = None
     #: e.g. BaRS usecases-categories-bars "a1t1" (111 to ED).
     category: Coding | None = None
     authored: Instant

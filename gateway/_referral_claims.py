@@ -41,7 +41,9 @@ def referral_id_for(scope: str, request_id: str | None) -> str:
 
 def referral_hash(referral: Referral, action: str) -> str:
     """What a resend must repeat to count as the same request (ids and links excluded)."""
-    body = referral.model_dump_json(exclude={"id", "version", "appointment_id"})
+    body = referral.model_dump_json(
+        exclude={"id", "version", "appointment_id", "appointment_ref", "supplier_ref"}
+    )
     return hashlib.sha256(f"{action}|{body}".encode()).hexdigest()
 
 

@@ -150,6 +150,7 @@ class ReferralService:
                     "id": referral_id,
                     "version": current.version + 1,
                     "appointment_id": changed.appointment_id or current.referral.appointment_id,
+                    "supplier_ref": current.referral.supplier_ref,
                 }
             )
             version = await self._write(following, route, ctx)
@@ -179,24 +180,31 @@ class ReferralService:
         log.info("referral_revoked", referral_id=referral_id, version=version.version)
         return version
 
-    async def link_booking(self, appointment: AppointmentVersion) -> None:
+    async def link_booking(
+        self, appointment: AppointmentVersion, ctx: CallContext | None = None
+    ) -> None:
         """Link the referral a new booking names or carries the document of; never raises.
 
-        The booking is already made, so a failure here is logged, not answered.
+        The booking is already made, so a failure here is logged, not answered. With
+        ``ctx``, a link made now is also offered to a supplier that holds both the
+        referral and the booking and takes referral updates (``_offer_link``).
         """
         booking = appointment.booking
         try:
+            linked: ReferralVersion | None = None
             if booking.document is not None:
                 # dos_itk.md: cases match on "ID of the CDA ==
                 # Appointment.DocumentReference.identifier", whichever arrives first.
                 doc = booking.document.identifier
                 await self.store.link_document(doc, appointment.appointment_id, self.clock())
-                await self._link(
+                linked = await self._link(
                     await self.store.find_referral_by_document(doc), appointment.appointment_id
                 )
             if booking.referral_reference:
                 found = await self.store.get_referral(referral_key(booking.referral_reference))
-                await self._link(found, appointment.appointment_id)
+                linked = await self._link(found, appointment.appointment_id) or linked
+            if linked is not None and ctx is not None:
+                await self._offer_link(linked, appointment, ctx)
         except Exception as exc:
             log.warning(
                 "referral_link_failed",
@@ -206,23 +214,52 @@ class ReferralService:
 
     # -- helpers ---------------------------------------------------------------
 
-    async def _link(self, found: ReferralVersion | None, appointment_id: str) -> None:
+    async def _link(
+        self, found: ReferralVersion | None, appointment_id: str
+    ) -> ReferralVersion | None:
         """A new version of ``found`` naming the appointment (unless it already does)."""
         if found is None or found.referral.appointment_id == appointment_id:
-            return
+            return None
         if found.referral.status in FINAL_REFERRAL_STATUSES:
-            return
+            return None
         async with self._lock(found.referral_id):
             current = await self.store.get_referral(found.referral_id)
             if current is None or current.referral.appointment_id == appointment_id:
-                return
+                return None
             linked = current.referral.model_copy(
                 update={"appointment_id": appointment_id, "version": current.version + 1}
             )
-            await self.store.add_referral_version(
-                ReferralVersion(linked, current.route, self.clock(), current.recorded_by)
-            )
+            version = ReferralVersion(linked, current.route, self.clock(), current.recorded_by)
+            await self.store.add_referral_version(version)
         log.info("referral_linked", referral_id=found.referral_id, appointment_id=appointment_id)
+        return version
+
+    async def _offer_link(
+        self, linked: ReferralVersion, appointment: AppointmentVersion, ctx: CallContext
+    ) -> None:
+        """Report first, booking second: tell the supplier holding both that they belong
+        together, as the referral's next version naming its booking (BaRS: a
+        servicerequest-request ``update`` whose supportingInfo is the receiver's
+        Appointment). Only adapters that say ``referral_updates`` get it: an ITK provider
+        would take a re-sent report as a second document."""
+        route = self.router.route(linked.route)
+        if route is None or route.name != appointment.route:
+            return
+        adapter = route.adapter
+        if not getattr(adapter, "referral_updates", False) or not isinstance(
+            adapter, ReferringAdapter
+        ):
+            return
+        offered = await self._with_booking_ref(linked.referral, route)
+        try:
+            await self._call(route, ctx, adapter.send_referral(offered, ctx))
+        except ApiError as exc:
+            # The link stands here; the supplier holds both, unlinked, until the next update.
+            log.warning(
+                "referral_link_not_offered", referral_id=linked.referral_id, error=exc.kind.name
+            )
+            return
+        log.info("referral_link_offered", referral_id=linked.referral_id, route=route.name)
 
     async def _appointment_for(self, referral: Referral) -> str | None:
         """The appointment a new referral is linked to: the one it names, or its document's."""
@@ -271,7 +308,9 @@ class ReferralService:
         adapter = route.adapter
         if Capability.REFERRAL in adapter.capabilities and isinstance(adapter, ReferringAdapter):
             offered = await self._with_booking_ref(referral, route)
-            await self._call(route, ctx, adapter.send_referral(offered, ctx))
+            ref = await self._call(route, ctx, adapter.send_referral(offered, ctx))
+            if ref and ref != referral.supplier_ref:
+                referral = referral.model_copy(update={"supplier_ref": ref})
         ods = ctx.organisation.ods_code if ctx.organisation else None
         version = ReferralVersion(referral, route.name, self.clock(), ods)
         try:

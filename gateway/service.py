@@ -185,7 +185,7 @@ class BookingService(Amendments):
                     f"organisation '{ods}' may not book at service '{booking.service_id}'",
                 )
             version = await self._first_version(booking, home.route, ods)
-            await self.referrals.link_booking(version)
+            await self.referrals.link_booking(version, ctx)
             if client_request_id:
                 await self.store.complete_request(
                     scope, client_request_id, version.appointment_id, version.version

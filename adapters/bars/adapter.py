@@ -100,6 +100,9 @@ class BarsAdapter:
     """A ``SupplierAdapter`` whose suppliers are BaRS receivers behind the national proxy."""
 
     capabilities: frozenset[Capability] = frozenset(Capability) - {Capability.INCLUDE_LOCATION}
+    #: A receiver takes a referral's later versions (servicerequest-request ``update``),
+    #: so the gateway offers it a link made after both arrived (report first).
+    referral_updates = True
 
     def __init__(
         self,
@@ -202,20 +205,32 @@ class BarsAdapter:
                 log.info("cancel_conflicted", adapter=self._log_name, status=reply.status)
         raise errors.BookingNotCancellable("the cancel did not complete")  # pragma: no cover
 
-    async def send_referral(self, referral: Referral, ctx: CallContext) -> None:
+    async def send_referral(self, referral: Referral, ctx: CallContext) -> str | None:
+        """servicerequest-request ``new`` for a first version, ``update`` after, naming
+        the receiver's own ServiceRequest id (``Referral.supplier_ref``) and booking.
+        Returns ``<target endpoint>/ServiceRequest/<receiver's id>`` when it answers one."""
         async with self._guard(Op.REFERRAL, ctx) as state:
             entry = self._entry(referral.service_id)
             reason = "new" if referral.version == 1 else "update"
+            held = _receiver_referral(referral.supplier_ref, entry)
+            if reason == "update" and held is None:
+                # The receiver would not know which referral is meant (REC_NOT_FOUND).
+                raise errors.SupplierRefused("the receiver's id of this referral is not known")
             env = self._envelope(entry)
             message = messages.referral_request(
-                env, referral, reason=reason, appointment=self._receiver_booking(referral, entry)
+                env,
+                referral,
+                reason=reason,
+                appointment=self._receiver_booking(referral, entry),
+                receiver_id=held,
             )
             call = self._call(Op.REFERRAL, "POST", "/$process-message", entry, ctx, body=message)
             state["write"] = True
             reply = await self._wire.send(call)
             if reply.status in (200, 201) or (reply.status == 409 and is_duplicate(reply.body)):
                 log.info("referral_sent", adapter=self._log_name, service_id=entry.service_id)
-                return
+                found = _answered_referral(reply) or held
+                return f"{entry.endpoint}/ServiceRequest/{found}" if found else None
             raise error_for(Op.REFERRAL, reply.status, reply.body, reply.headers)
 
     def _receiver_booking(self, referral: Referral, entry: TargetEntry) -> str | None:
@@ -539,3 +554,29 @@ def _pointer(reply: Reply) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def _receiver_referral(supplier_ref: str | None, entry: TargetEntry) -> str | None:
+    """The receiver's ServiceRequest id from a reference this target gave."""
+    if not supplier_ref:
+        return None
+    head, marker, found = supplier_ref.rpartition("/ServiceRequest/")
+    return found if marker and head == entry.endpoint and _ID.match(found) else None
+
+
+def _answered_referral(reply: Reply) -> str | None:
+    """The ServiceRequest id a servicerequest-response focuses on, or (a 409 duplicate)
+    the one its Content-Location names."""
+    if reply.status == 409:
+        where = reply.header("Content-Location") or ""
+        found = where.rpartition("/ServiceRequest/")[2]
+        return found if _ID.match(found) else None
+    body = reply.body
+    if not isinstance(body, dict):
+        return None
+    try:
+        found = str(messages.focus_of(body).get("id") or "")
+    except (KeyError, IndexError, TypeError, StopIteration):
+        return None
+    return found if _ID.match(found) else None
+

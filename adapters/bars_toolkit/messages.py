@@ -262,16 +262,24 @@ def _service_request(referral: Referral, env: Envelope, subject: str) -> Json:
 
 
 def referral_request(
-    env: Envelope, referral: Referral, *, reason: str = "new", appointment: str | None = ""
+    env: Envelope,
+    referral: Referral,
+    *,
+    reason: str = "new",
+    appointment: str | None = "",
+    receiver_id: str | None = None,
 ) -> Json:
     """A servicerequest-request carrying ``referral`` (BaRS-APP1/Referral-Payload, REFREQ01).
 
     ``appointment`` is the receiver's id of the booking the referral goes with
     (``supportingInfo`` -> ``Appointment/<id>``); ``""`` (the default) takes
-    ``referral.appointment_id`` as that id, ``None`` names no booking.
+    ``referral.appointment_id`` as that id, ``None`` names no booking. ``receiver_id``
+    is the ServiceRequest id the receiver gave (an update or cancel names it).
     """
     person = _entry(patient(referral.patient, env.now))
     request = _service_request(referral, env, person["fullUrl"])
+    if receiver_id:
+        request["id"] = receiver_id
     body = [_entry(request), person]
     attached = _attached(referral, env.now, person["fullUrl"])
     carried = {str(e["resource"].get("resourceType")) for e, _ in attached}

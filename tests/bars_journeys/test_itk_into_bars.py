@@ -85,7 +85,7 @@ async def test_an_hl7_booking_then_its_itk_report_arrive_linked_at_the_bars_rece
 async def test_an_itk_report_then_its_hl7_booking_both_reach_the_bars_receiver(
     chain: Chain,
 ) -> None:
-    """Report first: the receiver holds the referral and the booking; the gateway links them."""
+    """Report first: the receiver holds both and, told by a referral update, links them."""
     body = messages.sample(SAMPLE)
     document_id = messages.document_id(body)
     assert await _report(chain, body) == 200
@@ -95,3 +95,9 @@ async def test_an_itk_report_then_its_hl7_booking_both_reach_the_bars_receiver(
     assert len({v.referral_id for v in await _at_receiver(chain, sent)}) == 1
     held = await chain.receiver_service.patient_appointments(NHS_NUMBER)
     assert [v.booking.status.value for v in held] == ["booked"]
+    received = await _at_receiver(chain, sent)
+    assert received[-1].referral.appointment_id == held[0].appointment_id, (
+        "the servicerequest-request update named the receiver's own Appointment"
+    )
+    versions = await _receiver_store(chain).referral_versions(received[-1].referral_id)
+    assert [v.version for v in versions] == [1, 2], "the report once, then its link, once"
