@@ -12,7 +12,8 @@ over MLLP. No booking or SIU from the supplier ever waits for it.
 - ``AA``/``CA``: delivered. ``AE``/``CE``, no answer, no connection, an
   unreadable answer: tried again with jittered exponential backoff, for ever (a
   consumer outage loses nothing), with the same MSH-10 and bytes; an entry cut
-  short by a stop keeps its lease, which lapses, so the next start sends it again.
+  short by a stop is given back due at once, so the next start (or another
+  replica) sends it again without waiting out the lease (which still covers a crash).
 - ``AR``/``CR``: the consumer refuses the message as sent; resending it unchanged
   cannot help, so it is logged (``hl7_notice_refused``, ERR-3 codes only) and
   dropped; later changes of the booking go on.
@@ -91,17 +92,22 @@ class NoticeWorker:
         self._clients: dict[str, MllpClient] = {}
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._working: NoticeWork | None = None
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def close(self) -> None:
-        """Stop; an entry cut short keeps its lease, which lapses, so it is sent again."""
+        """Stop; an entry cut short is given back, due now, so it is sent again."""
         self._stop.set()
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait([self._task])
             self._task = None
+        if self._working is not None:
+            work, self._working = self._working, None
+            with contextlib.suppress(Exception):  # else its lease lapses: sent again later
+                await self.store.retry_hl7_notice(work, self.clock(), "stopped")
         for client in self._clients.values():
             await client.close()
         self._clients = {}
@@ -134,6 +140,7 @@ class NoticeWorker:
         work = await self.store.lease_hl7_notice(self.owner, self.clock(), lease_s)
         if work is None:
             return False
+        self._working = work
         try:
             await self._deliver(work)
         except Refused as exc:
@@ -151,6 +158,7 @@ class NoticeWorker:
             await self._later(work, exc.reason)
         except Exception as exc:  # never lose the entry; the type only (no data)
             await self._later(work, f"internal_{type(exc).__name__}")
+        self._working = None
         return True
 
     def _notifying(self) -> list[Hl7NotifySettings]:
