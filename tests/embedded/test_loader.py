@@ -178,7 +178,7 @@ async def test_create_refuses_bad_data_with_a_value_error(data_dir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        ({"data_dir": "data"}, "database: Field required"),
+        ({"data_dir": "data"}, "give exactly one of database (an SQLite file) or dsn"),
         ({"database": ":memory:", "data_dir": "data", "colour": "red"}, "colour"),
         ({"database": ":memory:", "data_dir": "data", "timezone": "Mars/Olympus"}, "Mars"),
         ({"database": ":memory:", "data_dir": "data", "horizon_days": 0}, "horizon_days"),
