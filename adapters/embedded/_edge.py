@@ -38,6 +38,8 @@ _TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
     # Text PostgreSQL refuses to store (a NUL character): the caller's fault, not the diary's.
     (asyncpg.CharacterNotInRepertoireError, BookingRejected, _UNSTORABLE),
     (asyncpg.UntranslatableCharacterError, BookingRejected, _UNSTORABLE),
+    # A parameter the driver cannot encode (a lone surrogate), or any other data exception.
+    (asyncpg.DataError, BookingRejected, _UNSTORABLE),
     (asyncpg.PostgresError, SupplierUnavailable, "the diary database failed"),
     (asyncpg.InterfaceError, SupplierUnavailable, "the diary database connection failed"),
     (OSError, SupplierUnavailable, "the diary database could not be used"),
@@ -77,8 +79,11 @@ def translate(operation: str, exc: BaseException) -> AdapterError:
         (SupplierUnavailable, "the diary failed unexpectedly"),
     )
     # Only database and file errors keep their text for the log: a validation or
-    # encoding error may quote the patient record it choked on.
-    safe = isinstance(exc, sqlite3.Error | asyncpg.PostgresError | OSError)
+    # encoding error may quote the patient record it choked on, and so may asyncpg's
+    # DataError ("invalid input for query argument $8: '...'").
+    safe = isinstance(exc, sqlite3.Error | asyncpg.PostgresError | OSError) and not isinstance(
+        exc, asyncpg.DataError
+    )
     detail = f"{type(exc).__name__}: {exc}" if safe else type(exc).__name__
     return typed(f"{operation}: {message}", supplier_detail=detail)
 
