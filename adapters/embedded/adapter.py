@@ -253,12 +253,15 @@ class EmbeddedAdapter:
             raise errors.SlotUnavailable(f"slot {slot.id}: its schedule is no longer offered")
         _check_fits(request, slot)
         now = self._clock()
+        # A slot taken since the first look may be taken by this very request id at
+        # another replica: that booking is the answer, not a refusal.
         if slot.status is not SlotStatus.FREE:
-            raise errors.SlotUnavailable(f"slot {slot.id} is {slot.status.value}")
+            return await self._first_booking(
+                tx, request_id, f"slot {slot.id} is {slot.status.value}"
+            )
         if slot.start <= now:
             raise errors.SlotUnavailable(f"slot {slot.id} has already started")
         if not await tx.set_slot_status(slot.id, SlotStatus.BUSY, only_if=SlotStatus.FREE):
-            # Taken meanwhile, perhaps by this very request id at another replica.
             return await self._first_booking(tx, request_id, f"slot {slot.id} was taken")
         ref = str(uuid.uuid4())
         if not await tx.insert_booking(ref, request_id, schedule.service_id, request, slot.id, now):
