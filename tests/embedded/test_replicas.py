@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import asyncpg
+import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
 from adapters.domain import Booking, BookingStatus, SlotStatus
 from adapters.embedded import EmbeddedAdapter, PgTarget, load_directory
 from adapters.embedded._templates import generate
-from adapters.errors import SlotUnavailable
+from adapters.errors import SlotUnavailable, SupplierTimeout
 from tests.contract.builders import booking_request, call_context
 from tests.embedded.helpers import DEMO, LONDON, Clock, all_slots, first_free, open_diary
 from tests.embedded.pg import fresh_schema, raw
@@ -107,3 +109,24 @@ async def test_a_cancel_at_one_replica_frees_the_slot_at_the_other(
     assert cancelled.status is BookingStatus.CANCELLED
     again = await left.book(booking_request(slot), call_context())
     assert again.slot.id == slot.id and again.supplier_ref != booked.supplier_ref
+
+
+async def test_a_booking_stuck_behind_another_replicas_lock_times_out_cleanly(
+    target: PgTarget,
+) -> None:
+    """A booking waiting on a row another replica holds times out; the pool works afterwards."""
+    diary = await open_diary(target, Clock())
+    other = await asyncpg.connect(target.dsn, server_settings={"search_path": str(target.schema)})
+    try:
+        slot = await first_free(diary)
+        async with other.transaction():
+            await other.execute("UPDATE slots SET status = status WHERE id = $1", slot.id)
+            with pytest.raises(SupplierTimeout):
+                await diary.book(booking_request(slot), call_context(deadline_in=0.3))
+        # Every pooled connection in use at once, the one that timed out among them.
+        await asyncio.gather(*(all_slots(diary) for _ in range(2 * target.pool_size)))
+        booked = await diary.book(booking_request(slot), call_context())
+        assert booked.slot.id == slot.id
+    finally:
+        await other.close()
+        await diary.close()
