@@ -246,14 +246,16 @@ class PgTx:
         return _count(status) == 1
 
     async def set_booking_status(
-        self, supplier_ref: str, status: BookingStatus, at: datetime
-    ) -> None:
-        await self._conn.execute(
-            "UPDATE bookings SET status = $1, updated = $2 WHERE supplier_ref = $3",
+        self, supplier_ref: str, status: BookingStatus, at: datetime, *, only_if: BookingStatus
+    ) -> bool:
+        result = await self._conn.execute(
+            "UPDATE bookings SET status = $1, updated = $2 WHERE supplier_ref = $3 AND status = $4",
             status.value,
             at,
             supplier_ref,
+            only_if.value,
         )
+        return _count(result) == 1
 
     async def booking_by_ref(self, supplier_ref: str) -> Booking | None:
         return await self._booking_where("b.supplier_ref = $1", supplier_ref)

@@ -236,12 +236,13 @@ class SqliteTx:
         return cursor.rowcount == 1
 
     async def set_booking_status(
-        self, supplier_ref: str, status: BookingStatus, at: datetime
-    ) -> None:
-        await self._conn.execute(
-            "UPDATE bookings SET status = ?, updated = ? WHERE supplier_ref = ?",
-            (status.value, precise(at), supplier_ref),
+        self, supplier_ref: str, status: BookingStatus, at: datetime, *, only_if: BookingStatus
+    ) -> bool:
+        cursor = await self._conn.execute(
+            "UPDATE bookings SET status = ?, updated = ? WHERE supplier_ref = ? AND status = ?",
+            (status.value, precise(at), supplier_ref, only_if.value),
         )
+        return cursor.rowcount == 1
 
     async def booking_by_ref(self, supplier_ref: str) -> Booking | None:
         return await self._booking_where("b.supplier_ref = ?", supplier_ref)

@@ -104,14 +104,17 @@ class EmbeddedAdapter:
                 if isinstance(database, PgTarget)
                 else _sqlite.connect(str(database))
             )
-        except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise errors.SupplierUnavailable(
-                f"embedded diary '{name}' could not be opened", supplier_detail=str(exc)
-            ) from exc
-        except (ValueError, TimeoutError) as exc:
+        except (
+            sqlite3.Error,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            ValueError,
+            TimeoutError,
+        ) as exc:
             raise errors.SupplierUnavailable(
                 f"embedded diary '{name}' could not be opened",
-                supplier_detail=type(exc).__name__,
+                supplier_detail=str(exc) or type(exc).__name__,
             ) from exc
         adapter = cls(
             name,
@@ -290,7 +293,11 @@ class EmbeddedAdapter:
         now = self._clock()
         if booking.start <= now:
             raise errors.BookingNotCancellable(f"booking {shown(supplier_ref)} has already started")
-        await tx.set_booking_status(supplier_ref, BookingStatus.CANCELLED, now)
+        if not await tx.set_booking_status(
+            supplier_ref, BookingStatus.CANCELLED, now, only_if=BookingStatus.BOOKED
+        ):
+            # Cancelled meanwhile at another replica; its slot may already be rebooked.
+            raise errors.BookingNotCancellable(f"booking {shown(supplier_ref)} was cancelled")
         await tx.set_slot_status(booking.slot.id, SlotStatus.FREE, only_if=SlotStatus.BUSY)
         return await _reread(tx, supplier_ref)
 

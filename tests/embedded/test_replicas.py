@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from adapters.domain import Booking, BookingStatus, SlotStatus
 from adapters.embedded import EmbeddedAdapter, PgTarget, load_directory
 from adapters.embedded._templates import generate
-from adapters.errors import SlotUnavailable, SupplierTimeout
+from adapters.errors import BookingNotCancellable, SlotUnavailable, SupplierTimeout
 from tests.contract.builders import booking_request, call_context
 from tests.embedded.helpers import DEMO, LONDON, Clock, all_slots, first_free, open_diary
 from tests.embedded.pg import fresh_schema, raw
@@ -130,3 +130,19 @@ async def test_a_booking_stuck_behind_another_replicas_lock_times_out_cleanly(
     finally:
         await other.close()
         await diary.close()
+
+
+async def test_two_replicas_cancelling_one_booking_at_once_cancel_it_once(
+    replicas: tuple[EmbeddedAdapter, EmbeddedAdapter],
+) -> None:
+    """Twenty simultaneous cancels of one booking over two replicas: one cancels, 19 refused."""
+    left, _ = replicas
+    slot = await first_free(left)
+    booked = await left.book(booking_request(slot), call_context())
+    outcomes = await asyncio.gather(
+        *(side.cancel(booked.supplier_ref, call_context()) for side in replicas * 10),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, Booking) for o in outcomes) == 1
+    assert sum(isinstance(o, BookingNotCancellable) for o in outcomes) == 19
+    assert {s.id: s.status for s in await all_slots(left)}[slot.id] is SlotStatus.FREE
