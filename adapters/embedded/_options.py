@@ -10,7 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from adapters._options import database_location, known_zone, under, validate_options
 from adapters.embedded._db import PgTarget
@@ -27,10 +34,11 @@ class EmbeddedConfigError(ValueError):
 class EmbeddedOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: SQLite file holding slots and bookings (relative to the config folder), or ":memory:".
-    database: str | None = Field(default=None, min_length=1)
     #: PostgreSQL diary instead of SQLite: ``postgresql://user@host:port/dbname``.
     dsn: str | None = Field(default=None, min_length=1)
+    #: SQLite file holding slots and bookings (relative to the config folder), or ":memory:".
+    #: Declared after ``dsn`` so its check sees whether ``dsn`` was given.
+    database: str | None = Field(default=None, min_length=1, validate_default=True)
     #: Environment variable holding the PostgreSQL password (never the password itself).
     password_env: str | None = Field(default=None, min_length=1)
     #: PostgreSQL schema holding the diary's tables (created if missing).
@@ -71,12 +79,18 @@ class EmbeddedOptions(BaseModel):
             raise ValueError(f"'{value}' is not a lower-case schema name (a-z, 0-9, _; at most 63)")
         return value
 
-    @model_validator(mode="after")
-    def _one_database(self) -> EmbeddedOptions:
-        if (self.database is None) == (self.dsn is None):
+    @field_validator("database")
+    @classmethod
+    def _one_database(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field check, not a model one, so it is reported with every other problem.
+        if "dsn" in info.data and (value is None) == (info.data["dsn"] is None):
             raise ValueError(
                 "give exactly one of database (an SQLite file) or dsn (a PostgreSQL URL)"
             )
+        return value
+
+    @model_validator(mode="after")
+    def _postgres_only(self) -> EmbeddedOptions:
         if self.dsn is None:
             unused = [
                 name
