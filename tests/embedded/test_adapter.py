@@ -323,3 +323,19 @@ async def test_a_deadline_during_commit_is_an_unknown_outcome(
         async with guarded("book", call_context(deadline_in=0.01), asyncio.Lock(), "t") as call:
             call.commit_sent = committed
             await asyncio.sleep(1)
+
+
+async def test_instants_come_back_timezone_aware_utc(diary: EmbeddedAdapter, where: Where) -> None:
+    """Slot and booking instants read back as UTC-aware datetimes; PostgreSQL stores timestamptz."""
+    booked = await diary.book(booking_request(await first_free(diary)), call_context())
+    again = await diary.get(booked.supplier_ref, call_context())
+    for instant in (again.start, again.end, again.created, again.slot.start, again.slot.end):
+        assert instant.tzinfo is not None and instant.utcoffset() == timedelta(0)
+    if isinstance(where, PgTarget):
+        types = await raw(
+            where,
+            "SELECT DISTINCT data_type FROM information_schema.columns"
+            " WHERE table_schema = ? AND column_name IN ('start', 'end', 'created', 'received')",
+            where.schema,
+        )
+        assert types == [("timestamp with time zone",)]
