@@ -1,8 +1,9 @@
-"""The embedded adapter: a small scheduling backend of its own, on SQLite.
+"""The embedded adapter: a small scheduling backend of its own, on SQLite or PostgreSQL.
 
-Configured as ``kind: embedded`` with options ``database``, ``data_dir``,
-``timezone`` (default Europe/London), ``horizon_days`` (default 14) and
-``log_name``; the data files are described in ``mappings/embedded/README.md``.
+Configured as ``kind: embedded`` with options ``database`` (an SQLite file) or
+``dsn`` (a PostgreSQL URL, with ``password_env``, ``schema`` and ``pool_size``),
+``data_dir``, ``timezone`` (default Europe/London), ``horizon_days`` (default
+14) and ``log_name``; the data files are described in ``mappings/embedded/README.md``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from adapters._csvtable import DataFileError
 from adapters.contract import SupplierAdapter
+from adapters.embedded._db import PgTarget
 from adapters.embedded._directory import Directory, load_directory
 from adapters.embedded._options import EmbeddedConfigError, EmbeddedOptions, parse_options
 from adapters.embedded.adapter import EmbeddedAdapter
@@ -23,6 +25,7 @@ __all__ = [
     "EmbeddedAdapter",
     "EmbeddedConfigError",
     "EmbeddedOptions",
+    "PgTarget",
     "check",
     "create",
     "load_directory",
@@ -44,9 +47,13 @@ async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> Suppl
     """
     settings = parse_options(name, options)
     directory = load_directory(settings.data_path(base_dir))
+    try:
+        location = settings.location(base_dir)
+    except EmbeddedConfigError as exc:
+        raise EmbeddedConfigError(f"adapter '{name}' (embedded): {exc}") from None
     return await EmbeddedAdapter.open(
         name,
-        settings.database_path(base_dir),
+        location,
         directory,
         zone=settings.zone,
         horizon_days=settings.horizon_days,

@@ -1,70 +1,132 @@
-"""The embedded diary's own SQLite tables and the SQL that reads and writes them.
+"""What the embedded diary needs from a database, whichever database holds it.
 
-Slots and bookings only; reference data lives in CSV (``_directory``). Instants
-are stored as ISO 8601 UTC text of fixed width so they sort as they compare.
-The patient and document are stored as pydantic JSON in the adapter's database.
+Two backends keep the same tables with the same rules: ``_sqlite`` (one file,
+one connection) and ``_pg`` (PostgreSQL, a connection pool, shared by several
+gateway replicas). The adapter speaks only to the protocols below:
+
+- ``DiaryDb`` opens transactions, creates the schema, pings and closes;
+- ``DiaryTx`` is the work done on one connection, inside a transaction when it
+  came from ``DiaryDb.write``.
+
+Rules every backend keeps, so a slot is booked at most once whoever asks:
+``set_slot_status`` is a conditional update that reports whether it moved the
+slot; ``bookings.request_id`` is unique (``insert_booking`` reports a request id
+already used instead of failing); at most one live booking per slot (a partial
+unique index); ``add_slots`` leaves a slot already held untouched. Instants come
+back as timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
-
-from adapters.domain import (
-    Booking,
-    BookingRequest,
-    BookingStatus,
-    DeliveryChannel,
-    Patient,
-    Slot,
-    SlotStatus,
-    SupportingDocument,
-)
+from adapters.domain import Booking, BookingRequest, BookingStatus, Referral, Slot, SlotStatus
 from adapters.embedded._templates import GeneratedSlot
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS slots (
-    id TEXT PRIMARY KEY,
-    identifier TEXT NOT NULL UNIQUE,
-    schedule_id TEXT NOT NULL,
-    start TEXT NOT NULL,
-    "end" TEXT NOT NULL,
-    status TEXT NOT NULL,
-    delivery_channel TEXT
-);
-CREATE INDEX IF NOT EXISTS slots_by_schedule_start ON slots (schedule_id, start);
-CREATE TABLE IF NOT EXISTS bookings (
-    supplier_ref TEXT PRIMARY KEY,
-    request_id TEXT NOT NULL UNIQUE,
-    slot_id TEXT NOT NULL REFERENCES slots (id),
-    service_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    start TEXT NOT NULL,
-    "end" TEXT NOT NULL,
-    description TEXT NOT NULL,
-    patient TEXT NOT NULL,
-    document TEXT,
-    referral_reference TEXT,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
--- A slot carries at most one live booking, whatever the code above tries.
-CREATE UNIQUE INDEX IF NOT EXISTS one_live_booking_per_slot
-    ON bookings (slot_id) WHERE status = 'booked';
-"""
 
-_SLOT_COLUMNS = 'id, identifier, schedule_id, start, "end", status, delivery_channel'
-_BOOKING_COLUMNS = (
-    'b.supplier_ref, b.status, b.service_id, b.start, b."end", b.description, b.patient, '
-    "b.document, b.referral_reference, b.created, "
-    's.id, s.identifier, s.schedule_id, s.start, s."end", s.status, s.delivery_channel'
-)
+class DiaryTx(Protocol):
+    """Reads and writes of slots, bookings and referrals on one connection."""
+
+    async def add_slots(self, slots: Sequence[GeneratedSlot]) -> int:
+        """Insert slots not yet held (an existing one is left untouched); how many were new."""
+        ...
+
+    async def find_slots(
+        self,
+        schedule_ids: Sequence[str],
+        statuses: Iterable[SlotStatus],
+        start_from: datetime | None,
+        start_to: datetime | None,
+    ) -> list[Slot]:
+        """Slots of these schedules in these states, by start (bounds inclusive, to the second)."""
+        ...
+
+    async def slot_by_ref(self, ref: str) -> Slot | None:
+        """The slot whose id or identifier (its UUID) is ``ref``."""
+        ...
+
+    async def set_slot_status(
+        self, slot_id: str, status: SlotStatus, *, only_if: SlotStatus
+    ) -> bool:
+        """Conditionally move a slot between states; False if it was not in ``only_if``."""
+        ...
+
+    async def insert_booking(
+        self,
+        supplier_ref: str,
+        request_id: str,
+        service_id: str,
+        request: BookingRequest,
+        slot_id: str,
+        created: datetime,
+    ) -> bool:
+        """Store a live booking; False (nothing stored) if ``request_id`` already booked."""
+        ...
+
+    async def set_booking_status(
+        self, supplier_ref: str, status: BookingStatus, at: datetime, *, only_if: BookingStatus
+    ) -> bool:
+        """Conditionally move a booking between states; False if it was not in ``only_if``."""
+        ...
+
+    async def booking_by_ref(self, supplier_ref: str) -> Booking | None: ...
+
+    async def booking_by_request(self, request_id: str) -> Booking | None: ...
+
+    async def insert_referral(self, referral: Referral, request_id: str, now: datetime) -> bool:
+        """Keep this referral version; False if it was already kept (a resend)."""
+        ...
+
+    async def current_referral(self, referral_id: str) -> Referral | None:
+        """The latest version of one referral kept here."""
+        ...
+
+    async def referrals_for_booking(self, supplier_ref: str) -> list[Referral]:
+        """Latest versions of the referrals whose document the booking carries."""
+        ...
+
+
+class DiaryDb(Protocol):
+    """An open diary database."""
+
+    #: Held by each adapter call: a lock where the connection is single, else a
+    #: semaphore as wide as the pool.
+    gate: asyncio.Lock | asyncio.Semaphore
+
+    async def create_schema(self) -> None:
+        """Create the tables if missing; safe when several processes start at once."""
+        ...
+
+    def write(self) -> AbstractAsyncContextManager[DiaryTx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[DiaryTx]:
+        """A connection for reads outside any explicit transaction."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PgTarget:
+    """Where a PostgreSQL diary lives. The password is never part of the configuration."""
+
+    dsn: str
+    password: str | None = None
+    #: Schema holding the tables (created if missing); None: the server's search_path.
+    schema: str | None = None
+    pool_size: int = 5
+
+    def __repr__(self) -> str:
+        return f"PgTarget(dsn={self.dsn!r}, schema={self.schema!r})"
 
 
 class Redacted(tuple[Any, ...]):
@@ -80,6 +142,11 @@ class Redacted(tuple[Any, ...]):
         return f"<{len(self)} redacted parameters>"
 
 
+def seconds(instant: datetime) -> datetime:
+    """``instant`` in UTC without its fraction of a second (how slot bounds compare)."""
+    return instant.astimezone(UTC).replace(microsecond=0)
+
+
 def stamp(instant: datetime) -> str:
     """Fixed-width UTC text (seconds precision) that sorts like the instant."""
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -87,196 +154,3 @@ def stamp(instant: datetime) -> str:
 
 def precise(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-async def connect(database: str) -> aiosqlite.Connection:
-    """Open the diary file (creating its folder) with transactions left to the caller."""
-    if database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the driver's.
-    pending = aiosqlite.connect(database, isolation_level=None, timeout=5.0)
-    try:
-        conn = await pending
-    except BaseException:
-        # aiosqlite stops its worker thread on a failed connect without waiting for it;
-        # wait here, so the thread never reports to an event loop that has since closed.
-        worker = getattr(pending, "_thread", None)
-        if isinstance(worker, threading.Thread):
-            await asyncio.to_thread(worker.join, 5.0)
-        raise
-    try:
-        if database != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-async def create_schema(conn: aiosqlite.Connection) -> None:
-    await conn.executescript(SCHEMA)
-
-
-async def add_slots(conn: aiosqlite.Connection, slots: Iterable[GeneratedSlot]) -> int:
-    """Insert slots not yet held; an existing slot (booked or not) is left untouched."""
-    rows = [
-        (
-            s.id,
-            s.id,
-            s.schedule_id,
-            stamp(s.start),
-            stamp(s.end),
-            SlotStatus.FREE.value,
-            s.delivery_channel.value if s.delivery_channel else None,
-        )
-        for s in slots
-    ]
-    if not rows:
-        return 0
-    sql = f"INSERT OR IGNORE INTO slots ({_SLOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-    async with conn.executemany(sql, rows) as cursor:
-        return max(cursor.rowcount, 0)
-
-
-async def find_slots(
-    conn: aiosqlite.Connection,
-    schedule_ids: Sequence[str],
-    statuses: Iterable[SlotStatus],
-    start_from: datetime | None,
-    start_to: datetime | None,
-) -> list[Slot]:
-    wanted = sorted(s.value for s in statuses)
-    if not schedule_ids or not wanted:
-        return []
-    sql = (
-        f"SELECT {_SLOT_COLUMNS} FROM slots WHERE schedule_id IN ({_marks(schedule_ids)}) "
-        f"AND status IN ({_marks(wanted)})"
-    )
-    params: list[str] = [*schedule_ids, *wanted]
-    if start_from is not None:
-        sql += " AND start >= ?"
-        params.append(stamp(start_from))
-    if start_to is not None:
-        sql += " AND start <= ?"
-        params.append(stamp(start_to))
-    async with conn.execute(sql + " ORDER BY start, schedule_id, id", params) as cursor:
-        return [_slot(tuple(row)) for row in await cursor.fetchall()]
-
-
-async def slot_by_ref(conn: aiosqlite.Connection, ref: str) -> Slot | None:
-    """The slot whose id or identifier (its UUID) is ``ref``."""
-    sql = f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = ? OR identifier = ? LIMIT 1"
-    async with conn.execute(sql, (ref, ref)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else _slot(tuple(row))
-
-
-async def set_slot_status(
-    conn: aiosqlite.Connection, slot_id: str, status: SlotStatus, *, only_if: SlotStatus
-) -> bool:
-    """Conditionally move a slot between states; False if it was not in ``only_if``."""
-    sql = "UPDATE slots SET status = ? WHERE id = ? AND status = ?"
-    async with conn.execute(sql, (status.value, slot_id, only_if.value)) as cursor:
-        return cursor.rowcount == 1
-
-
-async def insert_booking(
-    conn: aiosqlite.Connection,
-    supplier_ref: str,
-    request_id: str,
-    service_id: str,
-    request: BookingRequest,
-    slot_id: str,
-    created: datetime,
-) -> None:
-    document = request.document.model_dump_json() if request.document else None
-    await conn.execute(
-        "INSERT INTO bookings (supplier_ref, request_id, slot_id, service_id, status, start, "
-        '"end", description, patient, document, referral_reference, created, updated) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        Redacted(
-            (
-                supplier_ref,
-                request_id,
-                slot_id,
-                service_id,
-                BookingStatus.BOOKED.value,
-                precise(request.start),
-                precise(request.end),
-                request.description,
-                request.patient.model_dump_json(),
-                document,
-                request.referral_reference,
-                precise(created),
-                precise(created),
-            )
-        ),
-    )
-
-
-async def set_booking_status(
-    conn: aiosqlite.Connection, supplier_ref: str, status: BookingStatus, at: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE bookings SET status = ?, updated = ? WHERE supplier_ref = ?",
-        (status.value, precise(at), supplier_ref),
-    )
-
-
-async def booking_by_ref(conn: aiosqlite.Connection, supplier_ref: str) -> Booking | None:
-    return await _booking_where(conn, "b.supplier_ref = ?", supplier_ref)
-
-
-async def booking_by_request(conn: aiosqlite.Connection, request_id: str) -> Booking | None:
-    return await _booking_where(conn, "b.request_id = ?", request_id)
-
-
-async def ping(conn: aiosqlite.Connection) -> None:
-    async with conn.execute("SELECT count(*) FROM slots WHERE 0") as cursor:
-        await cursor.fetchone()
-
-
-async def _booking_where(conn: aiosqlite.Connection, where: str, value: str) -> Booking | None:
-    sql = (
-        f"SELECT {_BOOKING_COLUMNS} FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE {where}"
-    )
-    async with conn.execute(sql, (value,)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else _booking(tuple(row))
-
-
-def _slot(row: tuple[Any, ...]) -> Slot:
-    return Slot(
-        id=row[0],
-        identifier=row[1],
-        schedule_id=row[2],
-        start=_instant(row[3]),
-        end=_instant(row[4]),
-        status=SlotStatus(row[5]),
-        delivery_channel=DeliveryChannel(row[6]) if row[6] else None,
-    )
-
-
-def _booking(row: tuple[Any, ...]) -> Booking:
-    return Booking(
-        supplier_ref=row[0],
-        status=BookingStatus(row[1]),
-        service_id=row[2],
-        start=_instant(row[3]),
-        end=_instant(row[4]),
-        description=row[5],
-        patient=Patient.model_validate_json(row[6]),
-        document=SupportingDocument.model_validate_json(row[7]) if row[7] else None,
-        referral_reference=row[8],
-        created=_instant(row[9]),
-        slot=_slot(row[10:]),
-    )
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" * len(values))

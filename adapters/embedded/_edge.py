@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 from pydantic import ValidationError
 
@@ -27,14 +28,23 @@ from adapters.errors import (
 
 log = structlog.get_logger(__name__)
 
+_UNSTORABLE = "the request holds text that cannot be stored"
+
 #: Foreign exception -> typed error, first match wins. Order matters: ValidationError
 #: and UnicodeError are ValueErrors, and a closed aiosqlite connection raises ValueError.
 _TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
     (ValidationError, SupplierProtocolError, "a stored record could not be read"),
     (sqlite3.Error, SupplierUnavailable, "the diary database failed"),
-    (OSError, SupplierUnavailable, "the diary database file could not be used"),
+    # Text PostgreSQL refuses to store (a NUL character): the caller's fault, not the diary's.
+    (asyncpg.CharacterNotInRepertoireError, BookingRejected, _UNSTORABLE),
+    (asyncpg.UntranslatableCharacterError, BookingRejected, _UNSTORABLE),
+    # A parameter the driver cannot encode (a lone surrogate), or any other data exception.
+    (asyncpg.DataError, BookingRejected, _UNSTORABLE),
+    (asyncpg.PostgresError, SupplierUnavailable, "the diary database failed"),
+    (asyncpg.InterfaceError, SupplierUnavailable, "the diary database connection failed"),
+    (OSError, SupplierUnavailable, "the diary database could not be used"),
     # Only a booking stores caller text (ids are checked by ``storable`` first).
-    (UnicodeError, BookingRejected, "the request holds text that cannot be stored"),
+    (UnicodeError, BookingRejected, _UNSTORABLE),
     (ValueError, SupplierUnavailable, "the diary database is not open"),
     (Exception, SupplierUnavailable, "the diary failed unexpectedly"),
 )
@@ -54,12 +64,12 @@ def shown(text: str, limit: int = 64) -> str:
 
 
 def storable(text: str) -> bool:
-    """Whether ``text`` can be stored or looked up at all (lone surrogates cannot)."""
+    """Whether ``text`` can be stored or looked up at all (lone surrogates and NUL cannot)."""
     try:
         text.encode("utf-8")
     except UnicodeError:
         return False
-    return True
+    return "\x00" not in text
 
 
 def translate(operation: str, exc: BaseException) -> AdapterError:
@@ -69,15 +79,21 @@ def translate(operation: str, exc: BaseException) -> AdapterError:
         (SupplierUnavailable, "the diary failed unexpectedly"),
     )
     # Only database and file errors keep their text for the log: a validation or
-    # encoding error may quote the patient record it choked on.
-    safe = isinstance(exc, sqlite3.Error | OSError)
+    # encoding error may quote the patient record it choked on, and so may asyncpg's
+    # DataError ("invalid input for query argument $8: '...'").
+    safe = isinstance(exc, sqlite3.Error | asyncpg.PostgresError | OSError) and not isinstance(
+        exc, asyncpg.DataError
+    )
     detail = f"{type(exc).__name__}: {exc}" if safe else type(exc).__name__
     return typed(f"{operation}: {message}", supplier_detail=detail)
 
 
 @asynccontextmanager
 async def guarded(
-    operation: str, ctx: CallContext | None, lock: asyncio.Lock, adapter: str
+    operation: str,
+    ctx: CallContext | None,
+    lock: asyncio.Lock | asyncio.Semaphore,
+    adapter: str,
 ) -> AsyncIterator[Call]:
     """Run one call under the adapter lock, within ``ctx``'s deadline, translating errors."""
     if ctx is not None and ctx.expired():

@@ -4,7 +4,8 @@ A service with no system of its own holds its referrals here (issue 11, item 4):
 one row per referral version, idempotent on (referral, version), with the
 gateway's appointment id and the referral document's id, so a booking and its
 referral are found together (``bookings.document`` names the same document).
-The referral itself is stored as pydantic JSON, never logged.
+The referral itself is stored as pydantic JSON, never logged. These are the
+SQLite statements (used by ``_sqlite``); ``_pg`` keeps the same table in PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ CREATE TABLE IF NOT EXISTS referrals (
 CREATE INDEX IF NOT EXISTS referrals_by_document ON referrals (document_id);
 CREATE INDEX IF NOT EXISTS referrals_by_appointment ON referrals (appointment_id);
 """
-
-
-async def create_schema(conn: aiosqlite.Connection) -> None:
-    await conn.executescript(SCHEMA)
 
 
 async def insert(

@@ -1,13 +1,16 @@
-"""The embedded diary: a small scheduling backend of its own, on SQLite.
+"""The embedded diary: a small scheduling backend of its own, on SQLite or PostgreSQL.
 
 For services with no diary system at all (DESIGN.md: FHIR front door + embedded
 adapter). Reference data comes from CSV (``_directory``); slots are generated
-from wall-clock templates and stored with bookings in one SQLite file.
+from wall-clock templates and stored with bookings in one SQLite file
+(``_sqlite``) or one PostgreSQL schema that several replicas share (``_pg``).
 
-Concurrency: one connection, one ``asyncio.Lock`` around every call, and every
-write in ``BEGIN IMMEDIATE`` with a conditional ``UPDATE ... WHERE status =
-'free'`` plus a unique index of live bookings per slot, so a slot is booked at
-most once even if another process shares the file.
+Concurrency: every write is one transaction taking its slot by a conditional
+``UPDATE ... WHERE status = 'free'``, with a unique request id and a unique
+index of live bookings per slot, so a slot is booked at most once and a request
+id books once, whichever process or replica asks. On SQLite one connection
+serves one call at a time (``BEGIN IMMEDIATE``); on PostgreSQL a pool serves
+as many calls at once as it has connections.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-import aiosqlite
+import asyncpg
 import structlog
 
 from adapters import errors
@@ -40,8 +43,8 @@ from adapters.domain import (
     SlotStatus,
     utcnow,
 )
-from adapters.embedded import _db as db
-from adapters.embedded import _referrals as kept
+from adapters.embedded import _pg, _sqlite
+from adapters.embedded._db import DiaryDb, DiaryTx, PgTarget
 from adapters.embedded._directory import Directory
 from adapters.embedded._edge import Call, guarded, shown, storable
 from adapters.embedded._related import related
@@ -52,7 +55,7 @@ log = structlog.get_logger(__name__)
 
 
 class EmbeddedAdapter:
-    """A ``SupplierAdapter`` whose supplier is its own SQLite diary."""
+    """A ``SupplierAdapter`` whose supplier is its own diary database."""
 
     #: Every capability, referrals too: kept beside the bookings (``_referrals``).
     capabilities: frozenset[Capability] = frozenset(Capability)
@@ -60,7 +63,7 @@ class EmbeddedAdapter:
     def __init__(
         self,
         name: str,
-        conn: aiosqlite.Connection,
+        diary: DiaryDb,
         directory: Directory,
         *,
         zone: ZoneInfo,
@@ -69,13 +72,13 @@ class EmbeddedAdapter:
         log_name: str | None = None,
     ) -> None:
         self.name = name
-        self._conn = conn
+        self._db = diary
         self._directory = directory
         self._zone = zone
         self._horizon_days = horizon_days
         self._clock = clock
         self._log_name = log_name or name
-        self._lock = asyncio.Lock()
+        self._lock = diary.gate
         self._closed = False
         self._generated_for: date | None = None
 
@@ -83,7 +86,7 @@ class EmbeddedAdapter:
     async def open(
         cls,
         name: str,
-        database: str | Path,
+        database: str | Path | PgTarget,
         directory: Directory,
         *,
         zone: ZoneInfo,
@@ -91,16 +94,31 @@ class EmbeddedAdapter:
         clock: Callable[[], datetime] = utcnow,
         log_name: str | None = None,
     ) -> EmbeddedAdapter:
-        """Open (or create) the diary at ``database`` and top up its future slots."""
+        """Open (or create) the diary at ``database`` and top up its future slots.
+
+        ``database`` is an SQLite file (or ``:memory:``), or a PostgreSQL target.
+        """
         try:
-            conn = await db.connect(str(database))
-        except (sqlite3.Error, OSError, ValueError) as exc:
+            diary: DiaryDb = await (
+                _pg.connect(database)
+                if isinstance(database, PgTarget)
+                else _sqlite.connect(str(database))
+            )
+        except (
+            sqlite3.Error,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            ValueError,
+            TimeoutError,
+        ) as exc:
             raise errors.SupplierUnavailable(
-                f"embedded diary '{name}' could not be opened", supplier_detail=str(exc)
+                f"embedded diary '{name}' could not be opened",
+                supplier_detail=str(exc) or type(exc).__name__,
             ) from exc
         adapter = cls(
             name,
-            conn,
+            diary,
             directory,
             zone=zone,
             horizon_days=horizon_days,
@@ -109,8 +127,7 @@ class EmbeddedAdapter:
         )
         try:
             async with adapter._guard("open", None) as call:
-                await db.create_schema(conn)
-                await kept.create_schema(conn)
+                await diary.create_schema()
                 added = await adapter._ensure_horizon(call)
         except errors.AdapterError:
             await adapter.close()
@@ -126,14 +143,17 @@ class EmbeddedAdapter:
                 raise errors.ServiceNotFound(f"no service {shown(query.service_id)} in this diary")
             await self._ensure_horizon(call)
             schedule_ids = self._directory.by_service.get(query.service_id, ())
-            slots = await db.find_slots(
-                self._conn, schedule_ids, query.statuses, query.start_from, query.start_to
-            )
+            async with self._db.read() as tx:
+                slots = await tx.find_slots(
+                    schedule_ids, query.statuses, query.start_from, query.start_to
+                )
         return related(slots, self._directory)
 
     async def book(self, request: BookingRequest, ctx: CallContext) -> Booking:
         async with self._guard("book", ctx) as call:
-            booking, fresh = await self._write(call, lambda: self._book(request, ctx.request_id))
+            booking, fresh = await self._write(
+                call, lambda tx: self._book(tx, request, ctx.request_id)
+            )
         event = "slot_booked" if fresh else "booking_replayed"
         log.info(
             event,
@@ -148,8 +168,8 @@ class EmbeddedAdapter:
     async def get(
         self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
     ) -> Booking:
-        async with self._guard("get", ctx):
-            booking = await self._booking(supplier_ref)
+        async with self._guard("get", ctx), self._db.read() as tx:
+            booking = await _booking(tx, supplier_ref)
         if booking is None:
             raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         return booking
@@ -158,7 +178,7 @@ class EmbeddedAdapter:
         self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
     ) -> Booking:
         async with self._guard("cancel", ctx) as call:
-            booking = await self._write(call, lambda: self._cancel(supplier_ref))
+            booking = await self._write(call, lambda tx: self._cancel(tx, supplier_ref))
         log.info(
             "booking_cancelled",
             adapter=self._log_name,
@@ -174,20 +194,20 @@ class EmbeddedAdapter:
             raise errors.ServiceNotFound(f"no service {shown(referral.service_id)} in this diary")
         async with self._guard("send_referral", ctx) as call:
             fresh = await self._write(
-                call, lambda: kept.insert(self._conn, referral, ctx.request_id, self._clock())
+                call, lambda tx: tx.insert_referral(referral, ctx.request_id, self._clock())
             )
         event = "referral_kept" if fresh else "referral_replayed"
         log.info(event, adapter=self._log_name, referral_id=referral.id, version=referral.version)
 
     async def referral(self, referral_id: str) -> Referral | None:
         """The latest version of a referral the diary holds (for its own readers)."""
-        async with self._guard("referral", None):
-            return await kept.current(self._conn, referral_id)
+        async with self._guard("referral", None), self._db.read() as tx:
+            return await tx.current_referral(referral_id)
 
     async def referrals_for(self, supplier_ref: str) -> list[Referral]:
         """The referrals whose document the diary's booking ``supplier_ref`` carries."""
-        async with self._guard("referrals_for", None):
-            return await kept.for_booking(self._conn, supplier_ref)
+        async with self._guard("referrals_for", None), self._db.read() as tx:
+            return await tx.referrals_for_booking(supplier_ref)
 
     def serves(self, service_id: str) -> bool:
         return service_id in self._directory.services
@@ -198,7 +218,7 @@ class EmbeddedAdapter:
         began = time.perf_counter()
         try:
             async with asyncio.timeout(2.0), self._lock:
-                await db.ping(self._conn)
+                await self._db.ping()
         except Exception as exc:  # a ping reports failure, it does not raise
             return Health(ok=False, detail=f"diary unreachable ({type(exc).__name__})")
         latency = (time.perf_counter() - began) * 1000
@@ -211,7 +231,7 @@ class EmbeddedAdapter:
         self._closed = True
         try:
             async with self._lock:
-                await self._conn.close()
+                await self._db.close()
         except Exception as exc:  # closing must not fail the shutdown of everything else
             log.warning(
                 "embedded_diary_close_failed", adapter=self._log_name, error_type=type(exc).__name__
@@ -221,14 +241,14 @@ class EmbeddedAdapter:
 
     # -- work done inside one transaction ---------------------------------------------
 
-    async def _book(self, request: BookingRequest, request_id: str) -> tuple[Booking, bool]:
+    async def _book(
+        self, tx: DiaryTx, request: BookingRequest, request_id: str
+    ) -> tuple[Booking, bool]:
         # fs_xti.md: a resent X-Request-ID must not book twice; it gets the first booking.
-        existing = await db.booking_by_request(self._conn, request_id)
+        existing = await tx.booking_by_request(request_id)
         if existing is not None:
             return existing, False
-        slot = (
-            await db.slot_by_ref(self._conn, request.slot_id) if storable(request.slot_id) else None
-        )
+        slot = await tx.slot_by_ref(request.slot_id) if storable(request.slot_id) else None
         if slot is None:
             raise errors.SlotNotFound("no such slot in this diary")
         schedule = self._directory.schedules.get(slot.schedule_id)
@@ -236,22 +256,34 @@ class EmbeddedAdapter:
             raise errors.SlotUnavailable(f"slot {slot.id}: its schedule is no longer offered")
         _check_fits(request, slot)
         now = self._clock()
+        # A slot taken since the first look may be taken by this very request id at
+        # another replica: that booking is the answer, not a refusal.
         if slot.status is not SlotStatus.FREE:
-            raise errors.SlotUnavailable(f"slot {slot.id} is {slot.status.value}")
+            return await self._first_booking(
+                tx, request_id, f"slot {slot.id} is {slot.status.value}"
+            )
         if slot.start <= now:
             raise errors.SlotUnavailable(f"slot {slot.id} has already started")
-        if not await db.set_slot_status(
-            self._conn, slot.id, SlotStatus.BUSY, only_if=SlotStatus.FREE
-        ):
-            raise errors.SlotUnavailable(f"slot {slot.id} was taken")
+        if not await tx.set_slot_status(slot.id, SlotStatus.BUSY, only_if=SlotStatus.FREE):
+            return await self._first_booking(tx, request_id, f"slot {slot.id} was taken")
         ref = str(uuid.uuid4())
-        await db.insert_booking(
-            self._conn, ref, request_id, schedule.service_id, request, slot.id, now
-        )
-        return await self._reread(ref), True
+        if not await tx.insert_booking(ref, request_id, schedule.service_id, request, slot.id, now):
+            # Another replica booked this request id (another slot) first: give the slot back.
+            await tx.set_slot_status(slot.id, SlotStatus.FREE, only_if=SlotStatus.BUSY)
+            return await self._first_booking(tx, request_id, "the request was booked meanwhile")
+        return await _reread(tx, ref), True
 
-    async def _cancel(self, supplier_ref: str) -> Booking:
-        booking = await self._booking(supplier_ref)
+    async def _first_booking(
+        self, tx: DiaryTx, request_id: str, otherwise: str
+    ) -> tuple[Booking, bool]:
+        """The booking another process made under ``request_id``; else SlotUnavailable."""
+        existing = await tx.booking_by_request(request_id)
+        if existing is None:
+            raise errors.SlotUnavailable(otherwise)
+        return existing, False
+
+    async def _cancel(self, tx: DiaryTx, supplier_ref: str) -> Booking:
+        booking = await _booking(tx, supplier_ref)
         if booking is None:
             raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         if booking.status is not BookingStatus.BOOKED:
@@ -261,20 +293,13 @@ class EmbeddedAdapter:
         now = self._clock()
         if booking.start <= now:
             raise errors.BookingNotCancellable(f"booking {shown(supplier_ref)} has already started")
-        await db.set_booking_status(self._conn, supplier_ref, BookingStatus.CANCELLED, now)
-        await db.set_slot_status(
-            self._conn, booking.slot.id, SlotStatus.FREE, only_if=SlotStatus.BUSY
-        )
-        return await self._reread(supplier_ref)
-
-    async def _booking(self, supplier_ref: str) -> Booking | None:
-        return await db.booking_by_ref(self._conn, supplier_ref) if storable(supplier_ref) else None
-
-    async def _reread(self, supplier_ref: str) -> Booking:
-        booking = await db.booking_by_ref(self._conn, supplier_ref)
-        if booking is None:  # pragma: no cover - written in this very transaction
-            raise errors.SupplierProtocolError("a booking vanished inside its transaction")
-        return booking
+        if not await tx.set_booking_status(
+            supplier_ref, BookingStatus.CANCELLED, now, only_if=BookingStatus.BOOKED
+        ):
+            # Cancelled meanwhile at another replica; its slot may already be rebooked.
+            raise errors.BookingNotCancellable(f"booking {shown(supplier_ref)} was cancelled")
+        await tx.set_slot_status(booking.slot.id, SlotStatus.FREE, only_if=SlotStatus.BUSY)
+        return await _reread(tx, supplier_ref)
 
     async def _ensure_horizon(self, call: Call) -> int:
         """Add the missing future slots of today's horizon (once per local day)."""
@@ -287,7 +312,7 @@ class EmbeddedAdapter:
             for slot in generate(self._directory.templates, self._zone, today, self._horizon_days)
             if slot.start > now
         ]
-        added = await self._write(call, lambda: db.add_slots(self._conn, fresh))
+        added = await self._write(call, lambda tx: tx.add_slots(fresh))
         self._generated_for = today
         if added:
             log.info(
@@ -298,19 +323,11 @@ class EmbeddedAdapter:
             )
         return added
 
-    async def _write(self, call: Call, work: Callable[[], Awaitable[T]]) -> T:
-        """``work`` in one ``BEGIN IMMEDIATE`` transaction, rolled back on any failure."""
-        try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            result = await work()
+    async def _write(self, call: Call, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
+        """``work`` in one transaction, committed at the end, rolled back on any failure."""
+        async with self._db.write() as tx:
+            result = await work(tx)
             call.commit_sent = True
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            # Statements run in order on the connection's thread, so this rollback
-            # follows whatever a cancelled await had already queued.
-            with suppress(sqlite3.Error, ValueError):
-                await self._conn.execute("ROLLBACK")
-            raise
         return result
 
     @asynccontextmanager
@@ -319,6 +336,17 @@ class EmbeddedAdapter:
             raise errors.SupplierUnavailable(f"{operation}: the embedded adapter is closed")
         async with guarded(operation, ctx, self._lock, self._log_name) as call:
             yield call
+
+
+async def _booking(tx: DiaryTx, supplier_ref: str) -> Booking | None:
+    return await tx.booking_by_ref(supplier_ref) if storable(supplier_ref) else None
+
+
+async def _reread(tx: DiaryTx, supplier_ref: str) -> Booking:
+    booking = await tx.booking_by_ref(supplier_ref)
+    if booking is None:  # pragma: no cover - written in this very transaction
+        raise errors.SupplierProtocolError("a booking vanished inside its transaction")
+    return booking
 
 
 def _check_fits(request: BookingRequest, slot: Slot) -> None:

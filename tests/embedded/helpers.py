@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from adapters.domain import Slot, SlotQuery, SlotStatus
-from adapters.embedded import EmbeddedAdapter, load_directory
+from adapters.embedded import EmbeddedAdapter, PgTarget, load_directory
 from tests.contract.builders import call_context
 
 #: The demo data shipped with the adapter.
@@ -34,7 +34,7 @@ class Clock:
 
 
 async def open_diary(
-    database: Path | str, clock: Clock, *, data_dir: Path = DEMO, horizon_days: int = 3
+    database: Path | str | PgTarget, clock: Clock, *, data_dir: Path = DEMO, horizon_days: int = 3
 ) -> EmbeddedAdapter:
     return await EmbeddedAdapter.open(
         "diary",

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
 from adapters.contract import Capability, SupplierAdapter
 from adapters.domain import Booking, Patient, SlotStatus, SupportingDocument
-from adapters.embedded import EmbeddedAdapter
+from adapters.embedded import EmbeddedAdapter, PgTarget
 from adapters.embedded._edge import guarded
 from adapters.errors import (
     AdapterError,
@@ -38,11 +39,12 @@ from tests.embedded.helpers import (
     first_free,
     open_diary,
 )
+from tests.embedded.pg import DSN, Where, fresh_schema, raw, require_postgres
 
 
 @pytest_asyncio.fixture
-async def diary(tmp_path: Path) -> AsyncIterator[EmbeddedAdapter]:
-    adapter = await open_diary(tmp_path / "diary.sqlite3", Clock())
+async def diary(where: Where) -> AsyncIterator[EmbeddedAdapter]:
+    adapter = await open_diary(where, Clock())
     yield adapter
     await adapter.close()
 
@@ -58,6 +60,33 @@ async def test_registry_builds_the_embedded_adapter(tmp_path: Path) -> None:
         assert (tmp_path / "diary.sqlite3").exists()
     finally:
         await adapter.close()
+
+
+async def test_registry_builds_a_postgres_diary_from_dsn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Options dsn, password_env and schema build a diary whose tables are in that schema."""
+    monkeypatch.setenv("UEC_TEST_DIARY_PASSWORD", "unused-under-trust-auth")
+    async with fresh_schema() as target:
+        options = {
+            "dsn": target.dsn,
+            "password_env": "UEC_TEST_DIARY_PASSWORD",
+            "schema": target.schema,
+            "data_dir": str(DEMO),
+            "horizon_days": 2,
+        }
+        adapter = await create_adapter("embedded", "demo", options, tmp_path)
+        try:
+            assert adapter.capabilities == frozenset(Capability)
+            assert (await adapter.health()).ok
+        finally:
+            await adapter.close()
+        tables = await raw(
+            target,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+            target.schema,
+        )
+    assert {t for (t,) in tables} == {"slots", "bookings", "referrals"}
 
 
 async def test_first_service_offers_at_least_fifty_slots_a_day(diary: EmbeddedAdapter) -> None:
@@ -105,10 +134,10 @@ async def test_slot_may_be_named_by_id_or_identifier(diary: EmbeddedAdapter) -> 
     assert booked.slot.identifier == slot.identifier
 
 
-async def test_a_started_slot_cannot_be_booked_or_cancelled(tmp_path: Path) -> None:
+async def test_a_started_slot_cannot_be_booked_or_cancelled(where: Where) -> None:
     """Once a slot's start has passed it is unavailable, and its booking is not cancellable."""
     clock = Clock()
-    diary = await open_diary(tmp_path / "diary.sqlite3", clock)
+    diary = await open_diary(where, clock)
     try:
         first, second = (await all_slots(diary))[:2]
         booked = await diary.book(booking_request(first), call_context())
@@ -121,10 +150,10 @@ async def test_a_started_slot_cannot_be_booked_or_cancelled(tmp_path: Path) -> N
         await diary.close()
 
 
-async def test_a_new_local_day_tops_up_the_horizon(tmp_path: Path) -> None:
+async def test_a_new_local_day_tops_up_the_horizon(where: Where) -> None:
     """A long-running diary adds the next day's slots when the local date changes."""
     clock = Clock()
-    diary = await open_diary(tmp_path / "diary.sqlite3", clock, horizon_days=2)
+    diary = await open_diary(where, clock, horizon_days=2)
     try:
         last_before = (await all_slots(diary))[-1].start
         clock.advance(timedelta(days=1))
@@ -137,9 +166,16 @@ async def test_a_new_local_day_tops_up_the_horizon(tmp_path: Path) -> None:
 async def test_deadline_passing_while_waiting_times_out(diary: EmbeddedAdapter) -> None:
     """A deadline that expires while the diary is busy raises SupplierTimeout, booking nothing."""
     slot = await first_free(diary)
-    async with diary._lock:  # another call holds the diary
+    held = 0
+    while not diary._lock.locked():  # other calls hold every connection of the diary
+        await diary._lock.acquire()
+        held += 1
+    try:
         with pytest.raises(SupplierTimeout):
             await diary.book(booking_request(slot), call_context(deadline_in=0.05))
+    finally:
+        for _ in range(held):
+            diary._lock.release()
     assert await first_free(diary) == slot
 
 
@@ -161,30 +197,27 @@ async def test_two_processes_sharing_a_file_book_once(tmp_path: Path) -> None:
 
 
 async def test_patient_and_document_are_stored_as_json(
-    diary: EmbeddedAdapter, tmp_path: Path
+    diary: EmbeddedAdapter, where: Where
 ) -> None:
     """The booking's patient and document are pydantic JSON in the diary's own database."""
     request = booking_request(await first_free(diary))
     booked = await diary.book(request, call_context())
-    with sqlite3.connect(tmp_path / "diary.sqlite3") as raw:
-        patient, document = raw.execute(
-            "SELECT patient, document FROM bookings WHERE supplier_ref = ?",
-            (booked.supplier_ref,),
-        ).fetchone()
+    ((patient, document),) = await raw(
+        where, "SELECT patient, document FROM bookings WHERE supplier_ref = ?", booked.supplier_ref
+    )
     assert Patient.model_validate_json(patient) == request.patient
     assert SupportingDocument.model_validate_json(document) == request.document
 
 
 async def test_database_failures_become_supplier_unavailable(
-    diary: EmbeddedAdapter, tmp_path: Path
+    diary: EmbeddedAdapter, where: Where
 ) -> None:
-    """A broken database surfaces as SupplierUnavailable with the sqlite error as cause."""
+    """A broken database surfaces as SupplierUnavailable with the driver's error as cause."""
     slot = await first_free(diary)
-    with sqlite3.connect(tmp_path / "diary.sqlite3") as raw:
-        raw.execute("DROP TABLE bookings")
+    await raw(where, "DROP TABLE bookings")
     with pytest.raises(SupplierUnavailable) as caught:
         await diary.book(booking_request(slot), call_context())
-    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert isinstance(caught.value.__cause__, sqlite3.Error | asyncpg.PostgresError)
     with pytest.raises(SupplierUnavailable):
         await diary.get("any", call_context())
     # The failed transaction was rolled back: the slot is still free.
@@ -196,6 +229,34 @@ async def test_unopenable_database_is_supplier_unavailable(tmp_path: Path) -> No
     (tmp_path / "taken").mkdir()
     with pytest.raises(SupplierUnavailable):
         await open_diary(tmp_path / "taken", Clock())
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    ["postgresql://postgres@127.0.0.1:1/test", DSN.rsplit("/", 1)[0] + "/no_such_database"],
+    ids=["nothing-listening", "unknown-database"],
+)
+async def test_unreachable_postgres_is_supplier_unavailable(dsn: str) -> None:
+    """A PostgreSQL server refusing us or lacking the database fails open: SupplierUnavailable."""
+    await require_postgres()
+    with pytest.raises(SupplierUnavailable):
+        await open_diary(PgTarget(dsn, schema="t_never"), Clock())
+
+
+async def test_a_nul_character_is_rejected_by_postgres() -> None:
+    """PostgreSQL text cannot hold NUL: such a description is BookingRejected, booking nothing."""
+    async with fresh_schema() as target:
+        diary = await open_diary(target, Clock())
+        try:
+            slot = await first_free(diary)
+            request = booking_request(slot).model_copy(update={"description": "pain \x00"})
+            with pytest.raises(BookingRejected) as caught:
+                await diary.book(request, call_context())
+            assert not caught.value.transient
+            assert "pain" not in str(caught.value) + str(caught.value.supplier_detail)
+            assert await first_free(diary) == slot
+        finally:
+            await diary.close()
 
 
 async def test_events_carry_ids_only(diary: EmbeddedAdapter) -> None:
@@ -240,6 +301,7 @@ async def test_text_that_cannot_be_stored_is_rejected(diary: EmbeddedAdapter) ->
     with pytest.raises(BookingRejected) as caught:
         await diary.book(request, call_context())
     assert not caught.value.transient
+    assert "pain" not in str(caught.value) + str(caught.value.supplier_detail)
     assert await first_free(diary) == slot
 
 
@@ -261,3 +323,19 @@ async def test_a_deadline_during_commit_is_an_unknown_outcome(
         async with guarded("book", call_context(deadline_in=0.01), asyncio.Lock(), "t") as call:
             call.commit_sent = committed
             await asyncio.sleep(1)
+
+
+async def test_instants_come_back_timezone_aware_utc(diary: EmbeddedAdapter, where: Where) -> None:
+    """Slot and booking instants read back as UTC-aware datetimes; PostgreSQL stores timestamptz."""
+    booked = await diary.book(booking_request(await first_free(diary)), call_context())
+    again = await diary.get(booked.supplier_ref, call_context())
+    for instant in (again.start, again.end, again.created, again.slot.start, again.slot.end):
+        assert instant.tzinfo is not None and instant.utcoffset() == timedelta(0)
+    if isinstance(where, PgTarget):
+        types = await raw(
+            where,
+            "SELECT DISTINCT data_type FROM information_schema.columns"
+            " WHERE table_schema = ? AND column_name IN ('start', 'end', 'created', 'received')",
+            where.schema,
+        )
+        assert types == [("timestamp with time zone",)]

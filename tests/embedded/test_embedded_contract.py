@@ -1,4 +1,4 @@
-"""The embedded adapter passes the shared contract suite, on a file and in memory."""
+"""The embedded adapter passes the shared contract suite: SQLite file, memory, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from adapters.contract import SupplierAdapter
 from adapters.embedded import create
 from tests.contract.suite import AdapterContract
 from tests.embedded.helpers import DEMO, UTC_SERVICE
+from tests.embedded.pg import fresh_schema
 
 
 class TestEmbeddedContractOnFile(AdapterContract):
@@ -38,6 +39,27 @@ class TestEmbeddedContractInMemory(AdapterContract):
         adapter = await create("contract-memory", options, tmp_path)
         yield adapter
         await adapter.close()
+
+    @pytest.fixture
+    def service_id(self) -> str:
+        return UTC_SERVICE
+
+
+class TestEmbeddedContractOnPostgres(AdapterContract):
+    """The same contract with ``dsn:``, a fresh PostgreSQL schema per test."""
+
+    @pytest_asyncio.fixture
+    async def adapter(self, tmp_path: Path) -> AsyncIterator[SupplierAdapter]:
+        async with fresh_schema() as target:
+            options = {
+                "dsn": target.dsn,
+                "schema": target.schema,
+                "data_dir": str(DEMO),
+                "horizon_days": 3,
+            }
+            adapter = await create("contract-pg", options, tmp_path)
+            yield adapter
+            await adapter.close()
 
     @pytest.fixture
     def service_id(self) -> str:

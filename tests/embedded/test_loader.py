@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.embedded import DataFileError, EmbeddedConfigError, create, load_directory
+from adapters.embedded import DataFileError, EmbeddedConfigError, check, create, load_directory
+from gateway.cli import main
 from tests.embedded.helpers import DEMO, OOH_SERVICE, UTC_SERVICE
+
+#: A PostgreSQL URL nothing listens at: checking options never connects.
+PG = "postgresql://postgres@127.0.0.1:1/test"
 
 
 def _edit(folder: Path, file: str, old: str, new: str) -> None:
@@ -178,10 +182,23 @@ async def test_create_refuses_bad_data_with_a_value_error(data_dir: Path, tmp_pa
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        ({"data_dir": "data"}, "database: Field required"),
+        ({"data_dir": "data"}, "give exactly one of database (an SQLite file) or dsn"),
         ({"database": ":memory:", "data_dir": "data", "colour": "red"}, "colour"),
         ({"database": ":memory:", "data_dir": "data", "timezone": "Mars/Olympus"}, "Mars"),
         ({"database": ":memory:", "data_dir": "data", "horizon_days": 0}, "horizon_days"),
+        (
+            {"database": ":memory:", "dsn": PG, "data_dir": "data"},
+            "give exactly one of database (an SQLite file) or dsn",
+        ),
+        ({"dsn": "mysql://u@h/db", "data_dir": "data"}, "dsn: Value error, must be a URL like"),
+        ({"dsn": "postgresql://u:pw@h/db", "data_dir": "data"}, "dsn: Value error, must not hold"),
+        ({"dsn": PG + "?password=pw", "data_dir": "data"}, "must not hold a password"),
+        ({"dsn": PG, "schema": "Diary; DROP", "data_dir": "data"}, "schema: Value error"),
+        ({"dsn": PG, "pool_size": 0, "data_dir": "data"}, "pool_size"),
+        (
+            {"database": ":memory:", "schema": "diary", "password_env": "X", "data_dir": "data"},
+            "password_env and schema apply only with dsn (PostgreSQL)",
+        ),
     ],
 )
 async def test_bad_options_are_refused_by_name(
@@ -191,3 +208,43 @@ async def test_bad_options_are_refused_by_name(
     with pytest.raises(EmbeddedConfigError, match="adapter 'x' \\(embedded\\)") as caught:
         await create("x", options, tmp_path)
     assert fragment in str(caught.value)
+
+
+async def test_an_unset_password_variable_is_named_not_guessed(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """password_env naming an unset variable fails create with the variable's name."""
+    monkeypatch.delenv("UEC_TEST_UNSET_DIARY_PASSWORD", raising=False)
+    options = {"dsn": PG, "password_env": "UEC_TEST_UNSET_DIARY_PASSWORD", "data_dir": "data"}
+    with pytest.raises(EmbeddedConfigError) as caught:
+        await create("x", options, tmp_path)
+    assert str(caught.value) == (
+        "adapter 'x' (embedded): password_env: "
+        "environment variable UEC_TEST_UNSET_DIARY_PASSWORD is not set"
+    )
+
+
+def test_check_accepts_a_postgres_diary_without_connecting(data_dir: Path, tmp_path: Path) -> None:
+    """check() validates dsn options and the data files but opens no connection."""
+    check("x", {"dsn": PG, "schema": "diary", "data_dir": "data"}, tmp_path)
+
+
+def test_check_config_reports_diary_options_at_their_adapter(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """check-config names both-database-and-dsn and a password in the dsn, never echoing it."""
+    config = tmp_path / "diary.yaml"
+    config.write_text(
+        "adapters:\n"
+        "  - name: both\n    kind: embedded\n"
+        f"    options: {{database: d.sqlite3, dsn: '{PG}', data_dir: '{DEMO}'}}\n"
+        "  - name: secret\n    kind: embedded\n"
+        f"    options: {{dsn: 'postgresql://u:hunter2@h/db', data_dir: '{DEMO}'}}\n"
+    )
+    assert main(["check-config", str(config)]) == 1
+    problems = capsys.readouterr().err.strip().splitlines()
+    assert any(
+        p.startswith(f"{config}:2:5:") and "give exactly one of database" in p for p in problems
+    )
+    assert any(p.startswith(f"{config}:5:5:") and "must not hold a password" in p for p in problems)
+    assert not any("hunter2" in p for p in problems)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 from adapters.domain import BookingStatus, SlotStatus
 from adapters.embedded import load_directory
@@ -20,11 +19,12 @@ from tests.embedded.helpers import (
     first_free,
     open_diary,
 )
+from tests.embedded.pg import Where
 
 
-async def test_reopening_neither_duplicates_nor_frees_slots(tmp_path: Path) -> None:
-    """Reopening the same file adds no slot twice and leaves a booked slot busy."""
-    clock, path = Clock(), tmp_path / "diary.sqlite3"
+async def test_reopening_neither_duplicates_nor_frees_slots(where: Where) -> None:
+    """Reopening the same diary adds no slot twice and leaves a booked slot busy."""
+    clock, path = Clock(), where
     diary = await open_diary(path, clock)
     slot = await first_free(diary)
     await diary.book(booking_request(slot), call_context())
@@ -39,9 +39,9 @@ async def test_reopening_neither_duplicates_nor_frees_slots(tmp_path: Path) -> N
     assert {s.id: s.status for s in after}[slot.id] is SlotStatus.BUSY
 
 
-async def test_reopening_a_day_later_adds_only_the_new_day(tmp_path: Path) -> None:
+async def test_reopening_a_day_later_adds_only_the_new_day(where: Where) -> None:
     """A restart on a later day tops up the horizon's new day and changes nothing else."""
-    clock, path = Clock(), tmp_path / "diary.sqlite3"
+    clock, path = Clock(), where
     diary = await open_diary(path, clock, horizon_days=3)
     slot = await first_free(diary)
     await diary.book(booking_request(slot), call_context())
@@ -66,9 +66,9 @@ async def test_reopening_a_day_later_adds_only_the_new_day(tmp_path: Path) -> No
     assert after[slot.id].status is SlotStatus.BUSY
 
 
-async def test_booking_survives_reopening(tmp_path: Path) -> None:
+async def test_booking_survives_reopening(where: Where) -> None:
     """A booking made before a restart reads back identically and can still be cancelled."""
-    clock, path = Clock(), tmp_path / "diary.sqlite3"
+    clock, path = Clock(), where
     diary = await open_diary(path, clock)
     slot = await first_free(diary, OOH_SERVICE)
     booked = await diary.book(booking_request(slot), call_context())
@@ -85,9 +85,9 @@ async def test_booking_survives_reopening(tmp_path: Path) -> None:
         await diary.close()
 
 
-async def test_retry_after_restart_returns_the_first_booking(tmp_path: Path) -> None:
+async def test_retry_after_restart_returns_the_first_booking(where: Where) -> None:
     """The idempotency key is stored with the booking, so a retry after a restart books once."""
-    clock, path = Clock(), tmp_path / "diary.sqlite3"
+    clock, path = Clock(), where
     ctx = call_context()
     diary = await open_diary(path, clock)
     slot = await first_free(diary, UTC_SERVICE)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -13,12 +11,13 @@ from adapters.embedded import EmbeddedAdapter
 from adapters.errors import ServiceNotFound
 from tests.contract.builders import booking_request, call_context
 from tests.embedded.helpers import UTC_SERVICE, Clock, first_free, open_diary
+from tests.embedded.pg import Where, raw
 from tests.referrals._rig import new_referral
 
 
 @pytest_asyncio.fixture
-async def diary(tmp_path: Path) -> AsyncIterator[EmbeddedAdapter]:
-    adapter = await open_diary(tmp_path / "diary.sqlite3", Clock())
+async def diary(where: Where) -> AsyncIterator[EmbeddedAdapter]:
+    adapter = await open_diary(where, Clock())
     yield adapter
     await adapter.close()
 
@@ -39,14 +38,13 @@ async def test_a_referral_is_found_with_the_booking_carrying_its_document(
 
 
 async def test_a_resent_version_is_kept_once_and_other_services_are_refused(
-    diary: EmbeddedAdapter, tmp_path: Path
+    diary: EmbeddedAdapter, where: Where
 ) -> None:
     """The same version sent twice is one row; a service the diary lacks is ServiceNotFound."""
     referral = new_referral(service_id=UTC_SERVICE).model_copy(update={"id": "r1"})
     await diary.send_referral(referral, call_context())
     await diary.send_referral(referral, call_context())
     assert await diary.referral("r1") == referral
-    with sqlite3.connect(tmp_path / "diary.sqlite3") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM referrals").fetchone() == (1,)
+    assert await raw(where, "SELECT COUNT(*) FROM referrals") == [(1,)]
     with pytest.raises(ServiceNotFound):
         await diary.send_referral(referral.model_copy(update={"service_id": "1"}), call_context())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +21,7 @@ from adapters.embedded._templates import (
 )
 from tests.contract.builders import call_context
 from tests.embedded.helpers import DEMO, UTC_SERVICE
+from tests.embedded.pg import Where
 
 LONDON = ZoneInfo("Europe/London")
 EVERY_DAY = frozenset(range(7))
@@ -115,11 +115,11 @@ def test_bad_clock_times_are_refused(text: str) -> None:
         parse_clock(text)
 
 
-async def test_adapter_stores_dst_slots_as_utc(tmp_path: Path) -> None:
+async def test_adapter_stores_dst_slots_as_utc(where: Where) -> None:
     """Through the adapter, UTC service slots on the spring-forward day start at 07:00Z."""
     adapter = await EmbeddedAdapter.open(
         "dst",
-        tmp_path / "diary.sqlite3",
+        where,
         load_directory(DEMO),
         zone=LONDON,
         horizon_days=4,

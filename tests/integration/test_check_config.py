@@ -46,7 +46,8 @@ async def test_every_stage_is_reported_in_one_run(tmp_path: Path) -> None:
         "unknown organisation 'org-nope'",
         f"{data / 'practitioner_roles.csv'}:{roles[0]}:{roles[1]}: column role_code: "
         "'X8000' is not an SDS job role code",
-        f"{config}:12:5: adapter 'broken' (embedded): database: Field required; horizon_days:",
+        f"{config}:12:5: adapter 'broken' (embedded): database: Value error, give exactly one "
+        "of database (an SQLite file) or dsn (a PostgreSQL URL); horizon_days:",
         f"{config}:5:3: store.path: {tmp_path / 'blocker'} is a file, not a folder",
     ]
     assert len(done.lines) == len(expected), done.err
