@@ -8,8 +8,6 @@ these as methods; every front door uses them.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -20,6 +18,7 @@ import structlog
 from adapters.contract import Capability
 from adapters.domain import Booking, BookingStatus, CallContext, Coding
 from gateway._claims import reschedule_work
+from gateway._mutex import AppointmentLocks
 from gateway.changes import RescheduleTo, next_version, rescheduled_request, swap_slot
 from gateway.errors import ApiError, ErrorKind
 from gateway.routing import Route, Router, SlotHome
@@ -35,7 +34,7 @@ class Amendments:
     store: Store
     router: Router
     clock: Callable[[], datetime]
-    _locks: weakref.WeakValueDictionary[str, asyncio.Lock]
+    _locks: AppointmentLocks
 
     if TYPE_CHECKING:
 
@@ -72,9 +71,7 @@ class Amendments:
         """Hold the appointment's lock and the ledger entry (keeping ``work`` with it while
         in doubt) while it is changed; yield the current version (read before write: it must
         be ``expected``, still booked) and its route."""
-        lock = self._locks.get(appointment_id)
-        if lock is None:
-            lock = self._locks[appointment_id] = asyncio.Lock()
+        lock = self._locks.hold(appointment_id, ctx.remaining())
         claim = self._claim(scope, client_request_id, f"{digest}|{appointment_id}", None, work)
         async with lock, claim:
             current = await self.read(appointment_id)

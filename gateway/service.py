@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from adapters.domain import (
     utcnow,
 )
 from gateway._claims import ClaimOwner, hold, in_doubt_work, seconds_left
+from gateway._mutex import AppointmentLocks
 from gateway.amend import Amendments
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
@@ -93,8 +93,8 @@ class BookingService(Amendments):
         self.referrals = ReferralService(
             store, router, clock=clock, claim_lease_s=claim_lease_s, owner=self.owner
         )
-        # One lock per appointment being changed; gone once nobody holds it.
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # One change per appointment at a time, across replicas when the store is shared.
+        self._locks = AppointmentLocks(store, self.owner, claim_lease_s, clock)
 
     @staticmethod
     def _require(route: Route, capability: Capability, what: str) -> None:

@@ -56,6 +56,8 @@ class SqliteStore:
 
     def __init__(self, path: Path | str, *, pointer_journal: bool = False) -> None:
         self._path: Path | str = path if path == _MEMORY else Path(path)
+        #: A file may be shared by several gateway processes (gateway/_mutex.py).
+        self.shared = path != _MEMORY
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._pointer_journal = pointer_journal

@@ -1,8 +1,9 @@
 """PostgreSQL for the embedded diary's tests: a fresh schema per test in database ``test``.
 
 ``UEC_TEST_PG_DSN`` names the server (default: the local one, trust auth). Each
-diary gets ``t_<random>`` in that database, dropped afterwards; tests needing
-PostgreSQL are skipped, with the reason, when the server cannot be reached.
+diary gets ``t_<random>`` in that database, dropped afterwards. PostgreSQL is part
+of every machine this project runs on (``.ci/run`` starts it), so a server that
+cannot be reached fails the test, saying so, rather than skipping it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ Where = Path | PgTarget
 
 
 async def require_postgres() -> None:
-    """Skip the calling test when the PostgreSQL server cannot be reached."""
+    """Fail the calling test, clearly, when the PostgreSQL server cannot be reached."""
     global _reachable
     if _reachable is None:
         try:
@@ -40,7 +41,10 @@ async def require_postgres() -> None:
             await conn.close()
             _reachable = True
     if not _reachable:
-        pytest.skip(f"PostgreSQL not reachable at {DSN}")
+        pytest.fail(
+            f"PostgreSQL not reachable at {DSN}: start it "
+            "(pg_ctlcluster --skip-systemctl-redirect 15 main start) or set UEC_TEST_PG_DSN"
+        )
 
 
 @asynccontextmanager
