@@ -56,6 +56,8 @@ class Amendments:
             self, appointment_id: str, version: int | None = None
         ) -> AppointmentVersion: ...
 
+        async def locate(self, slot_key: str, schedule_id: str | None) -> SlotHome | None: ...
+
     @asynccontextmanager
     async def _changing(
         self,
@@ -175,7 +177,7 @@ class Amendments:
         slot is ever booked twice; the next version names the new slot. The claim keeps
         the work while in doubt: a gateway killed between the two calls leaves it for
         the next one to finish (``reconcile``, with ``resumed``)."""
-        home = self.router.for_slot(slot.slot_id, None)
+        home = await self.locate(slot.slot_id, None)
         work = reschedule_work(appointment_id, expected_version, slot, ctx)
         changing = self._changing(
             appointment_id,

@@ -3,7 +3,10 @@
 Services are routed by configuration (``services:``) first, then by asking
 each adapter whether it serves the id. Slot searches teach the router which
 route and service each slot and schedule belongs to, so a booking (which only
-names a slot) reaches the adapter that offered it.
+names a slot) reaches the adapter that offered it. With several routes the
+booking service also writes what a search taught to the store
+(``BookingService.locate``), so a booking sent to another replica, or made after a
+restart, finds its route too; with one route there is only one place to look.
 """
 
 from __future__ import annotations
@@ -61,22 +64,38 @@ class Router:
             return True
         return ods_code in configured.allowed_consumers
 
-    def remember(self, result: SlotSearchResult, route: Route) -> None:
-        """Note where each slot and schedule in a search result lives."""
+    @property
+    def several(self) -> bool:
+        """Whether a slot could live at more than one route (so its home must be found)."""
+        return len(self.routes) > 1
+
+    def remember(self, result: SlotSearchResult, route: Route) -> list[tuple[str, SlotHome]]:
+        """Note where each slot and schedule in a search result lives; returns the keys
+        this process did not know there yet (the ones worth sharing with other replicas)."""
+        fresh: list[tuple[str, SlotHome]] = []
         for schedule in result.schedules.values():
-            self._keep(f"schedule:{schedule.id}", SlotHome(route, schedule.service_id))
+            self._keep(f"schedule:{schedule.id}", SlotHome(route, schedule.service_id), fresh)
         for slot in result.slots:
             service = result.schedules.get(slot.schedule_id)
             home = SlotHome(route, service.service_id if service else None)
-            self._keep(f"slot:{slot.identifier}", home)
-            self._keep(f"slot:{slot.id}", home)
+            self._keep(f"slot:{slot.identifier}", home, fresh)
+            self._keep(f"slot:{slot.id}", home, fresh)
+        return fresh
 
     def place(self, slot_key: str, home: SlotHome) -> None:
         """Note where one slot lives, as a search would (a restart finishing a reschedule
         to a slot this process has not yet seen searched)."""
         self._keep(f"slot:{slot_key}", home)
 
-    def _keep(self, key: str, home: SlotHome) -> None:
+    def adopt(self, key: str, home: SlotHome) -> None:
+        """Keep a home another replica noted (``key`` as ``remember`` writes it)."""
+        self._keep(key, home)
+
+    def _keep(
+        self, key: str, home: SlotHome, fresh: list[tuple[str, SlotHome]] | None = None
+    ) -> None:
+        if fresh is not None and self._homes.get(key) != home:
+            fresh.append((key, home))
         self._homes[key] = home
         self._homes.move_to_end(key)
         while len(self._homes) > self._memory:

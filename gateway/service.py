@@ -37,7 +37,7 @@ from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.referrals import ReferralService
 from gateway.routing import Route, Router, SlotHome
-from gateway.store import AppointmentVersion, ClaimState, Store
+from gateway.store import AppointmentVersion, ClaimState, SlotHomeRow, Store
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -129,8 +129,36 @@ class BookingService(Amendments):
             )
         self._require(route, Capability.SEARCH_SLOTS, "search for slots")
         result = await self._call(route, "search", ctx, route.adapter.search_slots(query, ctx))
-        self.router.remember(result, route)
+        fresh = self.router.remember(result, route)
+        if fresh and self.router.several:
+            await self._share_homes(fresh)
         return result
+
+    async def _share_homes(self, fresh: list[tuple[str, SlotHome]]) -> None:
+        """Write new slot homes for other replicas; the search is answered regardless."""
+        rows = [SlotHomeRow(key, home.route.name, home.service_id) for key, home in fresh]
+        try:
+            await self.store.record_slot_homes(rows, self.clock())
+        except Exception as exc:
+            log.warning("slot_homes_not_shared", count=len(rows), error=type(exc).__name__)
+
+    async def locate(self, slot_key: str, schedule_id: str | None) -> SlotHome | None:
+        """Where a slot (or, failing that, its schedule) lives: this process's memory
+        first, then what any replica's searches wrote to the store."""
+        home = self.router.for_slot(slot_key, schedule_id)
+        if home is not None or not self.router.several:
+            return home
+        keys = [f"slot:{slot_key}" if slot_key else "", f"schedule:{schedule_id or ''}"]
+        for key in keys:
+            if key.endswith(":"):
+                continue
+            row = await self.store.slot_home(key)
+            route = self.router.route(row.route) if row else None
+            if row is not None and route is not None:
+                found = SlotHome(route, row.service_id)
+                self.router.adopt(key, found)
+                return found
+        return None
 
     def _with_local_id(self, request: BookingRequest, ctx: CallContext) -> BookingRequest:
         if request.patient.nhs_number or request.patient.local_identifier:
@@ -154,7 +182,7 @@ class BookingService(Amendments):
         schedule_id: str | None,
     ) -> AppointmentVersion:
         request = self._with_local_id(request, ctx)
-        home = self.router.for_slot(request.slot_id, schedule_id)
+        home = await self.locate(request.slot_id, schedule_id)
         if home is None:
             home = await self._earlier_home(scope, client_request_id)
         if home is None:

@@ -58,7 +58,7 @@ async def _find_slot(
         start_to=start,
     )
     await ex.current.service.search(query, ex.context(timeout(request)))
-    return ex.current.router.for_slot(slot_id, None)
+    return await ex.current.service.locate(slot_id, None)
 
 
 async def check_slot(request: web.Request, ex: BarsExchange, slot_id: str, start: datetime) -> None:
@@ -66,7 +66,7 @@ async def check_slot(request: web.Request, ex: BarsExchange, slot_id: str, start
     service = ex.current.service
     if ex.request_id and await service.store.find_claim(ex.scope, ex.request_id):
         return
-    home = service.router.for_slot(slot_id, None)
+    home = await service.locate(slot_id, None)
     if home is None or home.service_id is None:
         home = await _find_slot(request, ex, slot_id, start)
     if home is None:

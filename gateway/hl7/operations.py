@@ -178,13 +178,13 @@ def _answer(
 # -- steps --------------------------------------------------------------------------------
 
 
-def _service_id(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> str:
+async def _service_id(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> str:
     """AIS-3 through services.csv; else the service the schedule was offered for; else
     the moved appointment's service."""
     if ask.service_code:
         return call.tables.service_id(ask.service_code)
     if ask.schedule_id:
-        home = call.generation.router.for_slot("", ask.schedule_id)
+        home = await call.generation.service.locate("", ask.schedule_id)
         if home is not None and home.service_id:
             return home.service_id
     if old is not None:
@@ -193,7 +193,7 @@ def _service_id(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
 
 
 async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> Done:
-    service_id = call.service_id = _service_id(call, ask, old)
+    service_id = call.service_id = await _service_id(call, ask, old)
     if ask.start is None or ask.end is None:
         raise missing("ARQ-11 requested start^end")
     patient: Patient = (

@@ -164,7 +164,7 @@ async def book(request: web.Request) -> web.Response:
     data = await _body(request)
     wanted = fhir_appointment.booking_request(data)
     schedule_id = fhir_appointment.slot_schedule_id(data)
-    home = ex.current.router.for_slot(wanted.slot_id, schedule_id)
+    home = await ex.current.service.locate(wanted.slot_id, schedule_id)
     ex.service_id = home.service_id if home else None
     try:
         version = await ex.current.service.book(

@@ -222,7 +222,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX ix_hl7_outbox_state ON hl7_outbox (state, appointment_id, seq)",
     ),
+    (
+        # Where each slot and schedule a search offered lives (route, national service),
+        # so a booking sent to another replica, or after a restart, reaches its supplier
+        # (gateway/routing.py; only written when several routes are configured).
+        """
+        CREATE TABLE slot_homes (
+            key TEXT PRIMARY KEY,
+            route TEXT NOT NULL,
+            service_id TEXT,
+            seen_at TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ),
 )
+
+UPSERT_SLOT_HOME = """
+INSERT INTO slot_homes (key, route, service_id, seen_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    route = excluded.route, service_id = excluded.service_id, seen_at = excluded.seen_at
+"""
+SELECT_SLOT_HOME = "SELECT key, route, service_id FROM slot_homes WHERE key = ?"
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -142,6 +142,17 @@ class PointerWork:
 
 
 @dataclass(frozen=True, slots=True)
+class SlotHomeRow:
+    """Which route (and national service) a slot or schedule a search offered lives at,
+    so a booking naming it finds its supplier at any replica, or after a restart."""
+
+    #: ``slot:<id>`` or ``schedule:<id>`` (gateway/routing.py).
+    key: str
+    route: str
+    service_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RegistryPointer:
     """What the registry holds for one appointment, as last delivered."""
 
@@ -465,6 +476,14 @@ class Store(Protocol):
     async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
         """Forget ``owner``'s pending claim (the message was refused or failed; a resend
         is processed afresh)."""
+        ...
+
+    async def record_slot_homes(self, homes: Sequence[SlotHomeRow], at: datetime) -> None:
+        """Note (or refresh) where each slot/schedule lives; the last one written wins."""
+        ...
+
+    async def slot_home(self, key: str) -> SlotHomeRow | None:
+        """Where a slot/schedule key lives, if any search noted it."""
         ...
 
     async def record_audit(self, entry: AuditEntry) -> None: ...

@@ -36,6 +36,7 @@ from gateway.store.base import (
     PointerWork,
     ReferralVersion,
     RegistryPointer,
+    SlotHomeRow,
     UnbookedReferral,
     VersionConflict,
 )
@@ -427,6 +428,20 @@ class SqliteStore:
             return await _pointers.backlog(self._require(), stuck_after)
 
     # -- audit ---------------------------------------------------------------
+
+    async def record_slot_homes(self, homes: Sequence[SlotHomeRow], at: datetime) -> None:
+        if not homes:
+            return
+        stamp = _sql.to_text(at)
+        params = [(h.key, h.route, h.service_id, stamp) for h in homes]
+        async with self._transaction() as db:
+            await db.executemany(_sql.UPSERT_SLOT_HOME, params)
+
+    async def slot_home(self, key: str) -> SlotHomeRow | None:
+        async with self._lock:
+            cursor = await self._require().execute(_sql.SELECT_SLOT_HOME, (key,))
+            row = await cursor.fetchone()
+        return SlotHomeRow(row[0], row[1], row[2]) if row else None
 
     async def record_audit(self, entry: AuditEntry) -> None:
         await self.record_audits([entry])
