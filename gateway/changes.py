@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 #: How long undoing a half-made reschedule may take, whatever the request had left.
 UNDO_BUDGET_S = 3.0
 _NS = uuid.UUID("0e3c8a52-4d0b-4bd6-8f6e-2f1f7a9d3c41")
+_SUPPLIER_SIDE = uuid.UUID("6b1f0c3e-2a57-4f0e-9d3b-8c1e5a7d2f90")
 #: The booking service's adapter call: (route, op, ctx, work) -> result, errors translated.
 Call = Callable[[Route, str, CallContext, Awaitable[Any]], Awaitable[Any]]
 
@@ -144,6 +145,11 @@ async def _undo(route: Route, call: Call, new: Booking, ctx: CallContext) -> Non
         log.error("reschedule_undo_failed", route=route.name, error=exc.kind.name)
 
 
+def supplier_side_id(route_name: str, supplier_ref: str) -> str:
+    """The appointment id of a booking first heard of from its supplier."""
+    return str(uuid.uuid5(_SUPPLIER_SIDE, f"{route_name}|{supplier_ref}"))
+
+
 async def record_change(
     store: Store, clock: Callable[[], datetime], route_name: str, change: BookingChange
 ) -> None:
@@ -152,8 +158,10 @@ async def record_change(
     for _ in range(3):
         current = await store.find_by_supplier_ref(route_name, incoming.supplier_ref)
         if current is None:
+            # Named by the supplier's reference, so replicas hearing the same message
+            # at once make one appointment: the second's first version conflicts.
             version = AppointmentVersion(
-                appointment_id=str(uuid.uuid4()),
+                appointment_id=supplier_side_id(route_name, incoming.supplier_ref),
                 version=1,
                 booking=incoming,
                 route=route_name,
@@ -166,6 +174,9 @@ async def record_change(
                     "referral_reference": incoming.referral_reference
                     or current.booking.referral_reference,
                     "reason": incoming.reason or current.booking.reason,
+                    # When the booking was made does not change; a supplier message that
+                    # does not carry it is stamped by whoever reads it.
+                    "created": current.booking.created,
                 }
             )
             if merged == current.booking:

@@ -36,7 +36,8 @@ from tests.embedded.pg import fresh_schema
 class Replicas:
     """Start gateways on the shared state; read the shared diary's bookings."""
 
-    #: ``start(n, routes=1)``: n gateways; ``routes=2`` adds a second supplier.
+    #: ``start(n, routes=1, extra=None)``: n gateways; ``routes=2`` adds a second
+    #: supplier; ``extra(i)`` adds adapters and services to replica ``i``.
     start: Callable[..., Awaitable[list[Consumer]]]
     diary: Path | PgTarget
 
@@ -69,10 +70,18 @@ def _second_route(tmp: Path) -> tuple[str, str]:
     return adapter, service
 
 
+#: Extra ``adapters:`` and ``services:`` entries for the replica of a given index.
+Extra = Callable[[int], tuple[str, str]]
+
+
 def _config(
-    tmp: Path, port: int, diary: Path | PgTarget, store: Path | PgTarget, routes: int
+    tmp: Path,
+    port: int,
+    diary: Path | PgTarget,
+    store: Path | PgTarget,
+    more: tuple[str, str],
 ) -> Path:
-    more_adapters, more_services = _second_route(tmp) if routes > 1 else ("", "")
+    more_adapters, more_services = more
     if isinstance(store, PgTarget):
         store_text = f"kind: postgresql\n  dsn: {store.dsn}\n  schema_name: {store.schema}"
     else:
@@ -128,11 +137,15 @@ async def replicas(
         if backend == "postgresql":
             diary, store = diary_pg, store_pg
 
-        async def start(n: int, routes: int = 1) -> list[Consumer]:
+        async def start(n: int, routes: int = 1, extra: Extra | None = None) -> list[Consumer]:
             started = []
-            for _ in range(n):
+            for index in range(n):
                 port = unused_tcp_port_factory()
-                path = _config(tmp_path, port, diary, store, routes)
+                more = _second_route(tmp_path) if routes > 1 else ("", "")
+                if extra is not None:
+                    added = extra(index)
+                    more = (more[0] + added[0], more[1] + added[1])
+                path = _config(tmp_path, port, diary, store, more)
                 settings = load_config(path)
                 server = GatewayTestServer(create_app(settings, path), host="127.0.0.1", port=port)
                 client = TestClient(server)
