@@ -16,6 +16,7 @@ from gateway.store.base import (
     ReferralVersion,
     RegistryPointer,
     Store,
+    StoreUnavailable,
     UnbookedReferral,
     VersionConflict,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ReferralVersion",
     "RegistryPointer",
     "Store",
+    "StoreUnavailable",
     "UnbookedReferral",
     "VersionConflict",
 ]
