@@ -48,7 +48,7 @@ async def _admin() -> asyncpg.Connection:
 async def fresh_schema(*, create: bool = True) -> AsyncIterator[PgSchema]:
     """A new schema name (the schema itself created unless ``create`` is False), dropped
     afterwards whether or not anything created it."""
-    name = f"t_{secrets.token_hex(8)}"
+    name = schema_name()
     conn = await _admin()
     try:
         if create:
@@ -58,8 +58,18 @@ async def fresh_schema(*, create: bool = True) -> AsyncIterator[PgSchema]:
     try:
         yield PgSchema(PG_DSN, name)
     finally:
-        conn = await _admin()
-        try:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        finally:
-            await conn.close()
+        await drop_schema(name)
+
+
+def schema_name() -> str:
+    """A fresh name for a throwaway schema (``t_<random>``)."""
+    return f"t_{secrets.token_hex(8)}"
+
+
+async def drop_schema(name: str) -> None:
+    """Drop schema ``name`` with everything in it, if it exists."""
+    conn = await _admin()
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    finally:
+        await conn.close()
