@@ -14,7 +14,40 @@ from typing import Any
 import asyncpg
 
 from gateway.store import _pg_sql as _sql
-from gateway.store.base import AuditEntry, ReferralVersion, UnbookedReferral, VersionConflict
+from gateway.store.base import (
+    AuditEntry,
+    ReferralVersion,
+    StoreUnavailable,
+    UnbookedReferral,
+    VersionConflict,
+)
+
+#: The connection to the server failed or was cut (the server restarted, the network went):
+#: the call's transaction, if any, was rolled back; the pool reconnects on the next call.
+_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def _closed(conn: Any) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # the pool detached it: its connection was lost
+        return True
+
+
+def _lost(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}")
+
+
+def refused(what: str, exc: asyncpg.PostgresError) -> ValueError:
+    """A write the database refused, without the server's detail (it quotes the row)."""
+    name = getattr(exc, "constraint_name", None) or getattr(exc, "column_name", None)
+    return ValueError(f"{what} refused by the database ({type(exc).__name__}: {name})")
 
 
 class PooledReferralsAndAudit:
@@ -24,11 +57,21 @@ class PooledReferralsAndAudit:
 
     @contextlib.asynccontextmanager
     async def _acquire(self) -> AsyncIterator[Any]:
+        """A pooled connection; a lost server is raised as ``StoreUnavailable``."""
         pool = self._pool
         if pool is None:
             raise RuntimeError("PostgresStore is not open")
-        async with pool.acquire() as conn:
-            yield conn
+        try:
+            async with pool.acquire() as conn:
+                try:
+                    yield conn
+                except asyncpg.InterfaceError as exc:
+                    # E.g. a transaction's exit on a connection the server just closed.
+                    if not _closed(conn):
+                        raise
+                    raise _lost(exc) from None
+        except _LOST as exc:
+            raise _lost(exc) from None
 
     # -- referrals -------------------------------------------------------------
 
@@ -49,6 +92,8 @@ class PooledReferralsAndAudit:
                 raise VersionConflict(
                     f"referral {version.referral_id!r} already has version {version.version}"
                 ) from None
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise refused("referral version", exc) from None
 
     async def get_referral(
         self, referral_id: str, version: int | None = None

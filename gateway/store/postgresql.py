@@ -21,7 +21,7 @@ import asyncpg
 
 from gateway.store import _pg_ledger, _pg_schema, _pg_work
 from gateway.store import _pg_sql as _sql
-from gateway.store._pg_referrals import PooledReferralsAndAudit
+from gateway.store._pg_referrals import PooledReferralsAndAudit, refused
 from gateway.store.base import (
     AppointmentVersion,
     Hl7Origin,
@@ -147,6 +147,8 @@ class PostgresStore(PooledReferralsAndAudit):
                 raise VersionConflict(
                     f"appointment {version.appointment_id!r} already has version {version.version}"
                 ) from None
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise refused("appointment version", exc) from None
 
     async def get(
         self, appointment_id: str, version: int | None = None

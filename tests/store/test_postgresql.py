@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from gateway.store.postgresql import PostgresStore
 from tests.pg import PgSchema, fresh_schema
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
+from tests.store.referral_contract import make_referral
 from tests.store.work_contract import WorkContract
 
 
@@ -238,3 +240,44 @@ async def _fetch(pg: PgSchema, sql: str) -> list[asyncpg.Record]:
     finally:
         await conn.close()
     return rows
+
+
+async def test_a_connection_cut_mid_call_is_store_unavailable_and_the_next_call_works(
+    store: PostgresStore, pg_schema: PgSchema
+) -> None:
+    """A connection the server ends mid-call raises StoreUnavailable; the next call reconnects."""
+    await store.claim_request("asid", "r1", "h", T0, 60, "gw-a")
+    admin = await asyncpg.connect(pg_schema.dsn, server_settings={"search_path": pg_schema.schema})
+    try:
+        async with admin.transaction():
+            # Hold the claim's row so the store's claim waits on it, then end the waiter.
+            await admin.execute("SELECT 1 FROM idempotency_ledger FOR UPDATE")
+            waiting = asyncio.create_task(store.claim_request("asid", "r1", "h", T0, 60, "gw-b"))
+            blocked = None
+            for _ in range(200):
+                blocked = await admin.fetchval(
+                    "SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))",
+                    admin.get_server_pid(),
+                )
+                if blocked is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert blocked is not None, "the store's claim never waited on the row"
+            await admin.execute("SELECT pg_terminate_backend($1)", blocked)
+            with pytest.raises(StoreUnavailable, match="lost the connection"):
+                await waiting
+    finally:
+        await admin.close()
+    again = await store.claim_request("asid", "r1", "h", T0, 60, "gw-b")
+    assert (again.state, again.owner) == (ClaimState.PENDING, "gw-a")
+
+
+async def test_a_refused_write_never_quotes_the_row(store: PostgresStore) -> None:
+    """A write the database refuses raises without the server's detail (it quotes the
+    patient's row)."""
+    bad = dataclasses.replace(make_referral(), route=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="refused by the database") as raised:
+        await store.add_referral_version(bad)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert NHS_A not in str(raised.value) and "nosebleed" not in str(raised.value)
+    assert await store.get_referral("ref-1") is None
