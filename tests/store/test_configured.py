@@ -109,3 +109,13 @@ def test_migrate_against_an_unreachable_server_fails_with_a_message(
     path = _config(tmp_path, "  kind: postgresql\n  dsn: postgresql://gw@127.0.0.1:1/gw\n")
     assert main(["migrate", "--config", str(path)]) == 1
     assert "cannot connect to PostgreSQL at 127.0.0.1:1/gw" in capsys.readouterr().err
+
+
+def test_the_replicas_example_checks_with_its_password_variable_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config/example-replicas.yaml is valid once GATEWAY_DB_PASSWORD is set."""
+    monkeypatch.setenv("GATEWAY_DB_PASSWORD", "not-a-real-password")
+    example = Path(__file__).resolve().parents[2] / "config/example-replicas.yaml"
+    assert main(["check-config", str(example)]) == 0
+    assert "OK" in capsys.readouterr().out
