@@ -220,7 +220,7 @@ def writable_paths(
     HL7 v2 journal) by the adapters' convention; ``:memory:`` writes nothing.
     """
     wanted: list[tuple[tuple[str | int, ...], str, Path]] = []
-    if "store" not in invalid:
+    if "store" not in invalid and settings.store.kind == "sqlite":
         wanted.append((("store", "path"), "store.path", settings.resolve(settings.store.path)))
     at = range(len(settings.adapters)) if adapter_at is None else adapter_at
     for index, item in zip(at, settings.adapters, strict=True):

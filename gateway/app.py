@@ -26,7 +26,7 @@ from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
-from gateway.store.sqlite import SqliteStore
+from gateway.store import configured
 
 log = structlog.get_logger(__name__)
 
@@ -34,9 +34,7 @@ log = structlog.get_logger(__name__)
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     # With a registry, every stored version journals its pointer work (gateway/registry/).
-    store = SqliteStore(
-        settings.resolve(settings.store.path), pointer_journal=active(settings) is not None
-    )
+    store = configured.build(settings, pointer_journal=active(settings) is not None)
     await store.open()
     app[STORE] = store
     audit = app[AUDIT] = AuditTrail(store)

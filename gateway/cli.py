@@ -17,8 +17,7 @@ from gateway import examples, reporting
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.selftest import cli as selftest_cli
-from gateway.store import AuditEntry
-from gateway.store.sqlite import SqliteStore
+from gateway.store import AuditEntry, StoreUnavailable, configured
 
 DEFAULT_CONFIG = Path("config/demo.yaml")
 
@@ -76,12 +75,33 @@ def _example_booking(args: argparse.Namespace) -> int:
 async def _report_entries(
     settings: config_module.Settings, start: datetime, end: datetime
 ) -> list[AuditEntry]:
-    store = SqliteStore(settings.resolve(settings.store.path))
+    store = configured.build(settings)
     await store.open()
     try:
         return await store.audit_between(start, end)
     finally:
         await store.close()
+
+
+async def _migrate_store(settings: config_module.Settings) -> tuple[str, int]:
+    store = configured.build(settings)
+    await store.open()  # opening applies every migration not yet applied
+    try:
+        return settings.store.kind, await store.schema_version()
+    finally:
+        await store.close()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Bring the configured store's schema up to date and print its version."""
+    settings = config_module.load(args.config)
+    try:
+        kind, version = asyncio.run(_migrate_store(settings))
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"{kind} store at schema version {version}")
+    return 0
 
 
 def _day(text: str) -> datetime:
@@ -176,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("peer", choices=sorted(PEERS))
     simulate.add_argument("peer_args", nargs=argparse.REMAINDER, help="the peer's own options")
     simulate.set_defaults(func=_simulate)
+
+    migrate = sub.add_parser(
+        "migrate", help="apply the store's schema migrations and print its schema version"
+    )
+    migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    migrate.set_defaults(func=_migrate)
 
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -94,11 +94,44 @@ class SecuritySettings(_Section):
 
 
 class StoreSettings(_Section):
-    kind: str = "sqlite"
+    """Where the gateway keeps versions, the ledger, referrals and the audit.
+
+    ``sqlite``: one file (``path``) for one machine. ``postgresql``: one database shared
+    by every replica (DESIGN.md, Scale), at ``dsn``; the password is never in the file:
+    ``password_env`` names the environment variable that holds it.
+    """
+
+    kind: Literal["sqlite", "postgresql"] = "sqlite"
     path: Path = Path("var/gateway.sqlite3")
+    #: postgresql: e.g. ``postgresql://gateway@db.example:5432/gateway`` (no password).
+    dsn: str | None = None
+    #: postgresql: the environment variable holding the password (none: trust, peer, or
+    #: ``~/.pgpass``).
+    password_env: str | None = None
+    #: postgresql: the schema (search_path) holding the tables; the server's default if unset.
+    schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    #: postgresql: most connections this gateway process holds.
+    pool_size: int = Field(default=5, ge=1, le=100)
     #: How long a booking's idempotency claim outlives its holder: a gateway renews it
     #: while it works, so a resend after a crash is resolved this long after the crash.
     claim_lease_s: float = Field(default=5.0, ge=0.5, le=600)
+
+    @model_validator(mode="after")
+    def _postgresql_needs_a_dsn(self) -> StoreSettings:
+        if self.kind != "postgresql":
+            return self
+        if not self.dsn:
+            raise ValueError(
+                "store kind 'postgresql' needs dsn (e.g. postgresql://gateway@db:5432/gateway)"
+            )
+        parts = urlsplit(self.dsn)
+        if parts.scheme not in {"postgresql", "postgres"}:
+            raise ValueError("store dsn must start with postgresql://")
+        if parts.password is not None:
+            raise ValueError(
+                "store dsn must not hold a password: name an environment variable in password_env"
+            )
+        return self
 
 
 class LogSettings(_Section):
@@ -641,6 +674,9 @@ def missing_secrets(
     registry = settings.registry
     if registry is not None and registry.enabled and registry.token_env:
         wanted.append((("registry", "token_env"), registry.token_env))
+    store = settings.store
+    if store.kind == "postgresql" and store.password_env:
+        wanted.append((("store", "password_env"), store.password_env))
     return [
         f"{_at(path, marks, where_)}: environment variable {name} is not set"
         for where_, name in wanted

@@ -8,6 +8,7 @@ from collections.abc import Generator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.pg import PG_ABSENT
 from tests.samples import ABSENT, SHARED_SAMPLES
 
 #: Fuzzing in the ordinary run: a fixed seed (derandomized) and a bounded example count, so CI
@@ -53,8 +54,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Under CI a skip because a shared sample is absent is reported as a failure."""
+    """Under CI a skip because a shared sample or PostgreSQL is absent is reported as a failure."""
     report = yield
-    if _in_ci() and report.skipped and ABSENT in str(report.longrepr):
+    reason = str(report.longrepr)
+    if _in_ci() and report.skipped and (ABSENT in reason or PG_ABSENT in reason):
         report.outcome = "failed"
     return report

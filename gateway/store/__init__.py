@@ -17,6 +17,7 @@ from gateway.store.base import (
     RegistryPointer,
     SlotHomeRow,
     Store,
+    StoreUnavailable,
     UnbookedReferral,
     VersionConflict,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "RegistryPointer",
     "SlotHomeRow",
     "Store",
+    "StoreUnavailable",
     "UnbookedReferral",
     "VersionConflict",
 ]

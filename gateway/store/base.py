@@ -241,6 +241,10 @@ class VersionConflict(Exception):
     """The appointment's current version is not the one the writer expected."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store's database cannot be reached (the message names where, never a secret)."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 

@@ -89,6 +89,15 @@ class SqliteStore:
             if db is not None:
                 await db.close()
 
+    async def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        async with self._lock:
+            rows = list(
+                await self._require().execute_fetchall("SELECT MAX(version) FROM schema_version")
+            )
+        found: int = rows[0][0] or 0
+        return found
+
     # -- versions ------------------------------------------------------------
 
     async def add_version(

@@ -16,6 +16,7 @@ from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
+from tests.store.work_contract import WorkContract
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -42,9 +43,9 @@ async def journaled_store(
         await opened.close()
 
 
-class TestSqliteStoreContract(StoreContract, PointerJournalContract):
-    """The shared contract (appointments, referrals, registry journal) on a file and
-    on ``:memory:``."""
+class TestSqliteStoreContract(StoreContract, PointerJournalContract, WorkContract):
+    """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
+    receipts) on a file and on ``:memory:``."""
 
 
 def test_sqlite_store_satisfies_the_protocol() -> None:
