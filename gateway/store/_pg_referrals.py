@@ -17,6 +17,7 @@ from gateway.store import _pg_sql as _sql
 from gateway.store.base import (
     AuditEntry,
     ReferralVersion,
+    SlotHomeRow,
     StoreUnavailable,
     UnbookedReferral,
     VersionConflict,
@@ -48,6 +49,14 @@ def refused(what: str, exc: asyncpg.PostgresError) -> ValueError:
     """A write the database refused, without the server's detail (it quotes the row)."""
     name = getattr(exc, "constraint_name", None) or getattr(exc, "column_name", None)
     return ValueError(f"{what} refused by the database ({type(exc).__name__}: {name})")
+
+
+_UPSERT_SLOT_HOMES = """
+INSERT INTO slot_homes (key, route, service_id, seen_at)
+SELECT k, r, s, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t (k, r, s)
+ON CONFLICT (key) DO UPDATE SET
+    route = excluded.route, service_id = excluded.service_id, seen_at = excluded.seen_at
+"""
 
 
 class PooledReferralsAndAudit:
@@ -172,6 +181,28 @@ class PooledReferralsAndAudit:
 
     async def record_audit(self, entry: AuditEntry) -> None:
         await self.record_audits([entry])
+
+    async def record_slot_homes(self, homes: Sequence[SlotHomeRow], at: datetime) -> None:
+        if not homes:
+            return
+        # One statement; sorted keys so two replicas upserting overlapping sets cannot
+        # deadlock on each other's rows.
+        rows = sorted({h.key: h for h in homes}.values(), key=lambda h: h.key)
+        async with self._acquire() as conn:
+            await conn.execute(
+                _UPSERT_SLOT_HOMES,
+                [h.key for h in rows],
+                [h.route for h in rows],
+                [h.service_id for h in rows],
+                at,
+            )
+
+    async def slot_home(self, key: str) -> SlotHomeRow | None:
+        async with self._acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT key, route, service_id FROM slot_homes WHERE key = $1", key
+            )
+        return SlotHomeRow(row[0], row[1], row[2]) if row else None
 
     async def record_audits(self, entries: Sequence[AuditEntry]) -> None:
         params = [_sql.audit_params(entry) for entry in entries]

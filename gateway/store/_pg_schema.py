@@ -186,6 +186,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX ix_hl7_outbox_state ON hl7_outbox (state, appointment_id, seq)",
     ),
+    (
+        # Where each slot and schedule a search offered lives, for a booking sent to
+        # another replica (gateway/routing.py; SQLite migration 10).
+        """
+        CREATE TABLE slot_homes (
+            key text PRIMARY KEY,
+            route text NOT NULL,
+            service_id text,
+            seen_at timestamptz NOT NULL
+        )
+        """,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -70,6 +70,8 @@ class PostgresStore(PooledReferralsAndAudit):
         self._connect_timeout_s = connect_timeout_s
         self._pool: Any = None
         self._opening = asyncio.Lock()
+        #: Every replica shares the database (gateway/_mutex.py).
+        self.shared = True
 
     # -- lifecycle -------------------------------------------------------------
 

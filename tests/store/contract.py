@@ -26,6 +26,7 @@ from gateway.store.base import (
     AuditEntry,
     ClaimState,
     LedgerClaim,
+    SlotHomeRow,
     Store,
     VersionConflict,
 )
@@ -348,6 +349,24 @@ class StoreContract(ReferralStoreContract):
         assert states.count(ClaimState.PENDING) == 19
         winner = next(c for c in claims if c.state is ClaimState.NEW)
         assert all(c.body_hash == winner.body_hash for c in claims)
+
+    # -- slot homes (gateway/routing.py) ------------------------------------------
+
+    async def test_slot_homes_round_trip_and_the_last_write_wins(self, store: Store) -> None:
+        """A noted slot home is read back; noting it again elsewhere replaces it."""
+        assert await store.slot_home("slot:s1") is None
+        await store.record_slot_homes(
+            [
+                SlotHomeRow("slot:s1", "diary", "918999198999"),
+                SlotHomeRow("schedule:x", "pas", None),
+            ],
+            T0,
+        )
+        assert await store.slot_home("slot:s1") == SlotHomeRow("slot:s1", "diary", "918999198999")
+        assert await store.slot_home("schedule:x") == SlotHomeRow("schedule:x", "pas", None)
+        await store.record_slot_homes([SlotHomeRow("slot:s1", "rest", "555")], T0)
+        assert await store.slot_home("slot:s1") == SlotHomeRow("slot:s1", "rest", "555")
+        await store.record_slot_homes([], T0)
 
     # -- audit -----------------------------------------------------------------
 
