@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.domain import BookingStatus
+from adapters.domain import BookingStatus, utcnow
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from adapters.hl7v2.peer.diary import CANCELLED
 from gateway.http.exchange import RUNTIME, STORE
@@ -99,6 +99,9 @@ async def test_one_siu_sent_to_both_replicas_at_once_makes_one_version(
     await _settled(a, filler, 1)
     assert await _versions(a, filler) == [BookingStatus.BOOKED]
     assert await _versions(b, filler) == [BookingStatus.BOOKED]
+    store = b.client.app[STORE]  # type: ignore[index]
+    held = await store.find_by_nhs_number(PATIENT.nhs_number, utcnow())
+    assert len(held) == 1, "one appointment, not one per replica that heard the SIU"
 
     cancel = siu_text(peer, "S15", replace(item, status=CANCELLED), "MSG-R2").encode()
     for port in ports:  # the PAS resends to the other replica after a lost ACK
