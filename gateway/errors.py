@@ -96,6 +96,11 @@ class ErrorKind(enum.Enum):
         500, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
     )
     SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
+    # The gateway's own store (PostgreSQL) cannot be reached for a moment: nothing was
+    # written, the request may be sent again as it was (with Retry-After).
+    STORE_UNAVAILABLE = ErrorSpec(
+        503, "transient", "INTERNAL_SERVER_ERROR", "Service briefly unavailable"
+    )
     # The supplier refused the request as sent (e.g. its 403, 404, 412, 415): a server error
     # to our consumer (book_an_appointment.md: 500), but not transient.
     SUPPLIER_REFUSED = ErrorSpec(
@@ -151,3 +156,13 @@ def from_adapter_error(exc: adapter_errors.AdapterError) -> ApiError:
         if isinstance(exc, cls):
             return ApiError(kind, exc.message)
     return ApiError(ErrorKind.SUPPLIER_UNAVAILABLE, exc.message)
+
+
+def store_unavailable() -> ApiError:
+    """The answer when the store cannot be reached (``StoreUnavailable``)."""
+    return ApiError(
+        ErrorKind.STORE_UNAVAILABLE,
+        "the gateway's store is briefly unavailable; nothing was changed: send the same "
+        "request again shortly",
+        headers={"Retry-After": "1"},
+    )

@@ -19,12 +19,12 @@ from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
 from gateway.bars.targets import Targets, load_targets, mount_problem
 from gateway.config import Settings
 from gateway.doors import header_id, http_error_text, masked
-from gateway.errors import ApiError
+from gateway.errors import ApiError, store_unavailable
 from gateway.fhir import formats
 from gateway.fhir.render import instant
 from gateway.http.exchange import AUDIT, RUNTIME
 from gateway.logs import mask_identifiers
-from gateway.store import AuditEntry
+from gateway.store import AuditEntry, StoreUnavailable
 
 log = structlog.get_logger("gateway.bars")
 
@@ -68,6 +68,9 @@ async def _answer(request: web.Request, handler: Handler, ex: BarsExchange) -> w
         if exc.status < 400:
             raise
         return error_response(_translated(exc, request), ex)
+    except StoreUnavailable:
+        log.warning("store_unavailable")
+        return error_response(from_api_error(store_unavailable()), ex)
     except Exception:
         log.exception("bars_request_failed")
         message = "internal error; quote the OperationOutcome id to support"

@@ -26,13 +26,14 @@ from adapters.hl7_toolkit.mllp import UnreadableFrame
 from adapters.hl7_toolkit.values import short_id
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
-from gateway.errors import ApiError, ErrorKind
+from gateway.errors import ApiError, ErrorKind, store_unavailable
 from gateway.hl7 import operations, render
 from gateway.hl7.call import Call
 from gateway.hl7.inbound import Envelope, check_envelope, read_envelope
 from gateway.hl7.refusals import WARNING, Refusal, booking_only_notice, describe
 from gateway.hl7.tables import Tables
 from gateway.runtime import Generation, Runtime
+from gateway.store import StoreUnavailable
 
 log = structlog.get_logger("gateway.hl7")
 
@@ -127,6 +128,9 @@ class FrontDoor:
             return await _operation(call.envelope)(call)
         except ApiError as error:
             return self._refuse(call, error)
+        except StoreUnavailable:
+            log.warning("store_unavailable", message_type=call.method)
+            return self._refuse(call, store_unavailable())
         except Exception:
             # A genuine fault: logged with its traceback (no payload), answered AE.
             log.exception("hl7_message_failed", message_type=call.method)

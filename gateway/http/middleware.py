@@ -17,12 +17,12 @@ from aiohttp.typedefs import Handler
 from adapters.domain import utcnow
 from gateway.audit import author
 from gateway.doors import header_id, http_error_text, masked
-from gateway.errors import ApiError, ErrorKind
+from gateway.errors import ApiError, ErrorKind, store_unavailable
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
 from gateway.logs import mask_identifiers
-from gateway.store import AuditEntry
+from gateway.store import AuditEntry, StoreUnavailable
 
 log = structlog.get_logger("gateway.http")
 
@@ -74,6 +74,9 @@ async def _answer(request: web.Request, handler: Handler, ex: Exchange) -> web.S
         if exc.status < 400:
             raise
         return error_response(_translate(exc, request), ex)
+    except StoreUnavailable:
+        log.warning("store_unavailable")
+        return error_response(store_unavailable(), ex)
     except Exception:
         # A genuine fault: logged with its type and traceback (no payloads), answered
         # with an OperationOutcome whose id finds this log line.
