@@ -24,7 +24,7 @@ from gateway.http.exchange import AUDIT, RUNTIME, STORE
 from gateway.itk import answers, validate
 from gateway.itk.receive import Receipt, Receiver
 from gateway.itk.tables import Tables, load_tables
-from gateway.store import AuditEntry
+from gateway.store import AuditEntry, StoreUnavailable
 
 log = structlog.get_logger("gateway.itk")
 
@@ -70,10 +70,18 @@ async def receive(request: web.Request) -> web.Response:
             request.config_dict[OWNER],
         )
         content_type = request.headers.get("Content-Type", "")
-        async with request.config_dict[RUNTIME].use() as generation:
-            answer = await receiver.handle(
-                body, content_type, generation, request.config_dict[STORE], receipt
-            )
+        try:
+            async with request.config_dict[RUNTIME].use() as generation:
+                answer = await receiver.handle(
+                    body, content_type, generation, request.config_dict[STORE], receipt
+                )
+        except StoreUnavailable:
+            # Nothing was claimed or sent on: 3100, send the same message again later.
+            log.warning("store_unavailable")
+            version = validate.media_version(request.content_type) or SoapVersion.V11
+            error = ItkError(ToolkitCode.PROCESSING_FAILED, "store briefly unavailable")
+            receipt.outcome, receipt.error_code = "fault", error.code.code
+            answer = answers.fault(error, version, None)
     response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
     _audit(request, response.status, receipt)
     log.info(
