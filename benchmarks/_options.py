@@ -23,6 +23,8 @@ class Options:
     consumer: bool = True
     bars: bool = True
     bars_consumer: bool = True
+    pg: bool = True
+    pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def _positive_int(raw: str) -> int:
@@ -104,6 +106,17 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="skip the consumer leg's BaRS path (legacy MLLP -> gateway -> bars adapter -> "
         "mock proxy -> BaRS receiver)",
     )
+    parser.add_argument(
+        "--no-pg",
+        dest="pg",
+        action="store_false",
+        help="skip the PostgreSQL leg (one and two replicas on PostgreSQL vs SQLite)",
+    )
+    parser.add_argument(
+        "--pg-dsn",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="the PostgreSQL database the PostgreSQL leg makes its throwaway schemas in",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
@@ -121,4 +134,6 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         consumer=args.consumer,
         bars=args.bars,
         bars_consumer=args.bars_consumer,
+        pg=args.pg,
+        pg_dsn=args.pg_dsn,
     )

@@ -30,7 +30,10 @@ booking bodies are prepared before each phase, outside the timed region.
 7. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
    the BaRS door, ``GET /Slot`` and ``$process-message`` booking+cancel, against a bare
    app replaying its captured answers, in the same run.
-8. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
+8. unless ``--no-pg``, runs the PostgreSQL leg (``benchmarks.pg_leg``): the same two
+   scenarios against one gateway, then two gateway processes (requests alternating),
+   whose store and embedded diary are in PostgreSQL, beside the SQLite rows of step 4.
+9. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
    legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
    door and the national-fhir adapter to a provider gateway, against FHIR sent
    straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
@@ -199,6 +202,11 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
     summary = report(
         opts, command, machine_info(), {"gateway": gateway, "bare": bare}, cal, results
     )
+    if opts.pg:
+        from benchmarks.pg_leg import report_pg, run_pg_leg
+
+        summary["postgresql"] = report_pg(await run_pg_leg(opts, folder), results)
+        summary["failures"] += summary["postgresql"]["failures"]
     if opts.hl7:
         from benchmarks.hl7_leg import report_hl7, run_hl7_leg
 

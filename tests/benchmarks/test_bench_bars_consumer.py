@@ -19,7 +19,7 @@ async def test_benchmark_reports_the_bars_consumer_path_with_no_failures(tmp_pat
             "-m",
             "benchmarks.bench",
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--pool", "16"),
-            *("--no-hl7", "--no-bars", "--json", str(out)),
+            *("--no-hl7", "--no-bars", "--no-pg", "--json", str(out)),
         ],
         ROOT,
         timeout_s=240,

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_benchmark_runs_and_reports_ratios_with_no_failures(tmp_path: Path) -> None:
-    """A tiny run exits 0 and prints both ratio lines and zero failures."""
+    """A tiny run exits 0, prints both ratio lines and zero failures, PostgreSQL leg included."""
     out = tmp_path / "bench.json"
     done = await run_python(
         [
@@ -37,3 +37,15 @@ async def test_benchmark_runs_and_reports_ratios_with_no_failures(tmp_path: Path
         ("book+cancel", "gateway", 20),
         ("book+cancel", "bare", 20),
     ]
+    # The PostgreSQL leg: one and two replicas, compared with the SQLite rows above.
+    pg = summary["postgresql"]
+    assert pg["failures"] == 0
+    assert [(r["scenario"], r["target"], r["requests"]) for r in pg["results"]] == [
+        ("slot-search", "pg-1", 20),
+        ("book+cancel", "pg-1", 20),
+        ("slot-search", "pg-2", 20),
+        ("book+cancel", "pg-2", 20),
+    ]
+    wanted = {f"{s} pg-{n}" for s in ("slot-search", "book+cancel") for n in (1, 2)}
+    assert set(pg["ratios"]) == wanted
+    assert "pg servers stopped: gateway-pg-2 exit 0, gateway-pg-1 exit 0" in lines

@@ -17,6 +17,7 @@ async def test_benchmark_reports_the_hl7_leg(tmp_path: Path) -> None:
             "-m",
             "benchmarks.bench",
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--json", str(out)),
+            "--no-pg",
         ],
         ROOT,
         timeout_s=180,
