@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Generator
 
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.pg import PG_ABSENT
+from tests.pg import PG_ABSENT, PG_DSN
 from tests.samples import ABSENT, SHARED_SAMPLES
+from tests.stores import SCHEMA_PREFIX, on_postgresql
 
 #: Fuzzing in the ordinary run: a fixed seed (derandomized) and a bounded example count, so CI
 #: time is known and a failure replays exactly; ``--fuzz-long`` explores far more, at random.
@@ -60,3 +63,23 @@ def pytest_runtest_makereport(
     if _in_ci() and report.skipped and (ABSENT in reason or PG_ABSENT in reason):
         report.outcome = "failed"
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_e2e_schemas() -> Generator[None, None, None]:
+    """With ``UEC_TEST_STORE=postgresql``, the gateways' schemas go at the end of the run."""
+    yield
+    if on_postgresql():
+        asyncio.run(_drop_schemas())
+
+
+async def _drop_schemas() -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        names = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", SCHEMA_PREFIX
+        )
+        for row in names:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{row[0]}" CASCADE')
+    finally:
+        await conn.close()

@@ -107,6 +107,8 @@ class PooledReferralsAndAudit:
     async def get_referral(
         self, referral_id: str, version: int | None = None
     ) -> ReferralVersion | None:
+        if _sql.has_nul(referral_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         if version is None:
             sql = "WHERE r.referral_id = $1 ORDER BY r.version DESC LIMIT 1"
             found = await self._select_referrals(sql, (referral_id,))
@@ -116,11 +118,15 @@ class PooledReferralsAndAudit:
         return found[0] if found else None
 
     async def referral_versions(self, referral_id: str) -> list[ReferralVersion]:
+        if _sql.has_nul(referral_id):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         return await self._select_referrals(
             "WHERE r.referral_id = $1 ORDER BY r.version", (referral_id,)
         )
 
     async def find_referrals_by_nhs_number(self, nhs_number: str) -> list[ReferralVersion]:
+        if _sql.has_nul(nhs_number):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         return await self._select_referrals(
             f"WHERE r.nhs_number = $1 AND {_sql.REFERRAL_IS_CURRENT}"
             " ORDER BY r.authored_at, r.referral_id",
@@ -128,6 +134,8 @@ class PooledReferralsAndAudit:
         )
 
     async def find_referrals_by_appointment(self, appointment_id: str) -> list[ReferralVersion]:
+        if _sql.has_nul(appointment_id):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         return await self._select_referrals(
             f"WHERE r.appointment_id = $1 AND {_sql.REFERRAL_IS_CURRENT}"
             " ORDER BY r.authored_at, r.referral_id",
@@ -135,6 +143,8 @@ class PooledReferralsAndAudit:
         )
 
     async def find_referral_by_document(self, document_id: str) -> ReferralVersion | None:
+        if _sql.has_nul(document_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         found = await self._select_referrals(
             f"WHERE r.document_id = $1 AND {_sql.REFERRAL_IS_CURRENT}"
             " ORDER BY r.last_modified DESC LIMIT 1",
@@ -147,6 +157,8 @@ class PooledReferralsAndAudit:
             await conn.execute(_sql.LINK_DOCUMENT, document_id, appointment_id, _sql.utc(at))
 
     async def document_appointment(self, document_id: str) -> str | None:
+        if _sql.has_nul(document_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             found: str | None = await conn.fetchval(_sql.DOCUMENT_APPOINTMENT, document_id)
         return found
@@ -198,6 +210,8 @@ class PooledReferralsAndAudit:
             )
 
     async def slot_home(self, key: str) -> SlotHomeRow | None:
+        if _sql.has_nul(key):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             row = await conn.fetchrow(
                 "SELECT key, route, service_id FROM slot_homes WHERE key = $1", key

@@ -161,8 +161,18 @@ def referral_from_row(row: Row) -> ReferralVersion:
     )
 
 
+def has_nul(*values: object) -> bool:
+    """Whether a text value holds NUL, which PostgreSQL text cannot store."""
+    return any(isinstance(v, str) and "\x00" in v for v in values)
+
+
+def _storable(value: object) -> object:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 def audit_params(entry: AuditEntry) -> tuple[object, ...]:
-    values = tuple(getattr(entry, name) for name in AUDIT_FIELDS[1:])
+    """An audit row's values; a NUL a hostile request carried into one becomes U+FFFD."""
+    values = tuple(_storable(getattr(entry, name)) for name in AUDIT_FIELDS[1:])
     return (utc(entry.at), *values)
 
 

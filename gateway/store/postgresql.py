@@ -155,6 +155,8 @@ class PostgresStore(PooledReferralsAndAudit):
     async def get(
         self, appointment_id: str, version: int | None = None
     ) -> AppointmentVersion | None:
+        if _sql.has_nul(appointment_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         if version is None:
             sql = "WHERE v.appointment_id = $1 ORDER BY v.version DESC LIMIT 1"
             found = await self._select_versions(sql, (appointment_id,))
@@ -164,6 +166,8 @@ class PostgresStore(PooledReferralsAndAudit):
         return found[0] if found else None
 
     async def versions(self, appointment_id: str) -> list[AppointmentVersion]:
+        if _sql.has_nul(appointment_id):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         return await self._select_versions(
             "WHERE v.appointment_id = $1 ORDER BY v.version", (appointment_id,)
         )
@@ -171,6 +175,8 @@ class PostgresStore(PooledReferralsAndAudit):
     async def find_by_nhs_number(
         self, nhs_number: str, not_before: datetime
     ) -> list[AppointmentVersion]:
+        if _sql.has_nul(nhs_number):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         # The NHS number is tested on the current version only: an appointment whose
         # latest version names another patient is no longer this patient's.
         return await self._select_versions(
@@ -188,6 +194,8 @@ class PostgresStore(PooledReferralsAndAudit):
     async def find_by_supplier_ref(
         self, route: str, supplier_ref: str
     ) -> AppointmentVersion | None:
+        if _sql.has_nul(route, supplier_ref):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         """The current version of the appointment whose current version has this ref.
 
         Should a ref ever be reused on one route, the most recently modified wins.
@@ -234,6 +242,8 @@ class PostgresStore(PooledReferralsAndAudit):
             return await _pg_ledger.in_doubt(conn)
 
     async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:
+        if _sql.has_nul(scope, request_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             return await _pg_ledger.find(conn, (scope, request_id))
 
@@ -276,6 +286,8 @@ class PostgresStore(PooledReferralsAndAudit):
             await _pg_work.refuse_pointer(conn, work, now, error)
 
     async def registry_pointer(self, appointment_id: str) -> RegistryPointer | None:
+        if _sql.has_nul(appointment_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             return await _pg_work.pointer(conn, appointment_id)
 
@@ -290,6 +302,8 @@ class PostgresStore(PooledReferralsAndAudit):
             await _pg_work.record_origin(conn, origin)
 
     async def hl7_origin(self, appointment_id: str) -> Hl7Origin | None:
+        if _sql.has_nul(appointment_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             return await _pg_work.origin(conn, appointment_id)
 
@@ -310,6 +324,8 @@ class PostgresStore(PooledReferralsAndAudit):
             await _pg_work.retry_notice(conn, work, due, error)
 
     async def hl7_notices(self, appointment_id: str) -> list[NoticeState]:
+        if _sql.has_nul(appointment_id):
+            return []  # PostgreSQL text cannot hold NUL: nothing stored has it
         async with self._acquire() as conn:
             return await _pg_work.notices(conn, appointment_id)
 

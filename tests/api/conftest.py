@@ -19,6 +19,7 @@ from gateway.examples import EXAMPLE_NHS_NUMBER as NHS_NUMBER  # noqa: F401 (re-
 from gateway.examples import booking_body  # noqa: F401 (re-exported)
 from gateway.http.server import GatewayRunner
 from gateway.security.tokens import mint_token
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "mappings" / "embedded" / "demo"
@@ -62,7 +63,7 @@ security:
     enforcement: {ssp}
     asid: "200000000115"
 store:
-  path: {tmp / "gateway.sqlite3"}
+  {store_yaml(tmp / "gateway.sqlite3")}
 logging:
   format: json
 adapters:

@@ -42,6 +42,7 @@ from tests.hl7_front_door.conftest import door_section
 from tests.hl7_front_door.legacy import Legacy
 from tests.itk.conftest import Clock, itk_section
 from tests.itk.conftest import Sender as ItkSender
+from tests.stores import store_yaml
 
 CLIENT_ID = "legacy-cas-gateway"
 KID = "cas-1"
@@ -109,7 +110,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
 store:
-  path: {folder / "consumer.sqlite3"}
+  {store_yaml(folder / "consumer.sqlite3")}
 logging:
   format: json
 adapters:

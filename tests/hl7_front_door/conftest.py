@@ -18,6 +18,7 @@ from gateway.hl7 import HL7_FRONT_DOOR
 from gateway.http.exchange import AUDIT, RUNTIME
 from gateway.service import BookingService
 from tests.hl7_front_door.legacy import Legacy
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "mappings" / "embedded" / "demo"
@@ -55,7 +56,7 @@ server:
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
   request_timeout_s: 10
 store:
-  path: {tmp / "gateway.sqlite3"}
+  {store_yaml(tmp / "gateway.sqlite3")}
 logging:
   format: json
 adapters:

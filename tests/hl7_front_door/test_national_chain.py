@@ -33,6 +33,7 @@ from tests.national_fhir.conftest import (
 )
 from tests.national_fhir.helpers import claims, outcome
 from tests.national_fhir.stub_ssp import StubSsp
+from tests.stores import store_yaml
 
 Client = TestClient[web.Request, web.Application]
 OTHER_SERVICE = "918999198888"
@@ -70,7 +71,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
 store:
-  path: {tmp / "consumer.sqlite3"}
+  {store_yaml(tmp / "consumer.sqlite3")}
 adapters:
   - name: national
     kind: national-fhir

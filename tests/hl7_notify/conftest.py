@@ -26,6 +26,7 @@ from gateway.service import BookingService
 from gateway.store import NoticeState, Store
 from tests.hl7_front_door.legacy import Legacy
 from tests.hl7v2.helpers import DEMO_MAPPINGS, UTC_SERVICE
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOOR_TABLES = ROOT / "mappings" / "hl7_front_door" / "demo"
@@ -75,7 +76,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
 store:
-  path: {folder / "gateway.sqlite3"}
+  {store_yaml(folder / "gateway.sqlite3")}
 adapters:
   - name: pas
     kind: hl7v2

@@ -15,6 +15,7 @@ from gateway.app import create_app
 from gateway.config import load as load_config
 from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer
 from tests.hl7v2.helpers import DEMO_MAPPINGS, UTC_SERVICE
+from tests.stores import store_yaml
 
 
 def write_config(
@@ -37,7 +38,7 @@ security:
   ssp:
     enforcement: warn
 store:
-  path: {folder / "gateway.sqlite3"}
+  {store_yaml(folder / "gateway.sqlite3")}
 logging:
   format: json
 adapters:

@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.examples import EXAMPLE_NHS_NUMBER, booking_body
 from tests.api.conftest import DEMO_DATA, READ_SLOTS, SERVICE_ROOT_PATH, Consumer
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REST_KEY_ENV, REST_KEY = "MANY_REST_KEY", "many-rest-key-not-a-secret"
@@ -36,7 +37,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}{root}
 store:
-  path: {tmp}/gateway.sqlite3
+  {store}
 adapters:
   - name: diary
     kind: embedded
@@ -103,6 +104,7 @@ async def consumer(
             port=port,
             root=SERVICE_ROOT_PATH,
             tmp=tmp_path,
+            store=store_yaml(tmp_path / "gateway.sqlite3"),
             demo=DEMO_DATA,
             root_dir=ROOT,
             rest=rest.api,

@@ -28,6 +28,7 @@ from tests.bars.conftest import BARS_ROOT_PATH, Sender, appointment_body, bars_s
 from tests.itk import messages, samples
 from tests.itk.conftest import Clock, itk_section
 from tests.itk.sender_rig import MAPPINGS, SENDER, peer_fixture  # noqa: F401  (fixture)
+from tests.stores import store_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "bars" / "examples"
 REFREQ01 = EXAMPLES / "REFREQ01_-_Referral_Service_Request_New_Full_-_111_to_ED.xml"
@@ -57,7 +58,7 @@ security:
   jwt: {{allow_unsigned: true}}
   ssp: {{enforcement: off, asid: "200000000115"}}
 store:
-  path: {tmp / "gateway.sqlite3"}
+  {store_yaml(tmp / "gateway.sqlite3")}
 logging:
   format: json
 adapters:

@@ -29,6 +29,7 @@ from tests.hl7_front_door.legacy import Legacy, ack_of, appointment
 from tests.itk import messages
 from tests.itk.conftest import Clock, Sender, itk_section
 from tests.itk.sender_rig import MAPPINGS, SENDER, peer_fixture  # noqa: F401  (fixture)
+from tests.stores import store_yaml
 
 
 def _diary(tmp: Path) -> str:
@@ -61,7 +62,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
 store:
-  path: {tmp / "gateway.sqlite3"}
+  {store_yaml(tmp / "gateway.sqlite3")}
 logging:
   format: json
 adapters:

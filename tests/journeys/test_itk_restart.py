@@ -27,6 +27,7 @@ from tests.integration.cli import UEC_GATEWAY
 from tests.itk import messages
 from tests.itk.conftest import ITK_PATH, itk_section
 from tests.itk.sender_rig import MAPPINGS, SENDER
+from tests.stores import store_yaml
 
 SERVICE_ID = "918999198999"
 ACTION = "urn:nhs-itk:services:201005:SendNHS111Report-v2-0"
@@ -42,7 +43,7 @@ server:
   port: {port}
   service_root: http://127.0.0.1:{port}/STU3/1/careconnect/appointment
 store:
-  path: {tmp / "gateway.sqlite3"}
+  {store_yaml(tmp / "gateway.sqlite3")}
   claim_lease_s: 1
 logging: {{format: json, level: info}}
 adapters:

@@ -19,6 +19,7 @@ from gateway.app import create_app
 from gateway.config import load as load_config
 from gateway.security.tokens import mint_token
 from tests.national_fhir.stub_ssp import StubSsp
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "mappings" / "embedded" / "demo"
@@ -44,7 +45,7 @@ security:
     enforcement: enforce
     asid: "{PROVIDER_ASID}"
 store:
-  path: {tmp / "provider.sqlite3"}
+  {store_yaml(tmp / "provider.sqlite3")}
 logging:
   format: json
 adapters:

@@ -17,6 +17,7 @@ from gateway.config import load as load_config
 from gateway.examples import booking_body
 from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer
 from tests.rest_diary.conftest import KEY_ENV, MAPPINGS, MIU_SERVICE
+from tests.stores import store_yaml
 
 CONFIG = """
 server:
@@ -29,7 +30,7 @@ security:
     enforcement: warn
     asid: "200000000115"
 store:
-  path: {tmp}/gateway.sqlite3
+  {store}
 logging:
   format: json
 adapters:
@@ -57,6 +58,7 @@ async def consumer(
             port=port,
             root=SERVICE_ROOT_PATH,
             tmp=tmp_path,
+            store=store_yaml(tmp_path / "gateway.sqlite3"),
             api=peer.api,
             mappings=MAPPINGS,
             key_env=KEY_ENV,

@@ -20,6 +20,7 @@ from adapters.rest_diary.peer import start_peer as start_rest_peer
 from adapters.soap_diary.peer import start_peer as start_soap_peer
 from gateway.app import create_app
 from gateway.config import load as load_config
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_ROOT_PATH = "/STU3/1/careconnect/appointment"
@@ -39,7 +40,7 @@ security:
     enforcement: warn
     asid: "200000000115"
 store:
-  path: {tmp}/gateway.sqlite3
+  {store}
 logging:
   format: json
   level: warning
@@ -71,7 +72,8 @@ async def _gateway(
     tmp: Path, port: int, adapter: str, service: str, other: str, jwt: str = ""
 ) -> AsyncIterator[Target]:
     path = tmp / "gateway.yaml"
-    text = HEAD.format(port=port, root=SERVICE_ROOT_PATH, tmp=tmp, jwt=jwt)
+    store = store_yaml(tmp / "gateway.sqlite3")
+    text = HEAD.format(port=port, root=SERVICE_ROOT_PATH, tmp=tmp, store=store, jwt=jwt)
     path.write_text(text + adapter + SERVICES.format(service=service, other=other))
     settings = load_config(path)
     client = TestClient(TestServer(create_app(settings, path), host="127.0.0.1", port=port))

@@ -17,6 +17,7 @@ from gateway.config import load as load_config
 from gateway.examples import booking_body
 from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer
 from tests.soap_diary.conftest import MAPPINGS, MIU_SERVICE, PASSWORD_ENV
+from tests.stores import store_yaml
 
 CONFIG = """
 server:
@@ -29,7 +30,7 @@ security:
     enforcement: warn
     asid: "200000000115"
 store:
-  path: {tmp}/gateway.sqlite3
+  {store}
 logging:
   format: json
 adapters:
@@ -59,6 +60,7 @@ async def consumer(
             port=port,
             root=SERVICE_ROOT_PATH,
             tmp=tmp_path,
+            store=store_yaml(tmp_path / "gateway.sqlite3"),
             api=peer.endpoint,
             mappings=MAPPINGS,
             key_env=PASSWORD_ENV,
