@@ -112,6 +112,9 @@ class StoreSettings(_Section):
     schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     #: postgresql: most connections this gateway process holds.
     pool_size: int = Field(default=5, ge=1, le=100)
+    #: postgresql: longest one statement (a lock wait included) may take before it is
+    #: cancelled and answered as the store briefly unavailable (transient, resend).
+    statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
     #: How long a booking's idempotency claim outlives its holder: a gateway renews it
     #: while it works, so a resend after a crash is resolved this long after the crash.
     claim_lease_s: float = Field(default=5.0, ge=0.5, le=600)

@@ -31,6 +31,8 @@ _LOST = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.AdminShutdownError,
     asyncpg.CannotConnectNowError,
+    # statement_timeout (a lock wait beyond it included): nothing was written; try again.
+    asyncpg.QueryCanceledError,
 )
 
 
@@ -42,6 +44,8 @@ def _closed(conn: Any) -> bool:
 
 
 def _lost(exc: BaseException) -> StoreUnavailable:
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return StoreUnavailable("PostgreSQL cancelled a statement past statement_timeout")
     return StoreUnavailable(f"lost the connection to PostgreSQL: {type(exc).__name__}")
 
 

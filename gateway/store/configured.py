@@ -44,4 +44,5 @@ def build(
         password=password,
         pool_size=store.pool_size,
         pointer_journal=pointer_journal,
+        statement_timeout_s=store.statement_timeout_s,
     )

@@ -61,6 +61,7 @@ class PostgresStore(PooledReferralsAndAudit):
         pool_size: int = DEFAULT_POOL_SIZE,
         pointer_journal: bool = False,
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        statement_timeout_s: float = 10.0,
     ) -> None:
         self._dsn = dsn
         self._schema = schema
@@ -68,6 +69,7 @@ class PostgresStore(PooledReferralsAndAudit):
         self._pool_size = pool_size
         self._pointer_journal = pointer_journal
         self._connect_timeout_s = connect_timeout_s
+        self._statement_timeout_ms = max(1, round(statement_timeout_s * 1000))
         self._pool: Any = None
         self._opening = asyncio.Lock()
         #: Every replica shares the database (gateway/_mutex.py).
@@ -101,7 +103,12 @@ class PostgresStore(PooledReferralsAndAudit):
             return await _pg_schema.version(conn)
 
     async def _connect(self) -> Any:
-        settings = {"application_name": "uec-gateway"}
+        # statement_timeout covers lock waits too: a row held by a stuck replica costs a
+        # request this long, then a transient answer, never the request's whole budget.
+        settings = {
+            "application_name": "uec-gateway",
+            "statement_timeout": str(self._statement_timeout_ms),
+        }
         if self._schema is not None:
             settings["search_path"] = _pg_schema.quote_ident(self._schema)
         try:

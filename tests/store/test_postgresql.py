@@ -272,6 +272,32 @@ async def test_a_connection_cut_mid_call_is_store_unavailable_and_the_next_call_
     assert (again.state, again.owner) == (ClaimState.PENDING, "gw-a")
 
 
+async def test_a_lock_held_elsewhere_costs_the_statement_timeout_then_store_unavailable(
+    pg_schema: PgSchema,
+) -> None:
+    """A claim waiting on a row another session holds is cancelled after statement_timeout."""
+    store = PostgresStore(pg_schema.dsn, schema=pg_schema.schema, statement_timeout_s=0.3)
+    await store.open()
+    try:
+        await store.claim_request("asid", "r1", "h", T0, 60, "gw-a")
+        admin = await asyncpg.connect(
+            pg_schema.dsn, server_settings={"search_path": pg_schema.schema}
+        )
+        try:
+            async with admin.transaction():
+                await admin.execute("SELECT 1 FROM idempotency_ledger FOR UPDATE")
+                began = asyncio.get_running_loop().time()
+                with pytest.raises(StoreUnavailable, match="statement_timeout"):
+                    await store.claim_request("asid", "r1", "h", T0 + timedelta(hours=1), 1, "b")
+                assert asyncio.get_running_loop().time() - began < 3
+        finally:
+            await admin.close()
+        again = await store.claim_request("asid", "r1", "h", T0, 60, "gw-b")
+        assert (again.state, again.owner) == (ClaimState.PENDING, "gw-a")
+    finally:
+        await store.close()
+
+
 async def test_a_refused_write_never_quotes_the_row(store: PostgresStore) -> None:
     """A write the database refuses raises without the server's detail (it quotes the
     patient's row)."""
