@@ -20,6 +20,7 @@ from tests.pg import PgSchema, fresh_schema
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
+from tests.store.retention_contract import RetentionContract
 from tests.store.work_contract import WorkContract
 
 
@@ -43,9 +44,11 @@ async def journaled_store(pg_schema: PgSchema) -> AsyncIterator[PostgresStore]:
         await opened.close()
 
 
-class TestPostgresStoreContract(StoreContract, PointerJournalContract, WorkContract):
+class TestPostgresStoreContract(
+    StoreContract, PointerJournalContract, WorkContract, RetentionContract
+):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
-    receipts) on PostgreSQL."""
+    receipts, retention) on PostgreSQL."""
 
 
 def test_postgres_store_satisfies_the_protocol() -> None:
