@@ -105,12 +105,13 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 async def _purge_store(settings: config_module.Settings, dry_run: bool) -> PurgeCounts:
-    from gateway.retention import RetentionJob  # imported here: it loads aiohttp
+    from gateway import retention  # imported here: it loads aiohttp
 
+    cutoffs = retention.cutoffs(settings.retention, retention.now())
     store = configured.build(settings)
     await store.open()
     try:
-        return await RetentionJob(store, settings.retention).run_once(dry_run=dry_run)
+        return await store.purge(cutoffs, dry_run=dry_run)
     finally:
         await store.close()
 

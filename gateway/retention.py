@@ -37,6 +37,11 @@ JOB: web.AppKey[RetentionJob] = web.AppKey("retention_job")
 JITTER = 0.1
 
 
+def now() -> datetime:
+    """The wall clock (tests replace ``utcnow`` here)."""
+    return utcnow()
+
+
 def cutoffs(settings: RetentionSettings, now: datetime) -> PurgeCutoffs:
     """Each kind's cutoff: ``now`` less its period; None where the period is None."""
 
@@ -66,7 +71,7 @@ class RetentionJob:
     ) -> None:
         self._store = store
         self._settings = settings
-        self._clock = clock or utcnow
+        self._clock = clock or now
         self._sleep = sleep
         self._jitter = jitter
 
