@@ -12,7 +12,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from gateway import journeys, logs
+from gateway import journeys, logs, retention
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
@@ -124,6 +124,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
     app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so
     app.cleanup_ctx.append(journeys.watch_ctx)  # referrals whose booking never came
+    app.cleanup_ctx.append(retention.job_ctx)  # purges records past their retention
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)

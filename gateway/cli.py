@@ -1,4 +1,4 @@
-"""``uec-gateway``: serve, mint a test token, check a configuration."""
+"""``uec-gateway``: serve, mint a test token, check a configuration, purge old records."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gateway import examples, reporting
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.selftest import cli as selftest_cli
-from gateway.store import AuditEntry, StoreUnavailable, configured
+from gateway.store import AuditEntry, PurgeCounts, StoreUnavailable, configured
 
 DEFAULT_CONFIG = Path("config/demo.yaml")
 
@@ -101,6 +101,33 @@ def _migrate(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(f"{kind} store at schema version {version}")
+    return 0
+
+
+async def _purge_store(settings: config_module.Settings, dry_run: bool) -> PurgeCounts:
+    from gateway import retention  # imported here: it loads aiohttp
+
+    cutoffs = retention.cutoffs(settings.retention, retention.now())
+    store = configured.build(settings)
+    await store.open()
+    try:
+        return await store.purge(cutoffs, dry_run=dry_run)
+    finally:
+        await store.close()
+
+
+def _purge(args: argparse.Namespace) -> int:
+    """Purge the records past the configured retention periods once and print the counts."""
+    settings = config_module.load(args.config)
+    try:
+        found = asyncio.run(_purge_store(settings, args.dry_run))
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    verb = "would purge" if args.dry_run else "purged"
+    print(f"{settings.store.kind} store: {verb} {found.total} row(s)")
+    for kind, count in found.as_dict().items():
+        print(f"  {kind}: {count}")
     return 0
 
 
@@ -202,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     migrate.set_defaults(func=_migrate)
+
+    purge = sub.add_parser(
+        "purge", help="delete records past the retention periods (retention:) and print counts"
+    )
+    purge.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    purge.set_defaults(func=_purge)
 
     check = sub.add_parser("check-config", help="validate a configuration and its data files")
     check.add_argument("config", type=Path)

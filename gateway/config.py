@@ -460,6 +460,39 @@ class ReferralSettings(_Section):
     sweep_interval_s: float = Field(default=60.0, gt=0, le=3600)
 
 
+class RetentionSettings(_Section):
+    """How long kept records live (gateway/retention.py): a periodic purge on every replica.
+
+    Each period is in days; None keeps that kind for ever. Only finished rows are ever
+    purged, and appointment and referral versions never (they are the record).
+    """
+
+    #: How often the purge runs (each replica adds up to a tenth of jitter).
+    interval_s: float = Field(default=3600.0, ge=60, le=7 * 86_400)
+    #: The audit trail. BaRS asks that all API access is audited and retained: kept
+    #: unless the operator sets a period (docs/spec-choices.md).
+    audit_days: int | None = Field(default=None, ge=1)
+    #: DONE idempotency claims, by when they were claimed. At least a day: a consumer's
+    #: retries of one X-Request-ID come within minutes, and a purged key books afresh.
+    ledger_days: int | None = Field(default=30)
+    #: Registry journal and HL7 outbox entries that ended (delivered, held, refused).
+    journal_days: int | None = Field(default=30, ge=1)
+    #: Answered ITK receipts (the acknowledgement a resend is given back).
+    receipts_days: int | None = Field(default=30, ge=1)
+    #: Where a slot or schedule a search offered lives, by when it was last offered.
+    slot_homes_days: int | None = Field(default=7, ge=1)
+
+    @field_validator("ledger_days")
+    @classmethod
+    def _beyond_retries(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(
+                "ledger_days must be at least 1: a done claim must outlive the consumer's"
+                " retry window, or a retried booking would be made twice"
+            )
+        return value
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -472,6 +505,7 @@ class Settings(_Section):
     registry: RegistrySettings | None = None
     itk: ItkSettings | None = None
     referrals: ReferralSettings = ReferralSettings()
+    retention: RetentionSettings = RetentionSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

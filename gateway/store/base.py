@@ -237,6 +237,47 @@ class NoticeState:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class PurgeCutoffs:
+    """Per kind of kept record, the instant before which finished rows go; None keeps all.
+
+    Only finished rows are ever purged: DONE ledger claims (never pending ones), journal
+    and outbox entries that ended (never pending ones), answered ITK receipts (never
+    claimed ones). Appointment and referral versions are the record and never go.
+    """
+
+    audit: datetime | None = None
+    ledger: datetime | None = None
+    #: The registry journal (pointer_journal) and the HL7 outbox, by when each entry ended.
+    journal: datetime | None = None
+    receipts: datetime | None = None
+    slot_homes: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeCounts:
+    """How many rows of each kind a purge deleted (or, dry, would delete)."""
+
+    audit: int = 0
+    ledger: int = 0
+    journal: int = 0
+    receipts: int = 0
+    slot_homes: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.audit + self.ledger + self.journal + self.receipts + self.slot_homes
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "audit": self.audit,
+            "ledger": self.ledger,
+            "journal": self.journal,
+            "receipts": self.receipts,
+            "slot_homes": self.slot_homes,
+        }
+
+
 class VersionConflict(Exception):
     """The appointment's current version is not the one the writer expected."""
 
@@ -502,4 +543,12 @@ class Store(Protocol):
 
     async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
         """Entries with start <= at < end, oldest first (for reports)."""
+        ...
+
+    # -- retention ----------------------------------------------------------------
+
+    async def purge(self, cutoffs: PurgeCutoffs, *, dry_run: bool = False) -> PurgeCounts:
+        """Delete the finished rows older than each cutoff (see ``PurgeCutoffs``), in small
+        batches; ``dry_run`` counts them and deletes nothing. Safe to run on several
+        replicas at once: each row is deleted once, by whichever gets it first."""
         ...

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from gateway.store import _pg_ledger, _pg_schema, _pg_work
+from gateway.store import _pg_ledger, _pg_schema, _pg_work, _retention
 from gateway.store import _pg_sql as _sql
 from gateway.store._pg_referrals import PooledReferralsAndAudit, refused
 from gateway.store.base import (
@@ -33,6 +33,8 @@ from gateway.store.base import (
     NoticeWork,
     PointerBacklog,
     PointerWork,
+    PurgeCounts,
+    PurgeCutoffs,
     RegistryPointer,
     StoreUnavailable,
     VersionConflict,
@@ -360,6 +362,46 @@ class PostgresStore(PooledReferralsAndAudit):
     async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
         async with self._acquire() as conn:
             await _pg_work.release_receipt(conn, tracking_id, owner)
+
+    # -- retention ------------------------------------------------------------------
+
+    async def purge(self, cutoffs: PurgeCutoffs, *, dry_run: bool = False) -> PurgeCounts:
+        found = {target.kind: 0 for target in _retention.TARGETS}
+        for target in _retention.TARGETS:
+            cutoff = _retention.cutoff(cutoffs, target)
+            if cutoff is not None:
+                found[target.kind] += await self._purge(target, cutoff, dry_run)
+        return _retention.counts(found)
+
+    async def _purge(self, target: _retention.Target, cutoff: datetime, dry_run: bool) -> int:
+        """Delete ``target``'s rows before ``cutoff``, one batch per statement (each its own
+        short transaction); or count them.
+
+        A batch locks its rows ``FOR UPDATE SKIP LOCKED``, so replicas purging at once
+        take disjoint batches instead of waiting on each other, and each row is deleted
+        once. A replica stops when a batch finds no row left to take: rows another
+        replica holds are deleted by that replica, which then looks again.
+        """
+        where = _retention.eligible(target, "$1")
+        table = target.table
+        if dry_run:
+            async with self._acquire() as conn:
+                counted: int = await conn.fetchval(
+                    f"SELECT COUNT(*) FROM {table} WHERE {where}", cutoff
+                )
+            return counted
+        sql = (
+            f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}"
+            f" WHERE {where} LIMIT {_retention.BATCH} FOR UPDATE SKIP LOCKED))"
+        )
+        deleted = 0
+        while True:
+            async with self._acquire() as conn:
+                status: str = await conn.execute(sql, cutoff)
+            batch = int(status.rsplit(" ", 1)[-1])
+            if batch == 0:
+                return deleted
+            deleted += batch
 
 
 def _where(dsn: str) -> str:

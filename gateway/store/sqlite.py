@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.store import _itk, _outbox, _pointers, _sql
+from gateway.store import _itk, _outbox, _pointers, _retention, _sql
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
@@ -34,6 +34,8 @@ from gateway.store.base import (
     NoticeWork,
     PointerBacklog,
     PointerWork,
+    PurgeCounts,
+    PurgeCutoffs,
     ReferralVersion,
     RegistryPointer,
     SlotHomeRow,
@@ -479,6 +481,43 @@ class SqliteStore:
                 (_sql.to_text(start), _sql.to_text(end)),
             )
         return [_sql.audit_from_row(row) for row in rows]
+
+    # -- retention -----------------------------------------------------------
+
+    async def purge(self, cutoffs: PurgeCutoffs, *, dry_run: bool = False) -> PurgeCounts:
+        found = {target.kind: 0 for target in _retention.TARGETS}
+        for target in _retention.TARGETS:
+            cutoff = _retention.cutoff(cutoffs, target)
+            if cutoff is not None:
+                found[target.kind] += await self._purge(target, _sql.to_text(cutoff), dry_run)
+        return _retention.counts(found)
+
+    async def _purge(self, target: _retention.Target, cutoff: str, dry_run: bool) -> int:
+        """Delete ``target``'s rows before ``cutoff`` a batch per transaction, so other
+        calls get the lock in between; or count them."""
+        where = _retention.eligible(target, "?")
+        if dry_run:
+            async with self._lock:
+                rows = list(
+                    await self._require().execute_fetchall(
+                        f"SELECT COUNT(*) FROM {target.table} WHERE {where}", (cutoff,)
+                    )
+                )
+            counted: int = rows[0][0]
+            return counted
+        key = ", ".join(target.key)
+        sql = (
+            f"DELETE FROM {target.table} WHERE ({key}) IN"
+            f" (SELECT {key} FROM {target.table} WHERE {where} LIMIT {_retention.BATCH})"
+        )
+        deleted = 0
+        while True:
+            async with self._transaction() as db:
+                cursor = await db.execute(sql, (cutoff,))
+                batch = cursor.rowcount
+            deleted += batch
+            if batch < _retention.BATCH:
+                return deleted
 
     # -- plumbing ------------------------------------------------------------
 

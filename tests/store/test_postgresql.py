@@ -13,13 +13,24 @@ from typing import Any
 import asyncpg
 import pytest
 
+from gateway.store import _retention
 from gateway.store._pg_schema import SCHEMA_VERSION, SchemaTooNew
-from gateway.store.base import ClaimState, Store, StoreUnavailable, VersionConflict
+from gateway.store.base import (
+    AuditEntry,
+    ClaimState,
+    PurgeCounts,
+    PurgeCutoffs,
+    SlotHomeRow,
+    Store,
+    StoreUnavailable,
+    VersionConflict,
+)
 from gateway.store.postgresql import PostgresStore
 from tests.pg import PgSchema, fresh_schema
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
+from tests.store.retention_contract import RetentionContract
 from tests.store.work_contract import WorkContract
 
 
@@ -43,9 +54,11 @@ async def journaled_store(pg_schema: PgSchema) -> AsyncIterator[PostgresStore]:
         await opened.close()
 
 
-class TestPostgresStoreContract(StoreContract, PointerJournalContract, WorkContract):
+class TestPostgresStoreContract(
+    StoreContract, PointerJournalContract, WorkContract, RetentionContract
+):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
-    receipts) on PostgreSQL."""
+    receipts, retention) on PostgreSQL."""
 
 
 def test_postgres_store_satisfies_the_protocol() -> None:
@@ -134,6 +147,41 @@ async def test_replicas_leasing_journal_work_never_share_an_entry(pg_schema: PgS
     work = [w for w in leased if w is not None]
     assert sorted(w.appointment_id for w in work) == [f"a{n}" for n in range(6)]
     assert {w.version for w in work} == {1}, "version 2 waits for version 1's delivery"
+
+
+async def test_replicas_purging_at_once_both_succeed_and_delete_each_row_once(
+    pg_schema: PgSchema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas purging one schema together, in small batches: both succeed, their
+    counts add up to the rows eligible, and only those rows are gone."""
+    monkeypatch.setattr(_retention, "BATCH", 7)
+    now = T0 + timedelta(days=90)
+    async with replicas(pg_schema) as (first, second):
+        old = [
+            AuditEntry(
+                at=T0 + timedelta(seconds=n),
+                interaction="read",
+                method="GET",
+                path=f"/old/{n}",
+                status=200,
+            )
+            for n in range(300)
+        ]
+        await first.record_audits(old)
+        await first.record_audit(
+            AuditEntry(at=now, interaction="read", method="GET", path="/recent", status=200)
+        )
+        for n in range(60):
+            await second.record_slot_homes([SlotHomeRow(f"slot:{n}", "r", None)], T0)
+        await second.record_slot_homes([SlotHomeRow("slot:fresh", "r", None)], now)
+        cutoffs = PurgeCutoffs(audit=now - timedelta(days=30), slot_homes=now - timedelta(days=7))
+        assert await first.purge(cutoffs, dry_run=True) == PurgeCounts(audit=300, slot_homes=60)
+        results = await asyncio.gather(*(s.purge(cutoffs) for s in (first, second, first)))
+        assert sum(r.audit for r in results) == 300
+        assert sum(r.slot_homes for r in results) == 60
+        assert await second.purge(cutoffs, dry_run=True) == PurgeCounts()
+        assert [e.path for e in await second.audit_entries()] == ["/recent"]
+        assert await first.slot_home("slot:fresh") is not None
 
 
 async def test_replicas_opening_a_fresh_schema_together_migrate_it_once(

@@ -16,6 +16,7 @@ from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
+from tests.store.retention_contract import RetentionContract
 from tests.store.work_contract import WorkContract
 
 
@@ -43,9 +44,11 @@ async def journaled_store(
         await opened.close()
 
 
-class TestSqliteStoreContract(StoreContract, PointerJournalContract, WorkContract):
+class TestSqliteStoreContract(
+    StoreContract, PointerJournalContract, WorkContract, RetentionContract
+):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
-    receipts) on a file and on ``:memory:``."""
+    receipts, retention) on a file and on ``:memory:``."""
 
 
 def test_sqlite_store_satisfies_the_protocol() -> None:
