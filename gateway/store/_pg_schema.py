@@ -197,6 +197,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seen_at timestamptz NOT NULL
         )
         """,
+    ),    (
+        # What the retention purge selects by (gateway/store/_retention.py): each batch
+        # finds its rows by index, not by scanning the table.
+        "CREATE INDEX ix_ledger_purge ON idempotency_ledger (claimed_at) WHERE state = 'done'",
+        "CREATE INDEX ix_pointer_journal_purge ON pointer_journal (finished_at)"
+        " WHERE state <> 'pending'",
+        "CREATE INDEX ix_hl7_outbox_purge ON hl7_outbox (finished_at) WHERE state <> 'pending'",
+        "CREATE INDEX ix_itk_receipts_purge ON itk_receipts (answered_at) WHERE state = 'answered'",
+        "CREATE INDEX ix_slot_homes_seen ON slot_homes (seen_at)",
     ),
 )
 
