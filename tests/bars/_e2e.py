@@ -36,6 +36,7 @@ from gateway.config import load as load_config
 from tests.api.conftest import Consumer, GatewayTestServer
 from tests.bars.conftest import Sender, bars_section
 from tests.selftest import backends as b
+from tests.stores import store_yaml
 
 Json = dict[str, Any]
 Ports = Callable[[], int]
@@ -85,7 +86,8 @@ async def _gateway(
 ) -> AsyncIterator[tuple[Sender, Consumer]]:
     port = ports()
     path = tmp / "gateway.yaml"
-    head = b.HEAD.format(port=port, root=b.SERVICE_ROOT_PATH, tmp=tmp, jwt="")
+    store = store_yaml(tmp / "gateway.sqlite3")
+    head = b.HEAD.format(port=port, root=b.SERVICE_ROOT_PATH, tmp=tmp, store=store, jwt="")
     services = f'services:\n  - id: "{service}"\n    adapter: {ADAPTER}\n'
     path.write_text(head + adapter + services + bars_section(port, service))
     settings = load_config(path)

@@ -22,6 +22,7 @@ from gateway.app import create_app
 from gateway.config import load as load_config
 from tests.bars.conftest import Sender, bars_section
 from tests.selftest import backends as b
+from tests.stores import store_yaml
 
 Ports = Callable[[], int]
 
@@ -30,7 +31,8 @@ Ports = Callable[[], int]
 async def _gateway(tmp: Path, ports: Ports, adapter: str, service: str) -> AsyncIterator[Sender]:
     port = ports()
     path = tmp / "gateway.yaml"
-    head = b.HEAD.format(port=port, root=b.SERVICE_ROOT_PATH, tmp=tmp, jwt="")
+    store = store_yaml(tmp / "gateway.sqlite3")
+    head = b.HEAD.format(port=port, root=b.SERVICE_ROOT_PATH, tmp=tmp, store=store, jwt="")
     tail = b.SERVICES.format(service=service, other=service + "0")
     path.write_text(head + adapter + tail + bars_section(port, service))
     settings = load_config(path)

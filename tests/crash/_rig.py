@@ -31,6 +31,7 @@ from gateway.security.tokens import mint_token
 from gateway.service import idempotency_key
 from tests.integration.cli import UEC_GATEWAY
 from tests.processes import wait_exit
+from tests.stores import store_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_DATA = ROOT / "mappings" / "embedded" / "demo"
@@ -50,7 +51,7 @@ server:
 security:
   ssp: {{enforcement: "off"}}
 store:
-  path: {tmp}/gateway.sqlite3
+  {store}
   claim_lease_s: {lease_s}
 logging: {{format: json, level: info}}
 adapters:
@@ -131,6 +132,7 @@ class Rig:
                 port=self.port,
                 root=SERVICE_ROOT_PATH,
                 tmp=self.tmp,
+                store=store_yaml(self.tmp / "gateway.sqlite3"),
                 lease_s=self.lease_s,
                 demo=DEMO_DATA,
                 rest=self.peer.url,
