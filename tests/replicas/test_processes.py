@@ -96,7 +96,7 @@ async def test_a_replica_killed_mid_booking_loses_nothing_while_the_other_serves
     cluster: Cluster, http: aiohttp.ClientSession
 ) -> None:
     """SIGKILL replica 0 mid-booking (3 rounds): every 201 readable at both, no slot
-    booked twice or orphaned, in-doubt resends resolved at replica 1 within the lease."""
+    booked twice or orphaned, in-doubt resends resolved at replica 1 soon after the lease."""
     rng = random.Random(SEED)
     made: set[str] = set()
     lost = 0
@@ -120,7 +120,7 @@ async def test_a_replica_killed_mid_booking_loses_nothing_while_the_other_serves
                 lost += 1
                 outcome = await _resolve(http, cluster.root(1), body, request_id)
                 waited = time.monotonic() - killed_at
-                assert waited < LEASE_S + 8, f"seed {SEED} round {round_no}: {waited:.1f}s"
+                assert waited < LEASE_S + 5, f"seed {SEED} round {round_no}: {waited:.1f}s"
             status, answer = outcome
             assert status in (201, 409), f"seed {SEED} round {round_no}: {status} {answer}"
             if status == 201:
