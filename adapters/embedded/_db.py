@@ -19,13 +19,23 @@ back as timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from adapters.domain import Booking, BookingRequest, BookingStatus, Referral, Slot, SlotStatus
+from adapters.domain import (
+    Booking,
+    BookingRequest,
+    BookingStatus,
+    DeliveryChannel,
+    Patient,
+    Referral,
+    Slot,
+    SlotStatus,
+    SupportingDocument,
+)
 from adapters.embedded._templates import GeneratedSlot
 
 
@@ -154,3 +164,38 @@ def stamp(instant: datetime) -> str:
 
 def precise(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat()
+
+
+#: How a backend reads a stored instant back (SQLite text, PostgreSQL timestamptz).
+Instant = Callable[[Any], datetime]
+
+
+def slot_from_row(row: tuple[Any, ...], instant: Instant) -> Slot:
+    """A slot row (id, identifier, schedule, start, end, status, channel), either backend."""
+    return Slot(
+        id=row[0],
+        identifier=row[1],
+        schedule_id=row[2],
+        start=instant(row[3]),
+        end=instant(row[4]),
+        status=SlotStatus(row[5]),
+        delivery_channel=DeliveryChannel(row[6]) if row[6] else None,
+    )
+
+
+def booking_from_row(row: tuple[Any, ...], instant: Instant) -> Booking:
+    """A booking row followed by its slot's columns, either backend."""
+    return Booking(
+        supplier_ref=row[0],
+        status=BookingStatus(row[1]),
+        service_id=row[2],
+        start=instant(row[3]),
+        end=instant(row[4]),
+        description=row[5],
+        patient=Patient.model_validate_json(row[6]),
+        document=SupportingDocument.model_validate_json(row[7]) if row[7] else None,
+        referral_reference=row[8],
+        created=instant(row[9]),
+        slot=slot_from_row(row[10:], instant),
+    )
+

@@ -26,14 +26,11 @@ from adapters.domain import (
     Booking,
     BookingRequest,
     BookingStatus,
-    DeliveryChannel,
-    Patient,
     Referral,
     Slot,
     SlotStatus,
-    SupportingDocument,
 )
-from adapters.embedded._db import DiaryTx, PgTarget, seconds
+from adapters.embedded._db import DiaryTx, PgTarget, booking_from_row, seconds, slot_from_row
 from adapters.embedded._templates import GeneratedSlot
 
 SCHEMA = """
@@ -196,13 +193,13 @@ class PgTx:
             params.append(seconds(start_to))
             sql += f" AND start <= ${len(params)}"
         rows = await self._conn.fetch(f"{sql} {_ORDER}", *params)
-        return [_slot(tuple(row)) for row in rows]
+        return [slot_from_row(tuple(row), _utc) for row in rows]
 
     async def slot_by_ref(self, ref: str) -> Slot | None:
         row = await self._conn.fetchrow(
             f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = $1 OR identifier = $1 LIMIT 1", ref
         )
-        return None if row is None else _slot(tuple(row))
+        return None if row is None else slot_from_row(tuple(row), _utc)
 
     async def set_slot_status(
         self, slot_id: str, status: SlotStatus, *, only_if: SlotStatus
@@ -306,7 +303,7 @@ class PgTx:
             f"WHERE {where}",
             value,
         )
-        return None if row is None else _booking(tuple(row))
+        return None if row is None else booking_from_row(tuple(row), _utc)
 
 
 def _count(status: str) -> int:
@@ -316,31 +313,3 @@ def _count(status: str) -> int:
 
 def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
-
-
-def _slot(row: tuple[Any, ...]) -> Slot:
-    return Slot(
-        id=row[0],
-        identifier=row[1],
-        schedule_id=row[2],
-        start=_utc(row[3]),
-        end=_utc(row[4]),
-        status=SlotStatus(row[5]),
-        delivery_channel=DeliveryChannel(row[6]) if row[6] else None,
-    )
-
-
-def _booking(row: tuple[Any, ...]) -> Booking:
-    return Booking(
-        supplier_ref=row[0],
-        status=BookingStatus(row[1]),
-        service_id=row[2],
-        start=_utc(row[3]),
-        end=_utc(row[4]),
-        description=row[5],
-        patient=Patient.model_validate_json(row[6]),
-        document=SupportingDocument.model_validate_json(row[7]) if row[7] else None,
-        referral_reference=row[8],
-        created=_utc(row[9]),
-        slot=_slot(row[10:]),
-    )

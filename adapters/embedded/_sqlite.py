@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 
@@ -22,15 +21,12 @@ from adapters.domain import (
     Booking,
     BookingRequest,
     BookingStatus,
-    DeliveryChannel,
-    Patient,
     Referral,
     Slot,
     SlotStatus,
-    SupportingDocument,
 )
 from adapters.embedded import _referrals as kept
-from adapters.embedded._db import DiaryTx, Redacted, precise, stamp
+from adapters.embedded._db import DiaryTx, Redacted, booking_from_row, precise, slot_from_row, stamp
 from adapters.embedded._templates import GeneratedSlot
 
 SCHEMA = """
@@ -186,13 +182,13 @@ class SqliteTx:
             sql += " AND start <= ?"
             params.append(stamp(start_to))
         async with self._conn.execute(sql + " ORDER BY start, schedule_id, id", params) as cursor:
-            return [_slot(tuple(row)) for row in await cursor.fetchall()]
+            return [slot_from_row(tuple(row), _instant) for row in await cursor.fetchall()]
 
     async def slot_by_ref(self, ref: str) -> Slot | None:
         sql = f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = ? OR identifier = ? LIMIT 1"
         async with self._conn.execute(sql, (ref, ref)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else _slot(tuple(row))
+        return None if row is None else slot_from_row(tuple(row), _instant)
 
     async def set_slot_status(
         self, slot_id: str, status: SlotStatus, *, only_if: SlotStatus
@@ -266,39 +262,11 @@ class SqliteTx:
         )
         async with self._conn.execute(sql, (value,)) as cursor:
             row = await cursor.fetchone()
-        return None if row is None else _booking(tuple(row))
+        return None if row is None else booking_from_row(tuple(row), _instant)
 
 
 def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _slot(row: tuple[Any, ...]) -> Slot:
-    return Slot(
-        id=row[0],
-        identifier=row[1],
-        schedule_id=row[2],
-        start=_instant(row[3]),
-        end=_instant(row[4]),
-        status=SlotStatus(row[5]),
-        delivery_channel=DeliveryChannel(row[6]) if row[6] else None,
-    )
-
-
-def _booking(row: tuple[Any, ...]) -> Booking:
-    return Booking(
-        supplier_ref=row[0],
-        status=BookingStatus(row[1]),
-        service_id=row[2],
-        start=_instant(row[3]),
-        end=_instant(row[4]),
-        description=row[5],
-        patient=Patient.model_validate_json(row[6]),
-        document=SupportingDocument.model_validate_json(row[7]) if row[7] else None,
-        referral_reference=row[8],
-        created=_instant(row[9]),
-        slot=_slot(row[10:]),
-    )
 
 
 def _marks(values: Sequence[object]) -> str:
