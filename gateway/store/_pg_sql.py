@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.domain import Booking, Referral
+from gateway.store import _sql as _rows
 from gateway.store._sql import AUDIT_FIELDS, REFERRAL_COLUMNS, VERSION_COLUMNS
+from gateway.store._sql import Redacted as Redacted  # one statement-argument wrapper
 from gateway.store.base import AppointmentVersion, AuditEntry, ReferralVersion
 
 Row = Mapping[str, Any]
@@ -93,72 +94,20 @@ def aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-class Redacted(tuple[object, ...]):
-    """Statement arguments whose repr hides their values (they may hold the patient)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} redacted parameters>"
-
-
-def version_params(version: AppointmentVersion) -> Redacted:
-    booking = version.booking
-    return Redacted(
-        (
-            version.appointment_id,
-            version.version,
-            version.route,
-            booking.supplier_ref,
-            booking.status.value,
-            booking.patient.nhs_number,
-            utc(booking.start),
-            utc(booking.end),
-            utc(version.last_modified),
-            version.booked_by,
-            booking.model_dump_json(),
-        )
-    )
+def version_params(version: AppointmentVersion) -> tuple[object, ...]:
+    return _rows.version_params(version, utc)
 
 
 def version_from_row(row: Row) -> AppointmentVersion:
-    return AppointmentVersion(
-        appointment_id=row["appointment_id"],
-        version=row["version"],
-        booking=Booking.model_validate_json(row["booking_json"]),
-        route=row["route"],
-        last_modified=aware(row["last_modified"]),
-        booked_by=row["booked_by"],
-    )
+    return _rows.version_from_row(row, aware)
 
 
-def referral_params(version: ReferralVersion) -> Redacted:
-    referral = version.referral
-    return Redacted(
-        (
-            referral.id,
-            referral.version,
-            version.route,
-            referral.status.value,
-            referral.patient.nhs_number,
-            referral.service_id,
-            referral.appointment_id,
-            referral.document_identifier,
-            utc(referral.authored),
-            utc(version.last_modified),
-            version.recorded_by,
-            referral.model_dump_json(),
-        )
-    )
+def referral_params(version: ReferralVersion) -> tuple[object, ...]:
+    return _rows.referral_params(version, utc)
 
 
 def referral_from_row(row: Row) -> ReferralVersion:
-    return ReferralVersion(
-        referral=Referral.model_validate_json(row["referral_json"]),
-        route=row["route"],
-        last_modified=aware(row["last_modified"]),
-        recorded_by=row["recorded_by"],
-    )
+    return _rows.referral_from_row(row, aware)
 
 
 def has_nul(*values: object) -> bool:

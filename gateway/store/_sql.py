@@ -9,7 +9,9 @@ filters such as ``end_at >= ?`` can use an index.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from adapters.domain import Booking, Referral
 from gateway.store.base import AppointmentVersion, AuditEntry, ReferralVersion
@@ -357,8 +359,9 @@ def from_text(value: str) -> datetime:
 class Redacted(tuple[object, ...]):
     """Statement parameters whose repr hides their values.
 
-    aiosqlite logs every queued call with its arguments at DEBUG; a version's
-    parameters hold the patient, which must never reach a log (STYLE.md).
+    aiosqlite logs every queued call with its arguments at DEBUG, and a driver's error
+    may repr them; a version's parameters hold the patient, which must never reach a
+    log (STYLE.md). Both stores use it.
     """
 
     __slots__ = ()
@@ -367,7 +370,13 @@ class Redacted(tuple[object, ...]):
         return f"<{len(self)} redacted parameters>"
 
 
-def version_params(version: AppointmentVersion) -> tuple[object, ...]:
+#: How a store writes an instant (SQLite: ISO text; PostgreSQL: aware UTC) and reads it back.
+Write = Callable[[datetime], object]
+Read = Callable[[Any], datetime]
+
+
+def version_params(version: AppointmentVersion, when: Write = to_text) -> tuple[object, ...]:
+    """A version's row values (both stores; ``when`` writes its instants)."""
     booking = version.booking
     return Redacted(
         (
@@ -377,27 +386,28 @@ def version_params(version: AppointmentVersion) -> tuple[object, ...]:
             booking.supplier_ref,
             booking.status.value,
             booking.patient.nhs_number,
-            to_text(booking.start),
-            to_text(booking.end),
-            to_text(version.last_modified),
+            when(booking.start),
+            when(booking.end),
+            when(version.last_modified),
             version.booked_by,
             booking.model_dump_json(),
         )
     )
 
 
-def version_from_row(row: sqlite3.Row) -> AppointmentVersion:
+def version_from_row(row: Any, instant: Read = from_text) -> AppointmentVersion:
     return AppointmentVersion(
         appointment_id=row["appointment_id"],
         version=row["version"],
         booking=Booking.model_validate_json(row["booking_json"]),
         route=row["route"],
-        last_modified=from_text(row["last_modified"]),
+        last_modified=instant(row["last_modified"]),
         booked_by=row["booked_by"],
     )
 
 
-def referral_params(version: ReferralVersion) -> tuple[object, ...]:
+def referral_params(version: ReferralVersion, when: Write = to_text) -> tuple[object, ...]:
+    """A referral version's row values (both stores)."""
     referral = version.referral
     return Redacted(
         (
@@ -409,19 +419,19 @@ def referral_params(version: ReferralVersion) -> tuple[object, ...]:
             referral.service_id,
             referral.appointment_id,
             referral.document_identifier,
-            to_text(referral.authored),
-            to_text(version.last_modified),
+            when(referral.authored),
+            when(version.last_modified),
             version.recorded_by,
             referral.model_dump_json(),
         )
     )
 
 
-def referral_from_row(row: sqlite3.Row) -> ReferralVersion:
+def referral_from_row(row: Any, instant: Read = from_text) -> ReferralVersion:
     return ReferralVersion(
         referral=Referral.model_validate_json(row["referral_json"]),
         route=row["route"],
-        last_modified=from_text(row["last_modified"]),
+        last_modified=instant(row["last_modified"]),
         recorded_by=row["recorded_by"],
     )
 
