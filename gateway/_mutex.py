@@ -61,7 +61,7 @@ class AppointmentLocks:
         """Hold the appointment's lock; ``deadline_s``: how long we may wait for it (a
         call without a deadline waits up to one lease)."""
         async with self._lock(appointment_id):
-            if not getattr(self.store, "shared", False):
+            if not self.store.shared:
                 yield
                 return
             await self._take(appointment_id, deadline_s)

@@ -287,6 +287,10 @@ class StoreUnavailable(RuntimeError):
 
 
 class Store(Protocol):
+    #: Whether other processes may use the same store at once (PostgreSQL; a SQLite
+    #: file): what one process's memory guarantees must then be taken in the store.
+    shared: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
