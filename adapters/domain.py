@@ -169,6 +169,11 @@ class SlotSearchResult(_Value):
     roles: dict[str, PractitionerRole] = Field(default_factory=dict)
     locations: dict[str, Location] = Field(default_factory=dict)
     organisations: dict[str, Organisation] = Field(default_factory=dict)
+    #: Names the diary state this was read from, where the supplier can say exactly
+    #: when its diary changed (the embedded diary can): the same token and the same
+    #: query mean the same result, so the gateway may reuse what it rendered for it.
+    #: None when the supplier cannot say (a plain REST diary): nothing is reused.
+    version: str | None = None
 
 
 class Patient(_Value):

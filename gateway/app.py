@@ -17,9 +17,10 @@ from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
 from gateway.config import Settings
+from gateway.fhir.slot_pages import SlotPages
 from gateway.hl7 import front_door_ctx
 from gateway.http import handlers, referral
-from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
+from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, SLOT_PAGES, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.itk import door as itk_door
 from gateway.registry import WORKER, active, backlog_report, running
@@ -117,6 +118,7 @@ def create_app(settings: Settings, config_path: Path | None = None) -> web.Appli
     )
     app[SETTINGS] = settings
     app[VERSION] = release_version()
+    app[SLOT_PAGES] = SlotPages()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_registry_ctx)  # the registry pointer worker, when configured

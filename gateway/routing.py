@@ -12,12 +12,15 @@ restart, finds its route too; with one route there is only one place to look.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 from adapters.contract import SupplierAdapter
 from adapters.domain import SlotSearchResult
 from gateway.config import ServiceRoute
+
+#: Versioned results remembered (see ``Router.remember``) before the record restarts.
+_REMEMBERED_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,11 @@ class Router:
         self.services = dict(services)
         self._memory = memory
         self._homes: OrderedDict[str, SlotHome] = OrderedDict()
+        #: Homes dropped to keep within ``memory``; a result remembered before a drop
+        #: is remembered again (see ``remember``).
+        self._dropped = 0
+        #: (route, result version, query) already remembered, and ``_dropped`` then.
+        self._remembered: dict[tuple[str, str, Hashable], int] = {}
 
     def for_service(self, service_id: str) -> Route | None:
         configured = self.services.get(service_id)
@@ -69,9 +77,20 @@ class Router:
         """Whether a slot could live at more than one route (so its home must be found)."""
         return len(self.routes) > 1
 
-    def remember(self, result: SlotSearchResult, route: Route) -> list[tuple[str, SlotHome]]:
+    def remember(
+        self, result: SlotSearchResult, route: Route, query: Hashable | None = None
+    ) -> list[tuple[str, SlotHome]]:
         """Note where each slot and schedule in a search result lives; returns the keys
-        this process did not know there yet (the ones worth sharing with other replicas)."""
+        this process did not know there yet (the ones worth sharing with other replicas).
+
+        A result the supplier versioned (``SlotSearchResult.version``) for the same
+        ``query`` is the same result: noted once, unless homes were dropped since.
+        """
+        seen = None
+        if result.version is not None and query is not None:
+            seen = (route.name, result.version, query)
+            if self._remembered.get(seen) == self._dropped:
+                return []
         fresh: list[tuple[str, SlotHome]] = []
         for schedule in result.schedules.values():
             self._keep(f"schedule:{schedule.id}", SlotHome(route, schedule.service_id), fresh)
@@ -80,6 +99,10 @@ class Router:
             home = SlotHome(route, service.service_id if service else None)
             self._keep(f"slot:{slot.identifier}", home, fresh)
             self._keep(f"slot:{slot.id}", home, fresh)
+        if seen is not None:
+            if len(self._remembered) >= _REMEMBERED_MAX:
+                self._remembered.clear()
+            self._remembered[seen] = self._dropped
         return fresh
 
     def place(self, slot_key: str, home: SlotHome) -> None:
@@ -100,6 +123,7 @@ class Router:
         self._homes.move_to_end(key)
         while len(self._homes) > self._memory:
             self._homes.popitem(last=False)
+            self._dropped += 1
 
     def for_slot(self, slot_key: str, schedule_id: str | None) -> SlotHome | None:
         home = self._homes.get(f"slot:{slot_key}")

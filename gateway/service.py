@@ -129,7 +129,7 @@ class BookingService(Amendments):
             )
         self._require(route, Capability.SEARCH_SLOTS, "search for slots")
         result = await self._call(route, "search", ctx, route.adapter.search_slots(query, ctx))
-        fresh = self.router.remember(result, route)
+        fresh = self.router.remember(result, route, query)
         if fresh and self.router.several:
             await self._share_homes(fresh)
         return result

@@ -56,6 +56,10 @@ class DiaryTx(Protocol):
         """Slots of these schedules in these states, by start (bounds inclusive, to the second)."""
         ...
 
+    async def diary_version(self) -> int:
+        """The diary's version (``_versions``): moves with every change to any slot."""
+        ...
+
     async def slot_by_ref(self, ref: str) -> Slot | None:
         """The slot whose id or identifier (its UUID) is ``ref``."""
         ...
@@ -198,4 +202,3 @@ def booking_from_row(row: tuple[Any, ...], instant: Instant) -> Booking:
         created=instant(row[9]),
         slot=slot_from_row(row[10:], instant),
     )
-

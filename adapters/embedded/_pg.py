@@ -30,6 +30,7 @@ from adapters.domain import (
     Slot,
     SlotStatus,
 )
+from adapters.embedded import _versions
 from adapters.embedded._db import DiaryTx, PgTarget, booking_from_row, seconds, slot_from_row
 from adapters.embedded._templates import GeneratedSlot
 
@@ -123,6 +124,7 @@ class PgDiary:
             if self._schema:
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._schema)}")
             await conn.execute(SCHEMA)
+            await conn.execute(_versions.PG_SCHEMA)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[DiaryTx]:
@@ -194,6 +196,9 @@ class PgTx:
             sql += f" AND start <= ${len(params)}"
         rows = await self._conn.fetch(f"{sql} {_ORDER}", *params)
         return [slot_from_row(tuple(row), _utc) for row in rows]
+
+    async def diary_version(self) -> int:
+        return int(await self._conn.fetchval(_versions.SELECT_VERSION) or 0)
 
     async def slot_by_ref(self, ref: str) -> Slot | None:
         row = await self._conn.fetchrow(

@@ -1,10 +1,13 @@
-"""A slot search result: the slots plus every resource they lead to, each once."""
+"""A slot search result: the slots plus every resource they lead to, each once;
+and the results of recent searches, kept by the diary version they were read at."""
 
 from __future__ import annotations
 
+import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 
-from adapters.domain import Slot, SlotSearchResult
+from adapters.domain import Slot, SlotQuery, SlotSearchResult
 from adapters.embedded._directory import Directory
 
 
@@ -38,3 +41,34 @@ def related(slots: Iterable[Slot], directory: Directory) -> SlotSearchResult:
         locations=locations,
         organisations={oid: directory.organisations[oid] for oid in sorted(organisation_ids)},
     )
+
+
+class ResultCache:
+    """Results of recent searches by (query, diary version), the most recent ``size``.
+
+    Each result carries a token naming this adapter instance and the version
+    (``SlotSearchResult.version``): a new instance (a reload, a restart) shares no
+    token with an old one, so nothing rendered for an old directory is reused.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._instance = uuid.uuid4().hex[:12]
+        self._results: OrderedDict[tuple[SlotQuery, int], SlotSearchResult] = OrderedDict()
+
+    def get(self, query: SlotQuery, version: int) -> SlotSearchResult | None:
+        found = self._results.get((query, version))
+        if found is not None:
+            self._results.move_to_end((query, version))
+        return found
+
+    def put(self, query: SlotQuery, version: int, result: SlotSearchResult) -> SlotSearchResult:
+        """``result`` with its token, kept; results of older versions go first."""
+        stamped = result.model_copy(update={"version": f"{self._instance}:{version}"})
+        stale = [key for key in self._results if key[1] < version]
+        for key in stale:
+            del self._results[key]
+        self._results[(query, version)] = stamped
+        while len(self._results) > self._size:
+            self._results.popitem(last=False)
+        return stamped

@@ -26,6 +26,7 @@ from adapters.domain import (
     SlotStatus,
 )
 from adapters.embedded import _referrals as kept
+from adapters.embedded import _versions
 from adapters.embedded._db import DiaryTx, Redacted, booking_from_row, precise, slot_from_row, stamp
 from adapters.embedded._templates import GeneratedSlot
 
@@ -104,6 +105,7 @@ class SqliteDiary:
     async def create_schema(self) -> None:
         await self._conn.executescript(SCHEMA)
         await self._conn.executescript(kept.SCHEMA)
+        await self._conn.executescript(_versions.SQLITE_SCHEMA)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[DiaryTx]:
@@ -183,6 +185,11 @@ class SqliteTx:
             params.append(stamp(start_to))
         async with self._conn.execute(sql + " ORDER BY start, schedule_id, id", params) as cursor:
             return [slot_from_row(tuple(row), _instant) for row in await cursor.fetchall()]
+
+    async def diary_version(self) -> int:
+        async with self._conn.execute(_versions.SELECT_VERSION) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def slot_by_ref(self, ref: str) -> Slot | None:
         sql = f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = ? OR identifier = ? LIMIT 1"

@@ -47,7 +47,7 @@ from adapters.embedded import _pg, _sqlite
 from adapters.embedded._db import DiaryDb, DiaryTx, PgTarget
 from adapters.embedded._directory import Directory
 from adapters.embedded._edge import Call, guarded, shown, storable
-from adapters.embedded._related import related
+from adapters.embedded._related import ResultCache, related
 from adapters.embedded._templates import generate
 
 T = TypeVar("T")
@@ -81,6 +81,7 @@ class EmbeddedAdapter:
         self._lock = diary.gate
         self._closed = False
         self._generated_for: date | None = None
+        self._results = ResultCache()
 
     @classmethod
     async def open(
@@ -144,10 +145,15 @@ class EmbeddedAdapter:
             await self._ensure_horizon(call)
             schedule_ids = self._directory.by_service.get(query.service_id, ())
             async with self._db.read() as tx:
+                # The version first, then the slots: see _versions.
+                version = await tx.diary_version()
+                known = self._results.get(query, version)
+                if known is not None:
+                    return known
                 slots = await tx.find_slots(
                     schedule_ids, query.statuses, query.start_from, query.start_to
                 )
-        return related(slots, self._directory)
+        return self._results.put(query, version, related(slots, self._directory))
 
     async def book(self, request: BookingRequest, ctx: CallContext) -> Booking:
         async with self._guard("book", ctx) as call:

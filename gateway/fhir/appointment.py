@@ -27,6 +27,7 @@ from adapters.domain import (
     SupportingDocument,
 )
 from gateway.errors import ApiError, ErrorKind
+from gateway.fhir._fastcheck import STU3_CHECKER
 from gateway.fhir._jsontypes import unknown_contained_type, wrong_json_type
 from gateway.fhir._patient import patient, single, violation
 
@@ -47,8 +48,12 @@ def _tolerate(data: Json) -> Json:
     return {**data, "participant": fixed}
 
 
-def structural(data: Json) -> Appointment:
-    """Validate the base STU3 structure; 400 naming the first bad element."""
+def structural(data: Json) -> None:
+    """Validate the base STU3 structure; 400 naming the first bad element.
+
+    A body the quick plan check finds certainly valid is not parsed again
+    (``_fastcheck``); any other is checked, and its error worded, by fhir.resources.
+    """
     data = _tolerate(data)
     if data.get("resourceType") != "Appointment":
         raise ApiError(
@@ -56,6 +61,8 @@ def structural(data: Json) -> Appointment:
             f"expected an Appointment resource, got '{data.get('resourceType')}'",
             expression="resourceType",
         )
+    if STU3_CHECKER.surely_valid(data, Appointment):
+        return
     unknown = unknown_contained_type(data)
     if unknown:
         raise ApiError(ErrorKind.INVALID_RESOURCE, unknown, expression="Appointment.contained")
@@ -77,7 +84,6 @@ def structural(data: Json) -> Appointment:
             f"{wrong}: a JSON number or boolean where FHIR JSON has a string (json.html)",
             expression=wrong,
         )
-    return parsed
 
 
 def _contained(data: Json) -> dict[str, Json]:

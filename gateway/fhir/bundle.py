@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.domain import SlotSearchResult
+from adapters.domain import Slot, SlotSearchResult
 from gateway.fhir import render
 from gateway.fhir.render import Json
 from gateway.store import AppointmentVersion
@@ -104,19 +104,30 @@ class _Includer:
         self.entries.append(_entry(self.base, to_json(lookup[key]), "include"))
 
 
-def slot_bundle(
-    result: SlotSearchResult,
-    includes: Iterable[str],
-    *,
-    base: str,
-    self_url: str,
-    now: datetime,
-    total: int | None = None,
-    next_url: str | None = None,
-) -> Json:
-    """The searchset for one page of slots; ``total`` counts every page's matches."""
+#: Rendered match entries by (base, slot): a slot unchanged since the last search
+#: is not rendered again (issue 14). Cleared when full, never trimmed piecemeal,
+#: so a render on a worker thread and one on the loop can share it safely.
+_SLOT_ENTRIES: dict[tuple[str, Slot], Json] = {}
+_SLOT_ENTRIES_MAX = 20_000
+
+
+def _slot_entry(base: str, slot: Slot) -> Json:
+    key = (base, slot)
+    found = _SLOT_ENTRIES.get(key)
+    if found is None:
+        if len(_SLOT_ENTRIES) >= _SLOT_ENTRIES_MAX:
+            _SLOT_ENTRIES.clear()
+        found = _SLOT_ENTRIES[key] = _entry(base, render.slot(slot), "match")
+    return found
+
+
+def slot_entries(result: SlotSearchResult, includes: Iterable[str], base: str) -> list[Json]:
+    """The entries of one page of slots: each slot, then its ``_include`` chain once each.
+
+    The entry dicts of slots may be shared with other responses: never change them.
+    """
     wanted = {include_key(i) for i in includes}
-    entries = [_entry(base, render.slot(s), "match") for s in result.slots]
+    entries = [_slot_entry(base, s) for s in result.slots]
     inc = _Includer(base)
     # Each schedule once, in the order its first slot appears.
     schedule_ids = dict.fromkeys(s.schedule_id for s in result.slots)
@@ -151,8 +162,28 @@ def slot_bundle(
             )
         if SERVICE_LOCATION in wanted:
             inc.add("Location", service.location_id, result.locations, render.location)
-    count = len(entries) if total is None else total
-    return _searchset(None, self_url, count, entries + inc.entries, now, next_url)
+    return entries + inc.entries
+
+
+def slot_head(self_url: str, total: int, now: datetime, next_url: str | None = None) -> Json:
+    """A slot searchset without its entries (``slot_pages`` adds them as bytes)."""
+    return _searchset(None, self_url, total, [], now, next_url)
+
+
+def slot_bundle(
+    result: SlotSearchResult,
+    includes: Iterable[str],
+    *,
+    base: str,
+    self_url: str,
+    now: datetime,
+    total: int | None = None,
+    next_url: str | None = None,
+) -> Json:
+    """The searchset for one page of slots; ``total`` counts every page's matches."""
+    entries = slot_entries(result, includes, base)
+    count = len(result.slots) if total is None else total
+    return _searchset(None, self_url, count, entries, now, next_url)
 
 
 def appointment_bundle(

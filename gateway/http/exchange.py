@@ -12,6 +12,7 @@ from adapters.domain import CallContext
 from gateway.audit import AuditTrail
 from gateway.config import Settings
 from gateway.doors import DoorExchange
+from gateway.fhir.slot_pages import SlotPages
 from gateway.runtime import Runtime
 from gateway.security import KeyRing
 from gateway.security.jwt import Claims
@@ -24,6 +25,7 @@ KEYS = web.AppKey("keys", KeyRing)
 RUNTIME = web.AppKey("runtime", Runtime)
 VERSION = web.AppKey("version", str)
 AUDIT = web.AppKey("audit", AuditTrail)
+SLOT_PAGES = web.AppKey("slot_pages", SlotPages)
 
 
 @dataclass

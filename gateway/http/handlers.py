@@ -15,7 +15,7 @@ from gateway.fhir import appointment as fhir_appointment
 from gateway.fhir import bundle, formats, render, search
 from gateway.fhir.capability import capability_statement
 from gateway.fhir.referral_link import as_stored
-from gateway.http.exchange import KEYS, SETTINGS, VERSION, Exchange, exchange
+from gateway.http.exchange import KEYS, SETTINGS, SLOT_PAGES, VERSION, Exchange, exchange
 from gateway.http.middleware import fhir_response
 from gateway.http.referral_links import linked, with_link
 from gateway.security import Interaction, apply_ssp_policy, verify_bearer
@@ -129,23 +129,11 @@ async def search_slots(request: web.Request) -> web.Response:
     wanted = search.slot_search(request.query, now, request.app[SETTINGS].server.max_slots_per_page)
     ex.service_id = wanted.query.service_id
     found = await ex.current.service.search(wanted.query, ex.context(_timeout(request)))
-    page = wanted.page(found)
-    ex.slot_count = len(page.result.slots)
-    self_url = _self_url(request)
-    body = bundle.slot_bundle(
-        page.result,
-        wanted.includes,
-        base=_base(request),
-        self_url=self_url,
-        now=now,
-        total=page.total,
-        next_url=wanted.next_url(self_url, page.next_start) if page.next_start else None,
+    answer = await request.app[SLOT_PAGES].answer(
+        found, wanted, base=_base(request), self_url=_self_url(request), now=now, fmt=ex.fmt
     )
-    # A large XML Bundle is written off the event loop (issue 9 row 8).
-    return web.Response(
-        body=await formats.dump_off_loop(body, ex.fmt),
-        headers={"Content-Type": ex.fmt.content_type},
-    )
+    ex.slot_count = answer.slot_count
+    return web.Response(body=answer.body, headers={"Content-Type": ex.fmt.content_type})
 
 
 def _duplicate(request: web.Request, replay: Replay, client_id: str | None) -> ApiError:

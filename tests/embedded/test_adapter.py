@@ -86,7 +86,7 @@ async def test_registry_builds_a_postgres_diary_from_dsn(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
             target.schema,
         )
-    assert {t for (t,) in tables} == {"slots", "bookings", "referrals"}
+    assert {t for (t,) in tables} == {"slots", "bookings", "referrals", "diary_version"}
 
 
 async def test_first_service_offers_at_least_fifty_slots_a_day(diary: EmbeddedAdapter) -> None:
