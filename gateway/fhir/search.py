@@ -47,6 +47,9 @@ class SlotSearch:
     window: Window
     #: Most slots on one page: ``_count``, capped to the configured maximum.
     count: int
+    #: Whether the window starts now (no lower bound, or one already past): the
+    #: answer then changes as slots start, not only when the diary does.
+    from_now: bool = False
 
     def select(self, result: SlotSearchResult) -> SlotSearchResult:
         """The supplier's slots that the window admits (exclusive bounds, ``end``)."""
@@ -150,6 +153,12 @@ def _count(params: MultiMapping[str], most: int) -> int:
 def slot_search(params: MultiMapping[str], now: datetime, max_count: int = 200) -> SlotSearch:
     wanted = window(params, now)
     start_from, start_to = supplier_bounds(wanted, now)
+    lower = wanted.start.lower
+    from_now = lower is not None and lower.at == now and lower.inclusive
+    if from_now:
+        # The supplier is asked from the minute's start (a few more slots, which
+        # the window drops), so the same search within a minute is the same query.
+        start_from = now.replace(second=0, microsecond=0)
     includes: list[str] = []
     for name in INCLUDE_PARAMS:
         includes.extend(params.getall(name, []))
@@ -160,7 +169,11 @@ def slot_search(params: MultiMapping[str], now: datetime, max_count: int = 200) 
         start_to=start_to,
     )
     return SlotSearch(
-        query=query, includes=tuple(includes), window=wanted, count=_count(params, max_count)
+        query=query,
+        includes=tuple(includes),
+        window=wanted,
+        count=_count(params, max_count),
+        from_now=from_now,
     )
 
 

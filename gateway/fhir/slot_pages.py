@@ -49,6 +49,9 @@ class RenderedPage:
     total: int
     next_start: datetime | None
     slot_count: int
+    #: The first slot's start: a page of a window starting "now" holds while now
+    #: has not passed it (until then no slot of the page, or before it, has started).
+    first_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class SlotPages:
         """The search answer's bytes in ``fmt``, reusing the page if it was rendered."""
         key = _key(found, wanted, base, fmt)
         page = self._pages.get(key) if key is not None else None
+        if page is not None and wanted.from_now and _started(page, now):
+            page = None
         if page is None:
             self.misses += 1
             page = await _render(found, wanted, base, fmt)
@@ -104,7 +109,15 @@ def _key(
     if found.version is None:
         return None
     includes = frozenset(bundle.include_key(i) for i in wanted.includes)
-    return (found.version, wanted.query, wanted.window, includes, wanted.count, base, fmt)
+    window: Hashable = wanted.window
+    if wanted.from_now:
+        window = ("now", wanted.window.start.upper, wanted.window.end)
+    return (found.version, wanted.query, window, includes, wanted.count, base, fmt)
+
+
+def _started(page: RenderedPage, now: datetime) -> bool:
+    """Whether a slot the page offers (its first, the earliest) has started by ``now``."""
+    return page.first_start is not None and now > page.first_start
 
 
 async def _render(
@@ -115,7 +128,9 @@ async def _render(
         entries = _entries(page.result, wanted, base, fmt)
     else:
         entries = await asyncio.to_thread(_entries, page.result, wanted, base, fmt)
-    return RenderedPage(entries, page.total, page.next_start, len(page.result.slots))
+    slots = page.result.slots
+    first = slots[0].start if slots else None
+    return RenderedPage(entries, page.total, page.next_start, len(slots), first)
 
 
 def _entries(result: SlotSearchResult, wanted: SlotSearch, base: str, fmt: WireFormat) -> bytes:

@@ -125,7 +125,7 @@ def test_a_valid_booking_is_known_valid_without_the_full_check(body: dict[str, A
 
 
 def test_no_mutant_the_full_check_refuses_is_passed_quickly(body: dict[str, Any]) -> None:
-    """Every mutation the quick check passes, fhir.resources passes too; most bad ones it refuses."""
+    """Every mutation the quick check passes, fhir.resources passes; most bad ones it refuses."""
     passed_quickly = refused = 0
     for mutant in _mutants(body):
         if STU3_CHECKER.surely_valid(mutant, Appointment):
