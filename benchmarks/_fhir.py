@@ -193,14 +193,15 @@ def book_cancel_op(
                     canned(200, resp.headers, cancelled_raw),
                 )
             )
-        return Outcome(book_s + cancel_s, None, len(booked_raw) + len(cancelled_raw))
+        return Outcome(book_s + cancel_s, None, len(booked_raw) + len(cancelled_raw), book_s=book_s)
 
     return op
 
 
-def new_session(opts: Options) -> aiohttp.ClientSession:
+def new_session(opts: Options, limit: int | None = None) -> aiohttp.ClientSession:
+    """Keep-alive connections, at most ``limit`` (default: the first ``--concurrency``)."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=opts.concurrency),
+        connector=aiohttp.TCPConnector(limit=limit or opts.concurrency),
         timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         headers={"Accept-Encoding": "gzip" if opts.gzip else "identity"},
     )
