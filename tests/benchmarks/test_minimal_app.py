@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from benchmarks._constants import INCLUDES
+from benchmarks._targets import copy_diary
 from benchmarks.minimal import MinimalFixtures, create_app
 from gateway.app import create_app as create_gateway
 from gateway.config import load as load_config
@@ -27,11 +27,6 @@ from tests.api.conftest import (
 
 Client = TestClient[web.Request, web.Application]
 QUERY = f"service={SERVICE_ID}{INCLUDES}"
-
-
-def _copy(source: Path, target: Path) -> None:
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
 
 
 def _entries(bundle: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -69,7 +64,7 @@ async def pair(
         "service_id": SERVICE_ID,
         "search_body": await resp.text(),
     }
-    _copy(tmp_path / "embedded.sqlite3", tmp_path / "minimal.sqlite3")
+    copy_diary(tmp_path / "embedded.sqlite3", tmp_path / "minimal.sqlite3")
     minimal_port = unused_tcp_port_factory()
     base = f"http://127.0.0.1:{minimal_port}{SERVICE_ROOT_PATH}"
     app = create_app(fixtures, tmp_path / "minimal.sqlite3", base)
