@@ -55,157 +55,82 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks._bench_setup import Calibration, calibrate, gateway_config
-from benchmarks._children import ChildError, Children, python_module
-from benchmarks._constants import (
-    BASE_PATH,
-    DEMO_DATA,
-    HORIZON_DAYS,
-    INCLUDES,
-    MAX_SECONDS,
-    REQUEST_TIMEOUT_S,
-    SCENARIOS,
-    SERVICE_ID,
-    SLOTS_WANTED,
-    SSP_FROM,
-    SSP_TO,
-    TARGETS,
-    WARMUP_CAP_S,
-)
-from benchmarks._fhir import (
-    BookTicket,
-    Captured,
-    book_cancel_op,
-    book_tickets,
-    candidate_windows,
-    consumer_headers,
-    new_session,
-    search_op,
-    search_tickets,
-    search_url,
-    slots_of,
-    window_query,
-)
+from benchmarks._big import BigSearch, calibrate_big
+from benchmarks._children import ChildError, Children
+from benchmarks._constants import TARGETS
+from benchmarks._main_report import report
+from benchmarks._measure import measure
 from benchmarks._options import Options, parse_args
-from benchmarks._phases import Op, Outcome, PhaseResult, percentile, run_phase
-from benchmarks._report import machine_info, ratios, report
-from benchmarks.bare import Fixtures
+from benchmarks._phases import PhaseResult
+from benchmarks._report import machine_info
+from benchmarks._rounds import PhaseSpec, Row, plan, rows_for
+from benchmarks._targets import (
+    Target,
+    launch_bare,
+    launch_gateway,
+    launch_minimal,
+    workers_target,
+)
 
-# The names above moved to the private modules; they stay importable from here.
-__all__ = [
-    "BASE_PATH",
-    "DEMO_DATA",
-    "HORIZON_DAYS",
-    "INCLUDES",
-    "MAX_SECONDS",
-    "REQUEST_TIMEOUT_S",
-    "SCENARIOS",
-    "SERVICE_ID",
-    "SLOTS_WANTED",
-    "SSP_FROM",
-    "SSP_TO",
-    "TARGETS",
-    "WARMUP_CAP_S",
-    "BookTicket",
-    "Calibration",
-    "Captured",
-    "Op",
-    "Options",
-    "Outcome",
-    "PhaseResult",
-    "book_cancel_op",
-    "book_tickets",
-    "calibrate",
-    "candidate_windows",
-    "consumer_headers",
-    "gateway_config",
-    "machine_info",
-    "main",
-    "measure",
-    "new_session",
-    "parse_args",
-    "percentile",
-    "ratios",
-    "report",
-    "run",
-    "run_phase",
-    "search_op",
-    "search_tickets",
-    "search_url",
-    "slots_of",
-    "window_query",
-]
+__all__ = ["launch", "main", "measure", "parse_args", "run", "run_rounds"]
 
 
-async def measure(
-    opts: Options, scenario: str, target: str, root: str, audience: str, cal: Calibration
-) -> PhaseResult:
-    """An untimed warm-up, then the measured phase; tickets minted before each, untimed."""
-    warmup_cap = min(opts.seconds, WARMUP_CAP_S)
-    async with new_session(opts) as session:
-        if scenario == "slot-search":
-            url = search_url(root, cal.window)
-            if opts.warmup:
-                tickets = search_tickets(opts.warmup, audience)
-                op = search_op(session, url, tickets, SLOTS_WANTED)
-                await run_phase(scenario, target, op, opts.warmup, warmup_cap, opts.concurrency)
-            tickets = search_tickets(opts.requests, audience)
-            op = search_op(session, url, tickets, SLOTS_WANTED)
-            return await run_phase(
-                scenario, target, op, opts.requests, opts.seconds, opts.concurrency
-            )
-        pool: asyncio.Queue[str] = asyncio.Queue()
-        for slot_id in cal.pool:
-            pool.put_nowait(slot_id)
-        if opts.warmup:
-            op = book_cancel_op(
-                session, root, book_tickets(opts.warmup, audience), pool, cal.bodies
-            )
-            await run_phase(scenario, target, op, opts.warmup, warmup_cap, opts.concurrency)
-        op = book_cancel_op(session, root, book_tickets(opts.requests, audience), pool, cal.bodies)
-        return await run_phase(scenario, target, op, opts.requests, opts.seconds, opts.concurrency)
+def _phases(opts: Options) -> int:
+    """Measured phases in the whole run (how far ahead the booked slots must start)."""
+    names = list(TARGETS)
+    if opts.workers > 1:
+        names.append(workers_target(opts.workers))
+    return len(plan(opts.concurrencies, names)) * opts.rounds
+
+
+async def launch(opts: Options, children: Children, folder: Path) -> tuple[list[Target], BigSearch]:
+    """The gateway (calibrated), bare, minimal and, unless --workers 1, the N-worker gateway."""
+    phases = _phases(opts)
+    gateway = await launch_gateway(opts, children, folder / "gateway", "gateway", 1, phases)
+    big = await calibrate_big(opts, gateway)
+    targets = [
+        gateway,
+        await launch_bare(children, folder, gateway),
+        await launch_minimal(children, folder / "gateway", folder, gateway),
+    ]
+    if opts.workers > 1:
+        name = workers_target(opts.workers)
+        workers = await launch_gateway(
+            opts, children, folder / "workers", name, opts.workers, phases
+        )
+        targets.append(workers)
+    return targets, big
+
+
+async def run_rounds(opts: Options, targets: list[Target], big: BigSearch) -> dict[PhaseSpec, Row]:
+    """Every phase once per round, rounds one after another; every server checked after each."""
+    by_name = {t.name: t for t in targets}
+    rows = rows_for(plan(opts.concurrencies, list(by_name)))
+    for _ in range(opts.rounds):
+        for spec, row in rows.items():
+            row.rounds.append(await measure(opts, spec, by_name[spec.target], big))
+            for target in targets:
+                target.child.check_alive()
+    return rows
+
+
+def _sqlite_rows(opts: Options, rows: dict[PhaseSpec, Row]) -> list[PhaseResult]:
+    """The gateway's median rows at the legs' concurrency (what the PostgreSQL leg compares)."""
+    return [
+        row.median.result
+        for spec, row in rows.items()
+        if spec.target == "gateway" and spec.concurrency == opts.concurrency
+    ]
 
 
 async def run(opts: Options, children: Children, folder: Path, command: str) -> int:
-    gateway = await children.launch(
-        "gateway",
-        lambda port: python_module(
-            "gateway", "serve", "--config", str(gateway_config(folder, port))
-        ),
-        folder / "gateway.log",
-    )
-    audience = f"{gateway.url}{BASE_PATH}"
-    cal = await calibrate(opts, gateway, audience)
-    fixtures_path = folder / "bare-fixtures.json"
-    fixtures: Fixtures = {
-        "base_path": BASE_PATH,
-        "search": cal.search,
-        "book": cal.captured.book,
-        "cancel": cal.captured.cancel,
-    }
-    fixtures_path.write_text(json.dumps(fixtures), encoding="utf-8")
-    bare = await children.launch(
-        "bare",
-        lambda port: python_module(
-            "benchmarks.bare", "--port", str(port), "--fixtures", str(fixtures_path)
-        ),
-        folder / "bare.log",
-    )
-    roots = {"gateway": gateway.url, "bare": bare.url}
-    results: list[PhaseResult] = []
-    for scenario in SCENARIOS:
-        for target in TARGETS:
-            result = await measure(opts, scenario, target, roots[target], audience, cal)
-            results.append(result)
-            gateway.check_alive()
-            bare.check_alive()
-    summary = report(
-        opts, command, machine_info(), {"gateway": gateway, "bare": bare}, cal, results
-    )
+    targets, big = await launch(opts, children, folder)
+    rows = await run_rounds(opts, targets, big)
+    summary = report(opts, command, machine_info(), targets, big, rows)
     if opts.pg:
         from benchmarks.pg_leg import report_pg, run_pg_leg
 
-        summary["postgresql"] = report_pg(await run_pg_leg(opts, folder), results)
+        summary["postgresql"] = report_pg(await run_pg_leg(opts, folder), _sqlite_rows(opts, rows))
         summary["failures"] += summary["postgresql"]["failures"]
     if opts.hl7:
         from benchmarks.hl7_leg import report_hl7, run_hl7_leg
