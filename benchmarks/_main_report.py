@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,7 +148,7 @@ def print_errors(rows: Sequence[Row]) -> None:
     for row in rows:
         for index, measured in enumerate(row.rounds, 1):
             r = measured.result
-            errors = r.errors + (measured.health.errors if measured.health else type(r.errors)())
+            errors = r.errors + (measured.health.errors if measured.health else Counter())
             for error, n in errors.most_common():
                 print(f"  round {index} {r.scenario} c={r.concurrency} {r.target}: {n} x {error}")
 

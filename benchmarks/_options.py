@@ -69,7 +69,8 @@ def _seconds(raw: str) -> float:
 def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bench",
-        description="Benchmark the gateway against a bare aiohttp baseline.",
+        description="Benchmark the gateway against a bare aiohttp baseline and a minimal "
+        "same-work app.",
     )
     parser.add_argument(
         "--requests",

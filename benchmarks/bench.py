@@ -1,45 +1,72 @@
-"""Gateway vs bare aiohttp: slot search and book+cancel throughput and latency, in one run.
+# The N-worker gateway target is named as the table prints it, with a multiplication sign.
+# ruff: noqa: RUF002
 
-    .venv/bin/python -m benchmarks.bench [--requests 2000] [--seconds 20] [--concurrency 8]
+"""Gateway vs bare aiohttp vs a minimal same-work app: slot search and book+cancel, one run.
+
+    .venv/bin/python -m benchmarks.bench [--requests 2000] [--seconds 20]
+        [--concurrency 1,8] [--rounds 3] [--workers 2] [--json FILE]
 
 What it does:
 
 1. starts ``python -m gateway serve`` on a temporary configuration (fresh store,
-   fresh embedded diary over the demo data, ``horizon_days: 3``, logging at
-   ``warning``) on a free 127.0.0.1 port, and waits for ``/health``;
+   fresh embedded diary over the demo data, ``horizon_days: 10`` so one search can
+   hold 1,000 slots, ``max_slots_per_page: 5000``, logging at ``warning`` in text, so
+   ``serve`` prints its "serving" line) on a free 127.0.0.1 port, and waits for
+   ``/health`` and that line;
 2. finds a slot-search start window that returns exactly 50 free slots with the
-   full ``_include`` chain, and a pool of other free slots to book and cancel;
-   captures one real search, booking and cancel response;
-3. starts ``python -m benchmarks.bare`` (a bare aiohttp app that serves those
-   captured bytes) on another free port, and waits for its ``/health``;
-4. loads each server in turn from this process (one ``ClientSession``,
-   keep-alive, bounded concurrency), each phase bounded by a request count
-   and a time cap, after an untimed warm-up;
-5. prints a table, the gateway/bare ratios and the failure count (which must be
-   0; the exit code is 1 otherwise), optionally writes JSON, and stops both
-   servers.
+   full ``_include`` chain, a pool of other free slots to book and cancel, and a
+   window of 1,000 free slots; captures one real search, booking and cancel;
+   every slot chosen starts after the whole run could have ended;
+3. starts the baselines, each on its own free port:
+   ``benchmarks.bare`` serves those captured bytes (no work at all);
+   ``benchmarks.minimal`` does the gateway's SQL and serialisation with none of
+   its checks, on its own copy of the gateway's diary file (made with SQLite's
+   backup API), so gateway/minimal is the gateway's own overhead;
+4. unless ``--workers 1``, starts a second gateway, ``serve --workers N``, on its
+   own fresh configuration (folder, store, diary), waits for its "serving" line
+   (printed once every worker listens) and calibrates it as in step 2;
+5. runs ``--rounds`` interleaved rounds; each round runs, in the same order:
+   both scenarios at each ``--concurrency`` on each target (gateway, bare,
+   minimal, gateway×N); ``slot-search-xml`` (the same search with
+   ``_format=xml``) on the gateway at the highest concurrency; and
+   ``slot-search-1000`` on the gateway at concurrency 2 while another task
+   probes ``GET /health`` every 20 ms. Each phase has its own keep-alive
+   ``ClientSession`` (as many connections as its concurrency) and is bounded by
+   a request count and a time cap, after an untimed warm-up;
+6. prints a table with, per phase, the median round by req/s (requests,
+   failures, req/s, p50/p99, and for book+cancel the POST's own p50/p99) and
+   every round's req/s; then the ratios: gateway/bare, gateway/minimal and
+   gateway×N/gateway throughput for each scenario and concurrency, the
+   booking POST's p50/p99 at c=1, XML over JSON (p50 and time per search),
+   and /health's p50/p99/max beside the 1,000-slot search; then the failure
+   count over every round (which must be 0; the exit code is 1 otherwise);
+   ``--json FILE`` writes all of it, every round included. The servers stop.
 
 A "request" of the book+cancel scenario is one POST /Appointment then one PUT
 /Appointment/{id} (status cancelled, ``If-Match`` from the booking's ETag); its
-latency is the sum of the two calls. Cancelling frees the slot, so a small pool
-of slots is cycled, one operation per slot at a time. JWTs, request ids and
-booking bodies are prepared before each phase, outside the timed region.
+latency is the sum of the two calls, and the POST is also timed alone (the
+single booking). Cancelling frees the slot, so a small pool of slots is cycled,
+one operation per slot at a time. JWTs, request ids and booking bodies are
+prepared before each phase, outside the timed region.
 
-6. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
+The legs below run after the main run, at the first ``--concurrency``:
+
+7. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
    gateway fronting it over MLLP, and bare MLLP to the same peer, in the same run.
-7. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
+8. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
    the BaRS door, ``GET /Slot`` and ``$process-message`` booking+cancel, against a bare
    app replaying its captured answers, in the same run.
-8. unless ``--no-pg``, runs the PostgreSQL leg (``benchmarks.pg_leg``): the same two
+9. unless ``--no-pg``, runs the PostgreSQL leg (``benchmarks.pg_leg``): the same two
    scenarios against one gateway, then two gateway processes (requests alternating),
-   whose store and embedded diary are in PostgreSQL, beside the SQLite rows of step 4.
-9. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
-   legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
-   door and the national-fhir adapter to a provider gateway, against FHIR sent
-   straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
-   its BaRS path (``benchmarks.bars_consumer_leg``): the same MLLP calls through a
-   gateway with the ``bars`` adapter and the mock national proxy to a BaRS receiver,
-   against BaRS sent straight to that receiver.
+   whose store and embedded diary are in PostgreSQL, beside the SQLite gateway's
+   median rows of step 6.
+10. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
+    legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
+    door and the national-fhir adapter to a provider gateway, against FHIR sent
+    straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
+    its BaRS path (``benchmarks.bars_consumer_leg``): the same MLLP calls through a
+    gateway with the ``bars`` adapter and the mock national proxy to a BaRS receiver,
+    against BaRS sent straight to that receiver.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
