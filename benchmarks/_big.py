@@ -105,10 +105,14 @@ async def _probe(session: aiohttp.ClientSession, url: str, probes: HealthProbes)
 
 
 async def probe_health(opts: Options, root: str, stop: asyncio.Event) -> HealthProbes:
-    """GET /health every 20 ms (start to start; never two at once) until ``stop`` is set."""
+    """GET /health every 20 ms (start to start; never two at once) until ``stop`` is set.
+
+    One untimed probe first opens the keep-alive connection the others reuse.
+    """
     probes = HealthProbes()
     loop = asyncio.get_running_loop()
     async with new_session(opts, 1) as session:
+        await _probe(session, f"{root}/health", HealthProbes())
         next_at = loop.time()
         while not stop.is_set():
             await _probe(session, f"{root}/health", probes)

@@ -81,10 +81,11 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks._big import BigSearch, calibrate_big
 from benchmarks._children import ChildError, Children
-from benchmarks._constants import TARGETS
+from benchmarks._constants import SCENARIOS, TARGETS
 from benchmarks._main_report import report
 from benchmarks._measure import measure
 from benchmarks._options import Options, parse_args
@@ -99,7 +100,7 @@ from benchmarks._targets import (
     workers_target,
 )
 
-__all__ = ["launch", "main", "measure", "parse_args", "run", "run_rounds"]
+__all__ = ["launch", "main", "measure", "parse_args", "run", "run_legs", "run_rounds"]
 
 
 def _phases(opts: Options) -> int:
@@ -146,14 +147,16 @@ def _sqlite_rows(opts: Options, rows: dict[PhaseSpec, Row]) -> list[PhaseResult]
     return [
         row.median.result
         for spec, row in rows.items()
-        if spec.target == "gateway" and spec.concurrency == opts.concurrency
+        if spec.target == "gateway"
+        and spec.concurrency == opts.concurrency
+        and spec.scenario in SCENARIOS
     ]
 
 
-async def run(opts: Options, children: Children, folder: Path, command: str) -> int:
-    targets, big = await launch(opts, children, folder)
-    rows = await run_rounds(opts, targets, big)
-    summary = report(opts, command, machine_info(), targets, big, rows)
+async def run_legs(
+    opts: Options, folder: Path, rows: dict[PhaseSpec, Row], summary: dict[str, Any]
+) -> None:
+    """The legs not left out, each adding its facts and failures to ``summary``."""
     if opts.pg:
         from benchmarks.pg_leg import report_pg, run_pg_leg
 
@@ -180,6 +183,13 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
         run = await run_bars_consumer_leg(opts, folder)
         summary["bars_consumer"] = report_bars_consumer(run)
         summary["failures"] += summary["bars_consumer"]["failures"]
+
+
+async def run(opts: Options, children: Children, folder: Path, command: str) -> int:
+    targets, big = await launch(opts, children, folder)
+    rows = await run_rounds(opts, targets, big)
+    summary = report(opts, command, machine_info(), targets, big, rows)
+    await run_legs(opts, folder, rows, summary)
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"json:        {opts.json_path}")
