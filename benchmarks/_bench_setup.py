@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks._children import Child
 from benchmarks._constants import (
@@ -39,13 +40,30 @@ from gateway.examples import booking_body
 from gateway.security import Scope
 
 
-def gateway_config(folder: Path, port: int) -> Path:
-    """A configuration like tests/api/conftest.py's, quiet logs, everything in ``folder``."""
+def diary_path(folder: Path) -> Path:
+    """The embedded diary's SQLite file in a configuration ``gateway_config`` wrote."""
+    return folder / "embedded.sqlite3"
+
+
+def gateway_config(
+    folder: Path,
+    port: int,
+    *,
+    horizon_days: int = HORIZON_DAYS,
+    max_slots_per_page: int = 200,
+    log_format: str = "json",
+) -> Path:
+    """A configuration like tests/api/conftest.py's, quiet logs, everything in ``folder``.
+
+    ``log_format: text`` makes ``serve`` print its "serving" line (in JSON it is an
+    info event, below the ``warning`` level kept here).
+    """
     text = f"""\
 server:
   host: 127.0.0.1
   port: {port}
   service_root: http://127.0.0.1:{port}{BASE_PATH}
+  max_slots_per_page: {max_slots_per_page}
 security:
   ssp:
     enforcement: "off"
@@ -53,15 +71,15 @@ security:
 store:
   path: {folder / "gateway.sqlite3"}
 logging:
-  format: json
+  format: {log_format}
   level: warning
 adapters:
   - name: diary
     kind: embedded
     options:
-      database: {folder / "embedded.sqlite3"}
+      database: {diary_path(folder)}
       data_dir: {DEMO_DATA}
-      horizon_days: {HORIZON_DAYS}
+      horizon_days: {horizon_days}
 services:
   - id: "{SERVICE_ID}"
     adapter: diary
@@ -80,17 +98,25 @@ class Calibration:
     pool: list[str]
     bodies: dict[str, bytes]
     captured: Captured
+    #: Every free slot of the service at calibration, as the gateway rendered it.
+    slots: list[dict[str, Any]]
+    #: The earliest start of any slot chosen (windows and pool start after it).
+    earliest: datetime
 
 
-async def calibrate(opts: Options, gateway: Child, audience: str) -> Calibration:
-    """Window of exactly 50 slots, the pool of other free slots, and the responses to replay."""
+async def calibrate(opts: Options, gateway: Child, audience: str, phases: int = 4) -> Calibration:
+    """Window of exactly 50 slots, the pool of other free slots, and the responses to replay.
+
+    Every slot chosen starts after ``phases`` measured phases could have run from now
+    (each with its warm-up), and ten minutes more.
+    """
     async with new_session(opts) as session:
         headers = consumer_headers(Scope.SLOT_READ, "read:slot", audience)
         async with session.get(search_url(gateway.url), headers=headers) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"slot search failed: {resp.status} {await resp.text()}")
             everything = slots_of(await resp.json(content_type=None))
-        margin = timedelta(seconds=600 + 4 * (opts.seconds + WARMUP_CAP_S))
+        margin = timedelta(seconds=600 + phases * (opts.seconds + WARMUP_CAP_S))
         earliest = datetime.now(UTC) + margin
         window = ""
         search: CannedResponse | None = None
@@ -122,10 +148,10 @@ async def calibrate(opts: Options, gateway: Child, audience: str) -> Calibration
         pool_slots = [
             s for s in everything if s["id"] not in in_window and slot_start(s) >= earliest
         ][: opts.pool]
-        if len(pool_slots) < opts.concurrency:
+        if len(pool_slots) < opts.most_concurrent:
             raise RuntimeError(
                 f"only {len(pool_slots)} free slots outside the search window; "
-                f"book+cancel needs at least --concurrency={opts.concurrency}"
+                f"book+cancel needs at least the highest --concurrency={opts.most_concurrent}"
             )
         bodies = {s["id"]: json.dumps(booking_body(s)).encode() for s in pool_slots}
         # One real booking and cancel: checks the cycle works and gives the bodies to replay.
@@ -146,4 +172,6 @@ async def calibrate(opts: Options, gateway: Child, audience: str) -> Calibration
         pool=[s["id"] for s in pool_slots],
         bodies=bodies,
         captured=captured[0],
+        slots=everything,
+        earliest=earliest,
     )

@@ -24,4 +24,5 @@ REQUEST_TIMEOUT_S = 30.0
 SSP_FROM = "200000000359"
 SSP_TO = "200000000115"
 SCENARIOS = ("slot-search", "book+cancel")
-TARGETS = ("gateway", "bare")
+#: The main run's targets besides the N-worker gateway (``--workers``).
+TARGETS = ("gateway", "bare", "minimal")

@@ -7,12 +7,13 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from lxml import etree
 from yarl import URL
 
 from benchmarks._constants import (
@@ -28,6 +29,8 @@ from benchmarks._phases import Op, Outcome
 from benchmarks.bare import CannedResponse
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
+
+FHIR_NS = "http://hl7.org/fhir"
 
 
 def consumer_headers(scope: Scope, interaction: str, audience: str) -> dict[str, str]:
@@ -82,8 +85,22 @@ def candidate_windows(
                 break
 
 
+def json_slot_count(raw: bytes) -> int:
+    return len(slots_of(json.loads(raw)))
+
+
+def xml_slot_count(raw: bytes) -> int:
+    """Slots in a searchset Bundle written in FHIR XML."""
+    root = etree.fromstring(raw, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    return len(root.findall(f"{{{FHIR_NS}}}entry/{{{FHIR_NS}}}resource/{{{FHIR_NS}}}Slot"))
+
+
 def search_op(
-    session: aiohttp.ClientSession, url: URL, tickets: list[dict[str, str]], expect: int
+    session: aiohttp.ClientSession,
+    url: URL,
+    tickets: list[dict[str, str]],
+    expect: int,
+    count_slots: Callable[[bytes], int] = json_slot_count,
 ) -> Op:
     async def op(index: int, _deadline: float) -> Outcome:
         try:
@@ -96,7 +113,7 @@ def search_op(
         if resp.status != 200:
             return Outcome(None, f"GET /Slot -> {resp.status}")
         if index == 0:  # the first answer of every phase is checked, outside the timing
-            found = len(slots_of(json.loads(raw)))
+            found = count_slots(raw)
             if found != expect:
                 return Outcome(None, f"GET /Slot -> {found} slots, expected {expect}")
         return Outcome(latency, None, len(raw))
@@ -193,14 +210,15 @@ def book_cancel_op(
                     canned(200, resp.headers, cancelled_raw),
                 )
             )
-        return Outcome(book_s + cancel_s, None, len(booked_raw) + len(cancelled_raw))
+        return Outcome(book_s + cancel_s, None, len(booked_raw) + len(cancelled_raw), book_s=book_s)
 
     return op
 
 
-def new_session(opts: Options) -> aiohttp.ClientSession:
+def new_session(opts: Options, limit: int | None = None) -> aiohttp.ClientSession:
+    """Keep-alive connections, at most ``limit`` (default: the first ``--concurrency``)."""
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=opts.concurrency),
+        connector=aiohttp.TCPConnector(limit=limit or opts.concurrency),
         timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         headers={"Accept-Encoding": "gzip" if opts.gzip else "identity"},
     )

@@ -14,7 +14,8 @@ from benchmarks._constants import MAX_SECONDS
 class Options:
     requests: int
     seconds: float
-    concurrency: int
+    #: The main run's concurrencies, in order; the other legs use the first.
+    concurrencies: tuple[int, ...]
     warmup: int
     pool: int
     gzip: bool
@@ -25,6 +26,19 @@ class Options:
     bars_consumer: bool = True
     pg: bool = True
     pg_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    #: Interleaved rounds of every main-run phase; each row reports the median round.
+    rounds: int = 3
+    #: Worker processes of the second gateway (``serve --workers N``); 1: no second gateway.
+    workers: int = 2
+
+    @property
+    def concurrency(self) -> int:
+        """The first of ``--concurrency``: the one the other legs run at."""
+        return self.concurrencies[0]
+
+    @property
+    def most_concurrent(self) -> int:
+        return max(self.concurrencies)
 
 
 def _positive_int(raw: str) -> int:
@@ -32,6 +46,15 @@ def _positive_int(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{raw} is not a positive integer")
     return value
+
+
+def _concurrencies(raw: str) -> tuple[int, ...]:
+    """``1,8`` -> (1, 8): positive integers, each once, in the order given."""
+    try:
+        values = [_positive_int(part.strip()) for part in raw.split(",")]
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"{raw}: give positive integers like 1,8") from None
+    return tuple(dict.fromkeys(values))
 
 
 def _seconds(raw: str) -> float:
@@ -46,7 +69,8 @@ def _seconds(raw: str) -> float:
 def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.bench",
-        description="Benchmark the gateway against a bare aiohttp baseline.",
+        description="Benchmark the gateway against a bare aiohttp baseline and a minimal "
+        "same-work app.",
     )
     parser.add_argument(
         "--requests",
@@ -61,7 +85,24 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="time cap of each measured phase, whichever of count/time comes first (default 20)",
     )
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="requests in flight (default 8)"
+        "--concurrency",
+        type=_concurrencies,
+        default=(1, 8),
+        help="requests in flight, a comma-separated list, each measured (default 1,8; "
+        "the other legs use the first)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="interleaved rounds of every main-run phase; rows show the median (default 3)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        help="worker processes of a second gateway measured beside the first "
+        "(serve --workers N; default 2; 1 for no second gateway)",
     )
     parser.add_argument(
         "--warmup",
@@ -120,12 +161,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
-    if args.pool < args.concurrency:
-        parser.error("--pool must be at least --concurrency (one operation per slot at a time)")
+    if args.pool < max(args.concurrency):
+        parser.error(
+            "--pool must be at least the highest --concurrency (one operation per slot at a time)"
+        )
     return Options(
         requests=args.requests,
         seconds=args.seconds,
-        concurrency=args.concurrency,
+        concurrencies=args.concurrency,
         warmup=args.warmup,
         pool=args.pool,
         gzip=args.gzip,
@@ -136,4 +179,6 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         bars_consumer=args.bars_consumer,
         pg=args.pg,
         pg_dsn=args.pg_dsn,
+        rounds=args.rounds,
+        workers=args.workers,
     )

@@ -15,6 +15,8 @@ class Outcome:
     latency_s: float | None
     error: str | None = None
     response_bytes: int = 0
+    #: book+cancel: the booking call (POST) alone, timed inside the operation.
+    book_s: float | None = None
 
 
 Op = Callable[[int, float], Awaitable[Outcome]]
@@ -38,6 +40,9 @@ class PhaseResult:
     latencies_s: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     response_bytes: int = 0
+    concurrency: int = 0
+    #: The booking POSTs alone (book+cancel only; empty for other scenarios).
+    book_latencies_s: list[float] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -54,11 +59,24 @@ class PhaseResult:
     def pct_ms(self, pct: float) -> float:
         return percentile(sorted(self.latencies_s), pct) * 1000
 
+    def book_pct_ms(self, pct: float) -> float:
+        """A percentile of the booking POSTs alone; NaN where none were timed."""
+        return percentile(sorted(self.book_latencies_s), pct) * 1000
+
     def as_dict(self) -> dict[str, Any]:
         ok = len(self.latencies_s)
+        book = (
+            {
+                "post_p50_ms": round(self.book_pct_ms(50), 3),
+                "post_p99_ms": round(self.book_pct_ms(99), 3),
+            }
+            if self.book_latencies_s
+            else {}
+        )
         return {
             "scenario": self.scenario,
             "target": self.target,
+            "concurrency": self.concurrency,
             "requests": self.requests,
             "failures": self.failures,
             "errors": dict(self.errors),
@@ -67,6 +85,7 @@ class PhaseResult:
             "p50_ms": round(self.pct_ms(50), 3),
             "p99_ms": round(self.pct_ms(99), 3),
             "mean_response_bytes": round(self.response_bytes / ok) if ok else None,
+            **book,
         }
 
 
@@ -88,11 +107,13 @@ async def run_phase(
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
-    result = PhaseResult(scenario, target, time.perf_counter() - started)
+    result = PhaseResult(scenario, target, time.perf_counter() - started, concurrency=concurrency)
     for outcome in outcomes:
         if outcome.error is not None or outcome.latency_s is None:
             result.errors[outcome.error or "unknown"] += 1
         else:
             result.latencies_s.append(outcome.latency_s)
             result.response_bytes += outcome.response_bytes
+            if outcome.book_s is not None:
+                result.book_latencies_s.append(outcome.book_s)
     return result

@@ -1,45 +1,72 @@
-"""Gateway vs bare aiohttp: slot search and book+cancel throughput and latency, in one run.
+# The N-worker gateway target is named as the table prints it, with a multiplication sign.
+# ruff: noqa: RUF002
 
-    .venv/bin/python -m benchmarks.bench [--requests 2000] [--seconds 20] [--concurrency 8]
+"""Gateway vs bare aiohttp vs a minimal same-work app: slot search and book+cancel, one run.
+
+    .venv/bin/python -m benchmarks.bench [--requests 2000] [--seconds 20]
+        [--concurrency 1,8] [--rounds 3] [--workers 2] [--json FILE]
 
 What it does:
 
 1. starts ``python -m gateway serve`` on a temporary configuration (fresh store,
-   fresh embedded diary over the demo data, ``horizon_days: 3``, logging at
-   ``warning``) on a free 127.0.0.1 port, and waits for ``/health``;
+   fresh embedded diary over the demo data, ``horizon_days: 10`` so one search can
+   hold 1,000 slots, ``max_slots_per_page: 5000``, logging at ``warning`` in text, so
+   ``serve`` prints its "serving" line) on a free 127.0.0.1 port, and waits for
+   ``/health`` and that line;
 2. finds a slot-search start window that returns exactly 50 free slots with the
-   full ``_include`` chain, and a pool of other free slots to book and cancel;
-   captures one real search, booking and cancel response;
-3. starts ``python -m benchmarks.bare`` (a bare aiohttp app that serves those
-   captured bytes) on another free port, and waits for its ``/health``;
-4. loads each server in turn from this process (one ``ClientSession``,
-   keep-alive, bounded concurrency), each phase bounded by a request count
-   and a time cap, after an untimed warm-up;
-5. prints a table, the gateway/bare ratios and the failure count (which must be
-   0; the exit code is 1 otherwise), optionally writes JSON, and stops both
-   servers.
+   full ``_include`` chain, a pool of other free slots to book and cancel, and a
+   window of 1,000 free slots; captures one real search, booking and cancel;
+   every slot chosen starts after the whole run could have ended;
+3. starts the baselines, each on its own free port:
+   ``benchmarks.bare`` serves those captured bytes (no work at all);
+   ``benchmarks.minimal`` does the gateway's SQL and serialisation with none of
+   its checks, on its own copy of the gateway's diary file (made with SQLite's
+   backup API), so gateway/minimal is the gateway's own overhead;
+4. unless ``--workers 1``, starts a second gateway, ``serve --workers N``, on its
+   own fresh configuration (folder, store, diary), waits for its "serving" line
+   (printed once every worker listens) and calibrates it as in step 2;
+5. runs ``--rounds`` interleaved rounds; each round runs, in the same order:
+   both scenarios at each ``--concurrency`` on each target (gateway, bare,
+   minimal, gateway×N); ``slot-search-xml`` (the same search with
+   ``_format=xml``) on the gateway at the highest concurrency; and
+   ``slot-search-1000`` on the gateway at concurrency 2 while another task
+   probes ``GET /health`` every 20 ms. Each phase has its own keep-alive
+   ``ClientSession`` (as many connections as its concurrency) and is bounded by
+   a request count and a time cap, after an untimed warm-up;
+6. prints a table with, per phase, the median round by req/s (requests,
+   failures, req/s, p50/p99, and for book+cancel the POST's own p50/p99) and
+   every round's req/s; then the ratios: gateway/bare, gateway/minimal and
+   gateway×N/gateway throughput for each scenario and concurrency, the
+   booking POST's p50/p99 at c=1, XML over JSON (p50 and time per search),
+   and /health's p50/p99/max beside the 1,000-slot search; then the failure
+   count over every round (which must be 0; the exit code is 1 otherwise);
+   ``--json FILE`` writes all of it, every round included. The servers stop.
 
 A "request" of the book+cancel scenario is one POST /Appointment then one PUT
 /Appointment/{id} (status cancelled, ``If-Match`` from the booking's ETag); its
-latency is the sum of the two calls. Cancelling frees the slot, so a small pool
-of slots is cycled, one operation per slot at a time. JWTs, request ids and
-booking bodies are prepared before each phase, outside the timed region.
+latency is the sum of the two calls, and the POST is also timed alone (the
+single booking). Cancelling frees the slot, so a small pool of slots is cycled,
+one operation per slot at a time. JWTs, request ids and booking bodies are
+prepared before each phase, outside the timed region.
 
-6. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
+The legs below run after the main run, at the first ``--concurrency``:
+
+7. unless ``--no-hl7``, runs the HL7 leg (``benchmarks.hl7_leg``): the PAS peer, a
    gateway fronting it over MLLP, and bare MLLP to the same peer, in the same run.
-7. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
+8. unless ``--no-bars``, runs the BaRS leg (``benchmarks.bars_leg``): a gateway serving
    the BaRS door, ``GET /Slot`` and ``$process-message`` booking+cancel, against a bare
    app replaying its captured answers, in the same run.
-8. unless ``--no-pg``, runs the PostgreSQL leg (``benchmarks.pg_leg``): the same two
+9. unless ``--no-pg``, runs the PostgreSQL leg (``benchmarks.pg_leg``): the same two
    scenarios against one gateway, then two gateway processes (requests alternating),
-   whose store and embedded diary are in PostgreSQL, beside the SQLite rows of step 4.
-9. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
-   legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
-   door and the national-fhir adapter to a provider gateway, against FHIR sent
-   straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
-   its BaRS path (``benchmarks.bars_consumer_leg``): the same MLLP calls through a
-   gateway with the ``bars`` adapter and the mock national proxy to a BaRS receiver,
-   against BaRS sent straight to that receiver.
+   whose store and embedded diary are in PostgreSQL, beside the SQLite gateway's
+   median rows of step 6.
+10. unless ``--no-consumer``, runs the consumer leg (``benchmarks.consumer_leg``): a
+    legacy HL7 v2 consumer's MLLP round trip through a gateway with the HL7 front
+    door and the national-fhir adapter to a provider gateway, against FHIR sent
+    straight to that provider, in the same run; and, unless ``--no-bars-consumer``,
+    its BaRS path (``benchmarks.bars_consumer_leg``): the same MLLP calls through a
+    gateway with the ``bars`` adapter and the mock national proxy to a BaRS receiver,
+    against BaRS sent straight to that receiver.
 
 This is a benchmark, not a test: it asserts nothing about speed.
 """
@@ -54,158 +81,86 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from benchmarks._bench_setup import Calibration, calibrate, gateway_config
-from benchmarks._children import ChildError, Children, python_module
-from benchmarks._constants import (
-    BASE_PATH,
-    DEMO_DATA,
-    HORIZON_DAYS,
-    INCLUDES,
-    MAX_SECONDS,
-    REQUEST_TIMEOUT_S,
-    SCENARIOS,
-    SERVICE_ID,
-    SLOTS_WANTED,
-    SSP_FROM,
-    SSP_TO,
-    TARGETS,
-    WARMUP_CAP_S,
-)
-from benchmarks._fhir import (
-    BookTicket,
-    Captured,
-    book_cancel_op,
-    book_tickets,
-    candidate_windows,
-    consumer_headers,
-    new_session,
-    search_op,
-    search_tickets,
-    search_url,
-    slots_of,
-    window_query,
-)
+from benchmarks._big import BigSearch, calibrate_big
+from benchmarks._children import ChildError, Children
+from benchmarks._constants import SCENARIOS, TARGETS
+from benchmarks._main_report import report
+from benchmarks._measure import measure
 from benchmarks._options import Options, parse_args
-from benchmarks._phases import Op, Outcome, PhaseResult, percentile, run_phase
-from benchmarks._report import machine_info, ratios, report
-from benchmarks.bare import Fixtures
+from benchmarks._phases import PhaseResult
+from benchmarks._report import machine_info
+from benchmarks._rounds import PhaseSpec, Row, plan, rows_for
+from benchmarks._targets import (
+    Target,
+    launch_bare,
+    launch_gateway,
+    launch_minimal,
+    workers_target,
+)
 
-# The names above moved to the private modules; they stay importable from here.
-__all__ = [
-    "BASE_PATH",
-    "DEMO_DATA",
-    "HORIZON_DAYS",
-    "INCLUDES",
-    "MAX_SECONDS",
-    "REQUEST_TIMEOUT_S",
-    "SCENARIOS",
-    "SERVICE_ID",
-    "SLOTS_WANTED",
-    "SSP_FROM",
-    "SSP_TO",
-    "TARGETS",
-    "WARMUP_CAP_S",
-    "BookTicket",
-    "Calibration",
-    "Captured",
-    "Op",
-    "Options",
-    "Outcome",
-    "PhaseResult",
-    "book_cancel_op",
-    "book_tickets",
-    "calibrate",
-    "candidate_windows",
-    "consumer_headers",
-    "gateway_config",
-    "machine_info",
-    "main",
-    "measure",
-    "new_session",
-    "parse_args",
-    "percentile",
-    "ratios",
-    "report",
-    "run",
-    "run_phase",
-    "search_op",
-    "search_tickets",
-    "search_url",
-    "slots_of",
-    "window_query",
-]
+__all__ = ["launch", "main", "measure", "parse_args", "run", "run_legs", "run_rounds"]
 
 
-async def measure(
-    opts: Options, scenario: str, target: str, root: str, audience: str, cal: Calibration
-) -> PhaseResult:
-    """An untimed warm-up, then the measured phase; tickets minted before each, untimed."""
-    warmup_cap = min(opts.seconds, WARMUP_CAP_S)
-    async with new_session(opts) as session:
-        if scenario == "slot-search":
-            url = search_url(root, cal.window)
-            if opts.warmup:
-                tickets = search_tickets(opts.warmup, audience)
-                op = search_op(session, url, tickets, SLOTS_WANTED)
-                await run_phase(scenario, target, op, opts.warmup, warmup_cap, opts.concurrency)
-            tickets = search_tickets(opts.requests, audience)
-            op = search_op(session, url, tickets, SLOTS_WANTED)
-            return await run_phase(
-                scenario, target, op, opts.requests, opts.seconds, opts.concurrency
-            )
-        pool: asyncio.Queue[str] = asyncio.Queue()
-        for slot_id in cal.pool:
-            pool.put_nowait(slot_id)
-        if opts.warmup:
-            op = book_cancel_op(
-                session, root, book_tickets(opts.warmup, audience), pool, cal.bodies
-            )
-            await run_phase(scenario, target, op, opts.warmup, warmup_cap, opts.concurrency)
-        op = book_cancel_op(session, root, book_tickets(opts.requests, audience), pool, cal.bodies)
-        return await run_phase(scenario, target, op, opts.requests, opts.seconds, opts.concurrency)
+def _phases(opts: Options) -> int:
+    """Measured phases in the whole run (how far ahead the booked slots must start)."""
+    names = list(TARGETS)
+    if opts.workers > 1:
+        names.append(workers_target(opts.workers))
+    return len(plan(opts.concurrencies, names)) * opts.rounds
 
 
-async def run(opts: Options, children: Children, folder: Path, command: str) -> int:
-    gateway = await children.launch(
-        "gateway",
-        lambda port: python_module(
-            "gateway", "serve", "--config", str(gateway_config(folder, port))
-        ),
-        folder / "gateway.log",
-    )
-    audience = f"{gateway.url}{BASE_PATH}"
-    cal = await calibrate(opts, gateway, audience)
-    fixtures_path = folder / "bare-fixtures.json"
-    fixtures: Fixtures = {
-        "base_path": BASE_PATH,
-        "search": cal.search,
-        "book": cal.captured.book,
-        "cancel": cal.captured.cancel,
-    }
-    fixtures_path.write_text(json.dumps(fixtures), encoding="utf-8")
-    bare = await children.launch(
-        "bare",
-        lambda port: python_module(
-            "benchmarks.bare", "--port", str(port), "--fixtures", str(fixtures_path)
-        ),
-        folder / "bare.log",
-    )
-    roots = {"gateway": gateway.url, "bare": bare.url}
-    results: list[PhaseResult] = []
-    for scenario in SCENARIOS:
-        for target in TARGETS:
-            result = await measure(opts, scenario, target, roots[target], audience, cal)
-            results.append(result)
-            gateway.check_alive()
-            bare.check_alive()
-    summary = report(
-        opts, command, machine_info(), {"gateway": gateway, "bare": bare}, cal, results
-    )
+async def launch(opts: Options, children: Children, folder: Path) -> tuple[list[Target], BigSearch]:
+    """The gateway (calibrated), bare, minimal and, unless --workers 1, the N-worker gateway."""
+    phases = _phases(opts)
+    gateway = await launch_gateway(opts, children, folder / "gateway", "gateway", 1, phases)
+    big = await calibrate_big(opts, gateway)
+    targets = [
+        gateway,
+        await launch_bare(children, folder, gateway),
+        await launch_minimal(children, folder / "gateway", folder, gateway),
+    ]
+    if opts.workers > 1:
+        name = workers_target(opts.workers)
+        workers = await launch_gateway(
+            opts, children, folder / "workers", name, opts.workers, phases
+        )
+        targets.append(workers)
+    return targets, big
+
+
+async def run_rounds(opts: Options, targets: list[Target], big: BigSearch) -> dict[PhaseSpec, Row]:
+    """Every phase once per round, rounds one after another; every server checked after each."""
+    by_name = {t.name: t for t in targets}
+    rows = rows_for(plan(opts.concurrencies, list(by_name)))
+    for _ in range(opts.rounds):
+        for spec, row in rows.items():
+            row.rounds.append(await measure(opts, spec, by_name[spec.target], big))
+            for target in targets:
+                target.child.check_alive()
+    return rows
+
+
+def _sqlite_rows(opts: Options, rows: dict[PhaseSpec, Row]) -> list[PhaseResult]:
+    """The gateway's median rows at the legs' concurrency (what the PostgreSQL leg compares)."""
+    return [
+        row.median.result
+        for spec, row in rows.items()
+        if spec.target == "gateway"
+        and spec.concurrency == opts.concurrency
+        and spec.scenario in SCENARIOS
+    ]
+
+
+async def run_legs(
+    opts: Options, folder: Path, rows: dict[PhaseSpec, Row], summary: dict[str, Any]
+) -> None:
+    """The legs not left out, each adding its facts and failures to ``summary``."""
     if opts.pg:
         from benchmarks.pg_leg import report_pg, run_pg_leg
 
-        summary["postgresql"] = report_pg(await run_pg_leg(opts, folder), results)
+        summary["postgresql"] = report_pg(await run_pg_leg(opts, folder), _sqlite_rows(opts, rows))
         summary["failures"] += summary["postgresql"]["failures"]
     if opts.hl7:
         from benchmarks.hl7_leg import report_hl7, run_hl7_leg
@@ -228,6 +183,13 @@ async def run(opts: Options, children: Children, folder: Path, command: str) -> 
         run = await run_bars_consumer_leg(opts, folder)
         summary["bars_consumer"] = report_bars_consumer(run)
         summary["failures"] += summary["bars_consumer"]["failures"]
+
+
+async def run(opts: Options, children: Children, folder: Path, command: str) -> int:
+    targets, big = await launch(opts, children, folder)
+    rows = await run_rounds(opts, targets, big)
+    summary = report(opts, command, machine_info(), targets, big, rows)
+    await run_legs(opts, folder, rows, summary)
     if opts.json_path is not None:
         opts.json_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(f"json:        {opts.json_path}")

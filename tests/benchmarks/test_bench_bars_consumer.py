@@ -18,6 +18,7 @@ async def test_benchmark_reports_the_bars_consumer_path_with_no_failures(tmp_pat
         [
             "-m",
             "benchmarks.bench",
+            *("--rounds", "1", "--workers", "1"),
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--pool", "16"),
             *("--no-hl7", "--no-bars", "--no-pg", "--json", str(out)),
         ],

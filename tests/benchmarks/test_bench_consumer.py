@@ -17,6 +17,7 @@ async def test_benchmark_reports_the_consumer_leg_with_no_failures(tmp_path: Pat
         [
             "-m",
             "benchmarks.bench",
+            *("--rounds", "1", "--workers", "1"),
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--pool", "16"),
             *("--no-hl7", "--no-bars-consumer", "--no-pg", "--json", str(out)),
         ],

@@ -11,32 +11,49 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_benchmark_runs_and_reports_ratios_with_no_failures(tmp_path: Path) -> None:
-    """A tiny run exits 0, prints both ratio lines and zero failures, PostgreSQL leg included."""
+    """A tiny run exits 0 with every phase, ratio line and zero failures, PostgreSQL leg too."""
     out = tmp_path / "bench.json"
     done = await run_python(
         [
             "-m",
             "benchmarks.bench",
             *("--requests", "20", "--seconds", "10", "--warmup", "5", "--json", str(out)),
+            *("--rounds", "1", "--workers", "1"),
         ],
         ROOT,
         timeout_s=180,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert any(line.startswith("ratio slot-search: throughput gateway/bare = ") for line in lines)
-    assert any(line.startswith("ratio book+cancel: throughput gateway/bare = ") for line in lines)
+    for scenario in ("slot-search", "book+cancel"):
+        for c in (1, 8):
+            prefix = f"ratio {scenario} c={c}: throughput gateway/bare = "
+            assert any(line.startswith(prefix) and "gateway/minimal = " in line for line in lines)
+    assert any(line.startswith("booking POST alone c=1 (gateway): p50 = ") for line in lines)
+    assert any(line.startswith("ratio slot-search-xml c=8: XML/JSON p50 = ") for line in lines)
+    assert any(line.startswith("health beside slot-search-1000 c=2 ") for line in lines)
     assert "failures: 0" in lines
-    assert "servers stopped: bare exit 0, gateway exit 0" in lines
+    assert "servers stopped: minimal exit 0, bare exit 0, gateway exit 0" in lines
     summary = json.loads(out.read_text(encoding="utf-8"))
     assert summary["failures"] == 0
     assert summary["search_entries"]["Slot"] == 50
-    assert [(r["scenario"], r["target"], r["requests"]) for r in summary["results"]] == [
-        ("slot-search", "gateway", 20),
-        ("slot-search", "bare", 20),
-        ("book+cancel", "gateway", 20),
-        ("book+cancel", "bare", 20),
+    assert summary["big_search"]["slots"] == 1000
+    phases = [
+        (r["scenario"], r["concurrency"], r["target"], r["requests"]) for r in summary["results"]
     ]
+    assert phases == [
+        *(
+            (scenario, c, target, 20)
+            for scenario in ("slot-search", "book+cancel")
+            for c in (1, 8)
+            for target in ("gateway", "bare", "minimal")
+        ),
+        ("slot-search-xml", 8, "gateway", 20),
+        ("slot-search-1000", 2, "gateway", 20),
+    ]
+    booking = next(r for r in summary["results"] if r["scenario"] == "book+cancel")
+    assert 0 < booking["post_p50_ms"] < booking["p50_ms"]
+    assert summary["results"][-1]["health"]["probes"] > 0
     # The PostgreSQL leg: one and two replicas, compared with the SQLite rows above.
     pg = summary["postgresql"]
     assert pg["failures"] == 0

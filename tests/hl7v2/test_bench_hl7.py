@@ -16,6 +16,7 @@ async def test_benchmark_reports_the_hl7_leg(tmp_path: Path) -> None:
         [
             "-m",
             "benchmarks.bench",
+            *("--rounds", "1", "--workers", "1"),
             *("--requests", "10", "--seconds", "10", "--warmup", "2", "--json", str(out)),
             "--no-pg",
         ],
