@@ -223,7 +223,9 @@ class EmbeddedAdapter:
             return Health(ok=False, detail="closed")
         began = time.perf_counter()
         try:
-            async with asyncio.timeout(2.0), self._lock:
+            # Not behind the diary's call lock: a read-only ping may run between a
+            # call's statements harmlessly, and /health must not wait for a long search.
+            async with asyncio.timeout(2.0):
                 await self._db.ping()
         except Exception as exc:  # a ping reports failure, it does not raise
             return Health(ok=False, detail=f"diary unreachable ({type(exc).__name__})")
