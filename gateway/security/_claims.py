@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 from pydantic import StringConstraints as Str
 
@@ -219,6 +221,7 @@ def _matching_audience(claimed: tuple[str, ...], audiences: Collection[str]) -> 
     raise InvalidClaim(f"aud is {got}; it must be this service's root URL: {expected}")
 
 
+@lru_cache(maxsize=1024)
 def _organisation(org: _Organization) -> RequestingOrganisation:
     for ident in org.identifier:
         if ident.system == ODS_SYSTEM:
@@ -226,6 +229,7 @@ def _organisation(org: _Organization) -> RequestingOrganisation:
     raise InvalidClaim(f"requesting_organization has no identifier with system {ODS_SYSTEM}")
 
 
+@lru_cache(maxsize=1024)
 def _device(device: _Device) -> RequestingDevice:
     if not device.identifier:
         raise InvalidClaim("requesting_device has no identifier")
@@ -242,6 +246,26 @@ def _practitioner(practitioner: _Practitioner | None, sub: str) -> RequestingPra
     # "SHALL match the value of the sub claim".
     if practitioner is None:
         return None
+    try:
+        name = orjson.dumps(practitioner.name, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON orjson writes (an integer beyond 64 bits): not kept
+        return _read_practitioner(practitioner, sub)
+    key = (practitioner.id, practitioner.identifier, name, sub)
+    found = _PRACTITIONERS.get(key)
+    if found is None:
+        if len(_PRACTITIONERS) >= _KEPT_MAX:
+            _PRACTITIONERS.clear()
+        found = _PRACTITIONERS[key] = _read_practitioner(practitioner, sub)
+    return found
+
+
+#: The same consumer system sends the same identity claims in every token: what they
+#: read as is kept (the values are immutable), so only new ones are built.
+_PRACTITIONERS: dict[tuple[Any, ...], RequestingPractitioner] = {}
+_KEPT_MAX = 1024
+
+
+def _read_practitioner(practitioner: _Practitioner, sub: str) -> RequestingPractitioner:
     if practitioner.id != sub:
         raise InvalidClaim("requesting_practitioner.id does not match the sub claim")
     return RequestingPractitioner(

@@ -23,6 +23,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
+import orjson
 from jwt import PyJWS
 from jwt.exceptions import PyJWTError
 
@@ -142,9 +143,14 @@ def _decode_part(part: str, name: str) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         raise _malformed(f"the JWT {name} is not base64url") from None
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise _malformed(f"the JWT {name} is not JSON") from None
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # What orjson refuses (NaN, integers beyond 64 bits, deep nesting) is read as
+        # before, so every token is judged as it was; orjson is only the fast path.
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise _malformed(f"the JWT {name} is not JSON") from None
     if not isinstance(value, dict):
         raise _malformed(f"the JWT {name} is not a JSON object")
     return value
