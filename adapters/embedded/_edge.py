@@ -57,6 +57,10 @@ class Call:
     operation: str
     commit_sent: bool = False
 
+    def committing(self) -> None:
+        """From now on the call's commit may land, whatever we hear back."""
+        self.commit_sent = True
+
 
 def shown(text: str, limit: int = 64) -> str:
     """A caller's id as quoted in an error message: bounded, so garbage stays small."""

@@ -15,10 +15,9 @@ sharing safe:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -32,6 +31,8 @@ from adapters.domain import (
 )
 from adapters.embedded._db import DiaryTx, PgTarget, booking_from_row, seconds, slot_from_row
 from adapters.embedded._templates import GeneratedSlot
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
@@ -124,15 +125,17 @@ class PgDiary:
                 await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self._schema)}")
             await conn.execute(SCHEMA)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[DiaryTx]:
+    async def write(
+        self, work: Callable[[DiaryTx], Awaitable[T]], committing: Callable[[], None]
+    ) -> T:
         async with self._pool.acquire() as conn, conn.transaction():
-            yield PgTx(conn, self._key)
+            result = await work(PgTx(conn, self._key))
+            committing()
+        return result
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[DiaryTx]:
+    async def read(self, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
         async with self._pool.acquire() as conn:
-            yield PgTx(conn, self._key)
+            return await work(PgTx(conn, self._key))
 
     async def ping(self) -> None:
         async with self._pool.acquire() as conn:
