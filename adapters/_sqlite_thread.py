@@ -94,7 +94,8 @@ class SqliteThread:
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(conn)`` on the connection's thread; its result or its exception."""
         if self._closed:
-            raise RuntimeError(f"SQLite connection to {self._database!r} is closed")
+            # As sqlite3 itself says of a closed connection.
+            raise sqlite3.ProgrammingError(f"SQLite connection to {self._database!r} is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         job = _Job(fn, future)
         self._queue.put(job)

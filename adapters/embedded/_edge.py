@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 _UNSTORABLE = "the request holds text that cannot be stored"
 
 #: Foreign exception -> typed error, first match wins. Order matters: ValidationError
-#: and UnicodeError are ValueErrors, and a closed aiosqlite connection raises ValueError.
+#: and UnicodeError are ValueErrors.
 _TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
     (ValidationError, SupplierProtocolError, "a stored record could not be read"),
     (sqlite3.Error, SupplierUnavailable, "the diary database failed"),

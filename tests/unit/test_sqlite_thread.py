@@ -128,7 +128,8 @@ async def test_calls_run_one_at_a_time_in_order(db: SqliteThread) -> None:
 
 
 async def test_close_finishes_what_was_sent_then_refuses_more(tmp_path: Path) -> None:
-    """close() lets queued calls finish; a call after it is a clear RuntimeError."""
+    """close() lets queued calls finish; a call after it is refused as on a closed sqlite3
+    connection."""
     db = await SqliteThread.open(str(tmp_path / "t.db"), _schema)
     sent = [
         asyncio.create_task(
@@ -140,7 +141,7 @@ async def test_close_finishes_what_was_sent_then_refuses_more(tmp_path: Path) ->
     await db.close()
     await db.close()  # idempotent
     await asyncio.gather(*sent)
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         await db.run(_rows)
     with sqlite3.connect(tmp_path / "t.db") as raw:
         assert raw.execute("SELECT COUNT(*) FROM t").fetchone() == (5,)
