@@ -121,9 +121,7 @@ class Amendments:
             # be changed", so the contained Slot stays as booked; the supplier's diary is
             # where the slot becomes free again.
             booking = current.booking.model_copy(update={"status": BookingStatus.CANCELLED})
-            version = await self._done(
-                scope, client_request_id, await self._next_version(current, booking)
-            )
+            version = await self._next_version(current, booking, scope, client_request_id)
         log.info("appointment_cancelled", appointment_id=appointment_id, version=version.version)
         return version
 
@@ -154,9 +152,7 @@ class Amendments:
             if current.booking.reason == reason:
                 return await self._done(scope, client_request_id, current)
             booking = current.booking.model_copy(update={"reason": reason})
-            version = await self._done(
-                scope, client_request_id, await self._next_version(current, booking)
-            )
+            version = await self._next_version(current, booking, scope, client_request_id)
         log.info("appointment_updated", appointment_id=appointment_id, version=version.version)
         return version
 
@@ -196,9 +192,7 @@ class Amendments:
             booked = await swap_slot(
                 route, self._call, current.booking, rebooking, ctx, resumed=resumed
             )
-            version = await self._done(
-                scope, client_request_id, await self._next_version(current, booked)
-            )
+            version = await self._next_version(current, booked, scope, client_request_id)
         log.info("appointment_rescheduled", appointment_id=appointment_id, version=version.version)
         return version
 
@@ -225,11 +219,16 @@ class Amendments:
             )
 
     async def _next_version(
-        self, current: AppointmentVersion, booking: Booking
+        self,
+        current: AppointmentVersion,
+        booking: Booking,
+        scope: str,
+        client_request_id: str | None,
     ) -> AppointmentVersion:
+        """The next version and the ledger completion naming it, in one commit."""
         version = next_version(current, booking, self.clock())
         try:
-            await self.store.add_version(version)
+            await self.store.add_version_and_complete(version, scope, client_request_id)
         except VersionConflict as exc:
             raise ApiError(
                 ErrorKind.VERSION_CONFLICT, "the appointment changed meanwhile; read it again"

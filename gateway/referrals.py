@@ -21,7 +21,7 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 import structlog
 
@@ -29,6 +29,7 @@ from adapters import errors as adapter_errors
 from adapters.contract import Capability, ReferringAdapter
 from adapters.domain import (
     FINAL_REFERRAL_STATUSES,
+    Booking,
     CallContext,
     Referral,
     ReferralStatus,
@@ -212,15 +213,31 @@ class ReferralService:
                 error=type(exc).__name__,
             )
 
+    async def would_link(self, booking: Booking) -> bool:
+        """Whether ``link_booking`` would link a stored referral to a new appointment for
+        ``booking`` (reads only); True when that cannot be read, to be on the safe side."""
+        try:
+            found: list[ReferralVersion | None] = []
+            if booking.document is not None:
+                found.append(
+                    await self.store.find_referral_by_document(booking.document.identifier)
+                )
+            if booking.referral_reference:
+                found.append(
+                    await self.store.get_referral(referral_key(booking.referral_reference))
+                )
+        except Exception:
+            return True
+        # The new appointment's id is named by no referral yet: any open one would link.
+        return any(_open(f) for f in found)
+
     # -- helpers ---------------------------------------------------------------
 
     async def _link(
         self, found: ReferralVersion | None, appointment_id: str
     ) -> ReferralVersion | None:
         """A new version of ``found`` naming the appointment (unless it already does)."""
-        if found is None or found.referral.appointment_id == appointment_id:
-            return None
-        if found.referral.status in FINAL_REFERRAL_STATUSES:
+        if not _open(found) or found.referral.appointment_id == appointment_id:
             return None
         async with self._lock(found.referral_id):
             current = await self.store.get_referral(found.referral_id)
@@ -352,3 +369,8 @@ class ReferralService:
         if lock is None:
             lock = self._locks[referral_id] = asyncio.Lock()
         return lock
+
+
+def _open(found: ReferralVersion | None) -> TypeGuard[ReferralVersion]:
+    """Whether ``found`` is a referral that may still be linked (not final)."""
+    return found is not None and found.referral.status not in FINAL_REFERRAL_STATUSES

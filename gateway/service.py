@@ -212,12 +212,9 @@ class BookingService(Amendments):
                     ErrorKind.ACCESS_DENIED,
                     f"organisation '{ods}' may not book at service '{booking.service_id}'",
                 )
-            version = await self._first_version(booking, home.route, ods)
-            await self.referrals.link_booking(version, ctx)
-            if client_request_id:
-                await self.store.complete_request(
-                    scope, client_request_id, version.appointment_id, version.version
-                )
+            version = await self._record_booking(
+                booking, home.route, ods, ctx, scope, client_request_id
+            )
             log.info(
                 "appointment_booked", appointment_id=version.appointment_id, route=home.route.name
             )
@@ -240,14 +237,43 @@ class BookingService(Amendments):
         route = self.router.route(name) if name else None
         return SlotHome(route, service_id) if route else None
 
-    async def _first_version(
-        self, booking: Booking, route: Route, ods: str | None
+    async def _record_booking(
+        self,
+        booking: Booking,
+        route: Route,
+        ods: str | None,
+        ctx: CallContext,
+        scope: str,
+        request_id: str | None,
     ) -> AppointmentVersion:
+        """Store what the supplier booked and complete the ledger claim.
+
+        Usually one commit: the first version, the completion and the document link
+        together. A retry the adapter recognised (its booking already has a version),
+        or a booking that links a stored referral, takes the longer way instead (version,
+        link, then completion), so a crash before the link leaves the claim pending and
+        the resend links it.
+        """
         existing = await self.store.find_by_supplier_ref(route.name, booking.supplier_ref)
-        if existing is not None:
-            # The adapter recognised a retry (same idempotency key): same appointment.
-            return existing
-        version = AppointmentVersion(
+        if existing is None and not await self.referrals.would_link(booking):
+            version = self._first_version(booking, route, ods)
+            document = booking.document.identifier if booking.document else None
+            await self.store.add_version_and_complete(
+                version, scope, request_id, document_id=document
+            )
+            return version
+        version = existing or self._first_version(booking, route, ods)
+        if existing is None:
+            await self.store.add_version(version)
+        await self.referrals.link_booking(version, ctx)
+        if request_id:
+            await self.store.complete_request(
+                scope, request_id, version.appointment_id, version.version
+            )
+        return version
+
+    def _first_version(self, booking: Booking, route: Route, ods: str | None) -> AppointmentVersion:
+        return AppointmentVersion(
             appointment_id=str(uuid.uuid4()),
             version=1,
             booking=booking,
@@ -255,8 +281,6 @@ class BookingService(Amendments):
             last_modified=self.clock(),
             booked_by=ods,
         )
-        await self.store.add_version(version)
-        return version
 
     @asynccontextmanager
     async def _claim(

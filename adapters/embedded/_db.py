@@ -4,9 +4,13 @@ Two backends keep the same tables with the same rules: ``_sqlite`` (one file,
 one connection) and ``_pg`` (PostgreSQL, a connection pool, shared by several
 gateway replicas). The adapter speaks only to the protocols below:
 
-- ``DiaryDb`` opens transactions, creates the schema, pings and closes;
+- ``DiaryDb`` runs a piece of work (a function of a ``DiaryTx``) in one
+  transaction or as a plain read, creates the schema, pings and closes;
 - ``DiaryTx`` is the work done on one connection, inside a transaction when it
   came from ``DiaryDb.write``.
+
+A whole piece of work goes to the database at once, so on SQLite (whose
+connection lives on a thread of its own) an adapter call costs one hop.
 
 Rules every backend keeps, so a slot is booked at most once whoever asks:
 ``set_slot_status`` is a conditional update that reports whether it moved the
@@ -19,11 +23,10 @@ back as timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from adapters.domain import (
     Booking,
@@ -37,6 +40,8 @@ from adapters.domain import (
     SupportingDocument,
 )
 from adapters.embedded._templates import GeneratedSlot
+
+T = TypeVar("T")
 
 
 class DiaryTx(Protocol):
@@ -116,12 +121,18 @@ class DiaryDb(Protocol):
         """Create the tables if missing; safe when several processes start at once."""
         ...
 
-    def write(self) -> AbstractAsyncContextManager[DiaryTx]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
+    async def write(
+        self, work: Callable[[DiaryTx], Awaitable[T]], committing: Callable[[], None]
+    ) -> T:
+        """``work`` in one transaction: committed when it returns, rolled back if it raises.
+
+        ``committing`` is called once the commit may land (before the commit is sent),
+        so a caller whose deadline passes after it knows the outcome is unknown.
+        """
         ...
 
-    def read(self) -> AbstractAsyncContextManager[DiaryTx]:
-        """A connection for reads outside any explicit transaction."""
+    async def read(self, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
+        """``work`` on a connection, outside any explicit transaction."""
         ...
 
     async def ping(self) -> None: ...
@@ -146,7 +157,7 @@ class PgTarget:
 class Redacted(tuple[Any, ...]):
     """Statement parameters whose repr hides their values.
 
-    aiosqlite logs each queued call, arguments included, at DEBUG; a booking's
+    A driver's error or a debugger may show a statement's arguments; a booking's
     parameters hold the patient, which must never reach a log (STYLE.md).
     """
 

@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 _UNSTORABLE = "the request holds text that cannot be stored"
 
 #: Foreign exception -> typed error, first match wins. Order matters: ValidationError
-#: and UnicodeError are ValueErrors, and a closed aiosqlite connection raises ValueError.
+#: and UnicodeError are ValueErrors.
 _TABLE: tuple[tuple[type[BaseException], type[AdapterError], str], ...] = (
     (ValidationError, SupplierProtocolError, "a stored record could not be read"),
     (sqlite3.Error, SupplierUnavailable, "the diary database failed"),
@@ -56,6 +56,10 @@ class Call:
 
     operation: str
     commit_sent: bool = False
+
+    def committing(self) -> None:
+        """From now on the call's commit may land, whatever we hear back."""
+        self.commit_sent = True
 
 
 def shown(text: str, limit: int = 64) -> str:

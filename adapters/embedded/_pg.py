@@ -15,10 +15,9 @@ sharing safe:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -33,6 +32,8 @@ from adapters.domain import (
 from adapters.embedded import _versions
 from adapters.embedded._db import DiaryTx, PgTarget, booking_from_row, seconds, slot_from_row
 from adapters.embedded._templates import GeneratedSlot
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
@@ -126,15 +127,17 @@ class PgDiary:
             await conn.execute(SCHEMA)
             await conn.execute(_versions.PG_SCHEMA)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[DiaryTx]:
+    async def write(
+        self, work: Callable[[DiaryTx], Awaitable[T]], committing: Callable[[], None]
+    ) -> T:
         async with self._pool.acquire() as conn, conn.transaction():
-            yield PgTx(conn, self._key)
+            result = await work(PgTx(conn, self._key))
+            committing()
+        return result
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[DiaryTx]:
+    async def read(self, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
         async with self._pool.acquire() as conn:
-            yield PgTx(conn, self._key)
+            return await work(PgTx(conn, self._key))
 
     async def ping(self) -> None:
         async with self._pool.acquire() as conn:

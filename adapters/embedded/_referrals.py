@@ -5,14 +5,14 @@ one row per referral version, idempotent on (referral, version), with the
 gateway's appointment id and the referral document's id, so a booking and its
 referral are found together (``bookings.document`` names the same document).
 The referral itself is stored as pydantic JSON, never logged. These are the
-SQLite statements (used by ``_sqlite``); ``_pg`` keeps the same table in PostgreSQL.
+SQLite statements (run by ``_sqlite`` on its connection's thread); ``_pg`` keeps
+the same table in PostgreSQL.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
-
-import aiosqlite
 
 from adapters.domain import Referral
 from adapters.embedded._db import Redacted, precise
@@ -35,11 +35,9 @@ CREATE INDEX IF NOT EXISTS referrals_by_appointment ON referrals (appointment_id
 """
 
 
-async def insert(
-    conn: aiosqlite.Connection, referral: Referral, request_id: str, now: datetime
-) -> bool:
+def insert(conn: sqlite3.Connection, referral: Referral, request_id: str, now: datetime) -> bool:
     """Keep this referral version; False if it was already kept (a resend)."""
-    cursor = await conn.execute(
+    cursor = conn.execute(
         "INSERT INTO referrals (referral_id, version, status, service_id, appointment_id,"
         " document_id, request_id, received, referral) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (referral_id, version) DO NOTHING",
@@ -60,24 +58,22 @@ async def insert(
     return cursor.rowcount == 1
 
 
-async def current(conn: aiosqlite.Connection, referral_id: str) -> Referral | None:
+def current(conn: sqlite3.Connection, referral_id: str) -> Referral | None:
     """The latest version of one referral kept here."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT referral FROM referrals WHERE referral_id = ? ORDER BY version DESC LIMIT 1",
-            (referral_id,),
-        )
-    )
-    return Referral.model_validate_json(rows[0][0]) if rows else None
+    row = conn.execute(
+        "SELECT referral FROM referrals WHERE referral_id = ? ORDER BY version DESC LIMIT 1",
+        (referral_id,),
+    ).fetchone()
+    return None if row is None else Referral.model_validate_json(row[0])
 
 
-async def for_booking(conn: aiosqlite.Connection, supplier_ref: str) -> list[Referral]:
+def for_booking(conn: sqlite3.Connection, supplier_ref: str) -> list[Referral]:
     """Latest versions of the referrals whose document the diary's booking carries."""
-    rows = await conn.execute_fetchall(
+    rows = conn.execute(
         "SELECT r.referral FROM referrals r JOIN bookings b"
         " ON r.document_id = json_extract(b.document, '$.identifier')"
         " WHERE b.supplier_ref = ? AND r.version = (SELECT MAX(m.version) FROM referrals m"
         " WHERE m.referral_id = r.referral_id) ORDER BY r.referral_id",
         (supplier_ref,),
-    )
+    ).fetchall()
     return [Referral.model_validate_json(row[0]) for row in rows]

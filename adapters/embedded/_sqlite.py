@@ -1,22 +1,29 @@
-"""The embedded diary on SQLite: one file (or ``:memory:``), one connection.
+"""The embedded diary on SQLite: one file (or ``:memory:``), one connection on its own thread.
 
 Instants are stored as ISO 8601 UTC text of fixed width so they sort as they
-compare. The patient and document are stored as pydantic JSON. Every write runs
-in ``BEGIN IMMEDIATE``, so another process sharing the file waits its turn.
+compare. The patient and document are stored as pydantic JSON. The connection
+lives on a ``SqliteThread`` (``adapters._sqlite_thread``): each adapter call's
+work, however many statements, is sent there whole and runs in one hop, a write
+in one ``BEGIN IMMEDIATE`` transaction, so another process sharing the file
+waits its turn.
+
+``SqliteTx`` keeps the ``DiaryTx`` shape the adapter's work is written against
+(the PostgreSQL backend's is truly asynchronous), but its methods only ever run
+on the connection's thread and never suspend: they call ``sqlite3`` directly,
+and ``_finish`` runs the adapter's work there from start to end in one go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar, cast
 
-import aiosqlite
-
+from adapters._sqlite_thread import SqliteThread
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -29,6 +36,8 @@ from adapters.embedded import _referrals as kept
 from adapters.embedded import _versions
 from adapters.embedded._db import DiaryTx, Redacted, booking_from_row, precise, slot_from_row, stamp
 from adapters.embedded._templates import GeneratedSlot
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
@@ -70,77 +79,69 @@ _BOOKING_COLUMNS = (
 
 
 async def connect(database: str) -> SqliteDiary:
-    """Open the diary file (creating its folder) with transactions left to the caller."""
-    if database != ":memory:":
+    """Open the diary file (creating its folder) on a connection thread of its own."""
+    memory = database == ":memory:"
+    if not memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are ours (BEGIN IMMEDIATE), not the driver's.
-    pending = aiosqlite.connect(database, isolation_level=None, timeout=5.0)
-    try:
-        conn = await pending
-    except BaseException:
-        # aiosqlite stops its worker thread on a failed connect without waiting for it;
-        # wait here, so the thread never reports to an event loop that has since closed.
-        worker = getattr(pending, "_thread", None)
-        if isinstance(worker, threading.Thread):
-            await asyncio.to_thread(worker.join, 5.0)
-        raise
-    try:
-        if database != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
-    except BaseException:
-        await conn.close()
-        raise
-    return SqliteDiary(conn)
+    db = await SqliteThread.open(
+        database, partial(_setup, wal=not memory), busy_timeout_s=5.0, name="embedded-diary"
+    )
+    return SqliteDiary(db)
+
+
+def _setup(conn: sqlite3.Connection, *, wal: bool) -> None:
+    if wal:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
 
 
 class SqliteDiary:
-    """A ``DiaryDb`` on one aiosqlite connection, used by one call at a time."""
+    """A ``DiaryDb`` on one connection thread, used by one call at a time."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self._tx = SqliteTx(conn)
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
         self.gate: asyncio.Lock | asyncio.Semaphore = asyncio.Lock()
 
     async def create_schema(self) -> None:
-        await self._conn.executescript(SCHEMA)
-        await self._conn.executescript(kept.SCHEMA)
-        await self._conn.executescript(_versions.SQLITE_SCHEMA)
+        await self._db.run(
+            lambda conn: conn.executescript(SCHEMA + kept.SCHEMA + _versions.SQLITE_SCHEMA).close()
+        )
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[DiaryTx]:
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._tx
-        except BaseException:
-            # Statements run in order on the connection's thread, so this rollback
-            # follows whatever a cancelled await had already queued.
-            with suppress(sqlite3.Error, ValueError):
-                await self._conn.execute("ROLLBACK")
-            raise
-        try:
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            with suppress(sqlite3.Error, ValueError):
-                await self._conn.execute("ROLLBACK")
-            raise
+    async def write(
+        self, work: Callable[[DiaryTx], Awaitable[T]], committing: Callable[[], None]
+    ) -> T:
+        # The work and its commit are one hop: once it is sent, the commit may land.
+        committing()
+        return await self._db.transaction(lambda conn: _finish(work(SqliteTx(conn))))
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[DiaryTx]:
-        yield self._tx
+    async def read(self, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
+        return await self._db.run(lambda conn: _finish(work(SqliteTx(conn))))
 
     async def ping(self) -> None:
-        async with self._conn.execute("SELECT count(*) FROM slots WHERE 0") as cursor:
-            await cursor.fetchone()
+        await self._db.run(lambda conn: conn.execute("SELECT count(*) FROM slots WHERE 0").close())
 
     async def close(self) -> None:
-        await self._conn.close()
+        await self._db.close()
+
+
+def _finish(work: Awaitable[T]) -> T:
+    """Run work over ``SqliteTx`` (which never suspends) from start to end, right here."""
+    steps = work.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()
+    raise RuntimeError("diary work waited for something on the SQLite connection's thread")
 
 
 class SqliteTx:
-    """The diary's statements on the one connection (``DiaryTx``)."""
+    """The diary's statements on the one connection (``DiaryTx``), run on its thread only."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     async def add_slots(self, slots: Sequence[GeneratedSlot]) -> int:
@@ -159,8 +160,7 @@ class SqliteTx:
         if not rows:
             return 0
         sql = f"INSERT OR IGNORE INTO slots ({_SLOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        async with self._conn.executemany(sql, rows) as cursor:
-            return max(cursor.rowcount, 0)
+        return max(self._conn.executemany(sql, rows).rowcount, 0)
 
     async def find_slots(
         self,
@@ -183,26 +183,23 @@ class SqliteTx:
         if start_to is not None:
             sql += " AND start <= ?"
             params.append(stamp(start_to))
-        async with self._conn.execute(sql + " ORDER BY start, schedule_id, id", params) as cursor:
-            return [slot_from_row(tuple(row), _instant) for row in await cursor.fetchall()]
+        rows = self._conn.execute(sql + " ORDER BY start, schedule_id, id", params)
+        return [slot_from_row(row, _instant) for row in rows]
 
     async def diary_version(self) -> int:
-        async with self._conn.execute(_versions.SELECT_VERSION) as cursor:
-            row = await cursor.fetchone()
+        row = self._conn.execute(_versions.SELECT_VERSION).fetchone()
         return int(row[0]) if row else 0
 
     async def slot_by_ref(self, ref: str) -> Slot | None:
         sql = f"SELECT {_SLOT_COLUMNS} FROM slots WHERE id = ? OR identifier = ? LIMIT 1"
-        async with self._conn.execute(sql, (ref, ref)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else slot_from_row(tuple(row), _instant)
+        row = self._conn.execute(sql, (ref, ref)).fetchone()
+        return None if row is None else slot_from_row(row, _instant)
 
     async def set_slot_status(
         self, slot_id: str, status: SlotStatus, *, only_if: SlotStatus
     ) -> bool:
         sql = "UPDATE slots SET status = ? WHERE id = ? AND status = ?"
-        async with self._conn.execute(sql, (status.value, slot_id, only_if.value)) as cursor:
-            return cursor.rowcount == 1
+        return self._conn.execute(sql, (status.value, slot_id, only_if.value)).rowcount == 1
 
     async def insert_booking(
         self,
@@ -214,7 +211,7 @@ class SqliteTx:
         created: datetime,
     ) -> bool:
         document = request.document.model_dump_json() if request.document else None
-        cursor = await self._conn.execute(
+        cursor = self._conn.execute(
             "INSERT INTO bookings (supplier_ref, request_id, slot_id, service_id, status, start, "
             '"end", description, patient, document, referral_reference, created, updated) '
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
@@ -241,35 +238,34 @@ class SqliteTx:
     async def set_booking_status(
         self, supplier_ref: str, status: BookingStatus, at: datetime, *, only_if: BookingStatus
     ) -> bool:
-        cursor = await self._conn.execute(
+        cursor = self._conn.execute(
             "UPDATE bookings SET status = ?, updated = ? WHERE supplier_ref = ? AND status = ?",
             (status.value, precise(at), supplier_ref, only_if.value),
         )
         return cursor.rowcount == 1
 
     async def booking_by_ref(self, supplier_ref: str) -> Booking | None:
-        return await self._booking_where("b.supplier_ref = ?", supplier_ref)
+        return self._booking_where("b.supplier_ref = ?", supplier_ref)
 
     async def booking_by_request(self, request_id: str) -> Booking | None:
-        return await self._booking_where("b.request_id = ?", request_id)
+        return self._booking_where("b.request_id = ?", request_id)
 
     async def insert_referral(self, referral: Referral, request_id: str, now: datetime) -> bool:
-        return await kept.insert(self._conn, referral, request_id, now)
+        return kept.insert(self._conn, referral, request_id, now)
 
     async def current_referral(self, referral_id: str) -> Referral | None:
-        return await kept.current(self._conn, referral_id)
+        return kept.current(self._conn, referral_id)
 
     async def referrals_for_booking(self, supplier_ref: str) -> list[Referral]:
-        return await kept.for_booking(self._conn, supplier_ref)
+        return kept.for_booking(self._conn, supplier_ref)
 
-    async def _booking_where(self, where: str, value: str) -> Booking | None:
+    def _booking_where(self, where: str, value: str) -> Booking | None:
         sql = (
             f"SELECT {_BOOKING_COLUMNS} FROM bookings b JOIN slots s ON s.id = b.slot_id "
             f"WHERE {where}"
         )
-        async with self._conn.execute(sql, (value,)) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else booking_from_row(tuple(row), _instant)
+        row = self._conn.execute(sql, (value,)).fetchone()
+        return None if row is None else booking_from_row(row, _instant)
 
 
 def _instant(text: str) -> datetime:

@@ -9,7 +9,8 @@ Concurrency: every write is one transaction taking its slot by a conditional
 ``UPDATE ... WHERE status = 'free'``, with a unique request id and a unique
 index of live bookings per slot, so a slot is booked at most once and a request
 id books once, whichever process or replica asks. On SQLite one connection
-serves one call at a time (``BEGIN IMMEDIATE``); on PostgreSQL a pool serves
+serves one call at a time (``BEGIN IMMEDIATE``), each call's work sent to its
+thread whole (one hop); on PostgreSQL a pool serves
 as many calls at once as it has connections.
 """
 
@@ -144,15 +145,16 @@ class EmbeddedAdapter:
                 raise errors.ServiceNotFound(f"no service {shown(query.service_id)} in this diary")
             await self._ensure_horizon(call)
             schedule_ids = self._directory.by_service.get(query.service_id, ())
-            async with self._db.read() as tx:
-                # The version first, then the slots: see _versions.
-                version = await tx.diary_version()
-                known = self._results.get(query, version)
-                if known is not None:
-                    return known
-                slots = await tx.find_slots(
+            # The version first, then (in a later hop) the slots: see _versions.
+            version = await self._db.read(lambda tx: tx.diary_version())
+            known = self._results.get(query, version)
+            if known is not None:
+                return known
+            slots = await self._db.read(
+                lambda tx: tx.find_slots(
                     schedule_ids, query.statuses, query.start_from, query.start_to
                 )
+            )
         return self._results.put(query, version, related(slots, self._directory))
 
     async def book(self, request: BookingRequest, ctx: CallContext) -> Booking:
@@ -174,8 +176,8 @@ class EmbeddedAdapter:
     async def get(
         self, supplier_ref: str, ctx: CallContext, *, service_id: str | None = None
     ) -> Booking:
-        async with self._guard("get", ctx), self._db.read() as tx:
-            booking = await _booking(tx, supplier_ref)
+        async with self._guard("get", ctx):
+            booking = await self._db.read(lambda tx: _booking(tx, supplier_ref))
         if booking is None:
             raise errors.BookingNotFound(f"no booking {shown(supplier_ref)} in this diary")
         return booking
@@ -207,13 +209,13 @@ class EmbeddedAdapter:
 
     async def referral(self, referral_id: str) -> Referral | None:
         """The latest version of a referral the diary holds (for its own readers)."""
-        async with self._guard("referral", None), self._db.read() as tx:
-            return await tx.current_referral(referral_id)
+        async with self._guard("referral", None):
+            return await self._db.read(lambda tx: tx.current_referral(referral_id))
 
     async def referrals_for(self, supplier_ref: str) -> list[Referral]:
         """The referrals whose document the diary's booking ``supplier_ref`` carries."""
-        async with self._guard("referrals_for", None), self._db.read() as tx:
-            return await tx.referrals_for_booking(supplier_ref)
+        async with self._guard("referrals_for", None):
+            return await self._db.read(lambda tx: tx.referrals_for_booking(supplier_ref))
 
     def serves(self, service_id: str) -> bool:
         return service_id in self._directory.services
@@ -333,10 +335,7 @@ class EmbeddedAdapter:
 
     async def _write(self, call: Call, work: Callable[[DiaryTx], Awaitable[T]]) -> T:
         """``work`` in one transaction, committed at the end, rolled back on any failure."""
-        async with self._db.write() as tx:
-            result = await work(tx)
-            call.commit_sent = True
-        return result
+        return await self._db.write(work, call.committing)
 
     @asynccontextmanager
     async def _guard(self, operation: str, ctx: CallContext | None) -> AsyncIterator[Call]:

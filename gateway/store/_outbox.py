@@ -1,7 +1,8 @@
 """The HL7 outbox and origins in SQLite: statements behind ``SqliteStore``'s HL7 methods.
 
-The same shape as the registry journal (``_pointers.py``): each function runs
-inside a transaction (or the lock) the store already holds; an entry is due when
+The same shape as the registry journal (``_pointers.py``): each function runs on
+the store's connection thread, inside the transaction (or the read) the store
+opened for it; an entry is due when
 ``due_at <= now``, free when nobody holds a live lease on it, and next for its
 appointment when no earlier entry of that appointment is still pending, so a
 consumer hears of one booking's versions in order.
@@ -9,9 +10,8 @@ consumer hears of one booking's versions in order.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
-
-import aiosqlite
 
 from gateway.store._sql import from_text, to_text
 from gateway.store.base import AppointmentVersion, Hl7Origin, NoticeOutcome, NoticeState, NoticeWork
@@ -38,8 +38,8 @@ def entry_params(version: AppointmentVersion) -> tuple[object, ...]:
     return (version.appointment_id, version.version, at, at, version.appointment_id)
 
 
-async def record_origin(db: aiosqlite.Connection, origin: Hl7Origin) -> None:
-    await db.execute(
+def record_origin(db: sqlite3.Connection, origin: Hl7Origin) -> None:
+    db.execute(
         "INSERT INTO hl7_origins (appointment_id, sending_application, sending_facility,"
         " placer_id, recorded_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (appointment_id) DO NOTHING",
@@ -53,17 +53,14 @@ async def record_origin(db: aiosqlite.Connection, origin: Hl7Origin) -> None:
     )
 
 
-async def origin(db: aiosqlite.Connection, appointment_id: str) -> Hl7Origin | None:
-    rows = list(
-        await db.execute_fetchall(
-            "SELECT appointment_id, sending_application, sending_facility, placer_id,"
-            " recorded_at FROM hl7_origins WHERE appointment_id = ?",
-            (appointment_id,),
-        )
-    )
-    if not rows:
+def origin(db: sqlite3.Connection, appointment_id: str) -> Hl7Origin | None:
+    row = db.execute(
+        "SELECT appointment_id, sending_application, sending_facility, placer_id,"
+        " recorded_at FROM hl7_origins WHERE appointment_id = ?",
+        (appointment_id,),
+    ).fetchone()
+    if row is None:
         return None
-    row = rows[0]
     return Hl7Origin(
         row["appointment_id"],
         row["sending_application"],
@@ -73,46 +70,43 @@ async def origin(db: aiosqlite.Connection, appointment_id: str) -> Hl7Origin | N
     )
 
 
-async def lease(
-    db: aiosqlite.Connection, owner: str, now: datetime, lease_s: float
-) -> NoticeWork | None:
+def lease(db: sqlite3.Connection, owner: str, now: datetime, lease_s: float) -> NoticeWork | None:
     stamp = to_text(now)
-    rows = list(await db.execute_fetchall(_NEXT, (stamp, stamp)))
-    if not rows:
+    row = db.execute(_NEXT, (stamp, stamp)).fetchone()
+    if row is None:
         return None
-    row = rows[0]
     until = to_text(now + timedelta(seconds=lease_s))
-    await db.execute(
+    db.execute(
         "UPDATE hl7_outbox SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE seq = ?",
         (owner, until, row["seq"]),
     )
     return NoticeWork(row["seq"], row["appointment_id"], row["version"], row["attempts"] + 1)
 
 
-async def finish(
-    db: aiosqlite.Connection, work: NoticeWork, now: datetime, outcome: NoticeOutcome, error: str
+def finish(
+    db: sqlite3.Connection, work: NoticeWork, now: datetime, outcome: NoticeOutcome, error: str
 ) -> None:
-    await db.execute(
+    db.execute(
         "UPDATE hl7_outbox SET state = ?, finished_at = ?, owner = NULL, lease_until = NULL,"
         " last_error = ? WHERE seq = ? AND state = 'pending'",
         (outcome.value, to_text(now), error[:200] or None, work.seq),
     )
 
 
-async def retry(db: aiosqlite.Connection, work: NoticeWork, due: datetime, error: str) -> None:
-    await db.execute(
+def retry(db: sqlite3.Connection, work: NoticeWork, due: datetime, error: str) -> None:
+    db.execute(
         "UPDATE hl7_outbox SET due_at = ?, owner = NULL, lease_until = NULL,"
         " last_error = ? WHERE seq = ? AND state = 'pending'",
         (to_text(due), error[:200], work.seq),
     )
 
 
-async def entries(db: aiosqlite.Connection, appointment_id: str) -> list[NoticeState]:
-    rows = await db.execute_fetchall(
+def entries(db: sqlite3.Connection, appointment_id: str) -> list[NoticeState]:
+    rows = db.execute(
         "SELECT seq, appointment_id, version, state, attempts, last_error FROM hl7_outbox"
         " WHERE appointment_id = ? ORDER BY seq",
         (appointment_id,),
-    )
+    ).fetchall()
     return [
         NoticeState(
             row["seq"],

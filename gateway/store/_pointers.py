@@ -1,6 +1,7 @@
 """The registry journal in SQLite: statements behind ``SqliteStore``'s pointer methods.
 
-Each function runs inside a transaction (or the lock) the store already holds.
+Each function runs on the store's connection thread, inside the transaction (or
+the read) the store opened for it.
 An entry is due when ``due_at <= now``; it is free when nobody holds a live
 lease on it; it is next for its appointment when no earlier entry of that
 appointment is still pending. Leasing takes the oldest entry that is all three.
@@ -8,9 +9,8 @@ appointment is still pending. Leasing takes the oldest entry that is all three.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
-
-import aiosqlite
 
 from gateway.store._sql import to_text
 from gateway.store.base import AppointmentVersion, PointerBacklog, PointerWork, RegistryPointer
@@ -35,16 +35,13 @@ def entry_params(version: AppointmentVersion) -> tuple[object, ...]:
     return (version.appointment_id, version.version, at, at)
 
 
-async def lease(
-    db: aiosqlite.Connection, owner: str, now: datetime, lease_s: float
-) -> PointerWork | None:
+def lease(db: sqlite3.Connection, owner: str, now: datetime, lease_s: float) -> PointerWork | None:
     stamp = to_text(now)
-    rows = list(await db.execute_fetchall(_NEXT, (stamp, stamp)))
-    if not rows:
+    row = db.execute(_NEXT, (stamp, stamp)).fetchone()
+    if row is None:
         return None
-    row = rows[0]
     until = to_text(now + timedelta(seconds=lease_s))
-    await db.execute(
+    db.execute(
         "UPDATE pointer_journal SET owner = ?, lease_until = ?, attempts = attempts + 1"
         " WHERE seq = ?",
         (owner, until, row["seq"]),
@@ -52,17 +49,17 @@ async def lease(
     return PointerWork(row["seq"], row["appointment_id"], row["version"], row["attempts"] + 1)
 
 
-async def finish(
-    db: aiosqlite.Connection, work: PointerWork, now: datetime, pointer: RegistryPointer | None
+def finish(
+    db: sqlite3.Connection, work: PointerWork, now: datetime, pointer: RegistryPointer | None
 ) -> None:
-    await db.execute(
+    db.execute(
         "UPDATE pointer_journal SET state = 'delivered', finished_at = ?, owner = NULL,"
         " lease_until = NULL, last_error = NULL WHERE seq = ? AND state = 'pending'",
         (to_text(now), work.seq),
     )
     if pointer is None:
         return
-    await db.execute(
+    db.execute(
         "INSERT INTO registry_pointers (appointment_id, document_id, content_hash,"
         " subject_hash, version, updated_at) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (appointment_id) DO UPDATE SET document_id = excluded.document_id,"
@@ -79,33 +76,30 @@ async def finish(
     )
 
 
-async def retry(db: aiosqlite.Connection, work: PointerWork, due: datetime, error: str) -> None:
-    await db.execute(
+def retry(db: sqlite3.Connection, work: PointerWork, due: datetime, error: str) -> None:
+    db.execute(
         "UPDATE pointer_journal SET due_at = ?, owner = NULL, lease_until = NULL,"
         " last_error = ? WHERE seq = ? AND state = 'pending'",
         (to_text(due), error[:200], work.seq),
     )
 
 
-async def refuse(db: aiosqlite.Connection, work: PointerWork, now: datetime, error: str) -> None:
-    await db.execute(
+def refuse(db: sqlite3.Connection, work: PointerWork, now: datetime, error: str) -> None:
+    db.execute(
         "UPDATE pointer_journal SET state = 'refused', finished_at = ?, owner = NULL,"
         " lease_until = NULL, last_error = ? WHERE seq = ? AND state = 'pending'",
         (to_text(now), error[:200], work.seq),
     )
 
 
-async def pointer(db: aiosqlite.Connection, appointment_id: str) -> RegistryPointer | None:
-    rows = list(
-        await db.execute_fetchall(
-            "SELECT appointment_id, document_id, content_hash, subject_hash, version"
-            " FROM registry_pointers WHERE appointment_id = ?",
-            (appointment_id,),
-        )
-    )
-    if not rows:
+def pointer(db: sqlite3.Connection, appointment_id: str) -> RegistryPointer | None:
+    row = db.execute(
+        "SELECT appointment_id, document_id, content_hash, subject_hash, version"
+        " FROM registry_pointers WHERE appointment_id = ?",
+        (appointment_id,),
+    ).fetchone()
+    if row is None:
         return None
-    row = rows[0]
     return RegistryPointer(
         row["appointment_id"],
         row["document_id"],
@@ -115,17 +109,12 @@ async def pointer(db: aiosqlite.Connection, appointment_id: str) -> RegistryPoin
     )
 
 
-async def backlog(db: aiosqlite.Connection, stuck_after: int) -> PointerBacklog:
-    rows = list(
-        await db.execute_fetchall(
-            "SELECT COUNT(*) AS pending, COALESCE(SUM(attempts >= ?), 0) AS stuck,"
-            " MIN(recorded_at) AS oldest FROM pointer_journal WHERE state = 'pending'",
-            (stuck_after,),
-        )
-    )
-    refused = list(
-        await db.execute_fetchall("SELECT COUNT(*) FROM pointer_journal WHERE state = 'refused'")
-    )
-    row = rows[0]
+def backlog(db: sqlite3.Connection, stuck_after: int) -> PointerBacklog:
+    row = db.execute(
+        "SELECT COUNT(*) AS pending, COALESCE(SUM(attempts >= ?), 0) AS stuck,"
+        " MIN(recorded_at) AS oldest FROM pointer_journal WHERE state = 'pending'",
+        (stuck_after,),
+    ).fetchone()
+    refused = db.execute("SELECT COUNT(*) FROM pointer_journal WHERE state = 'refused'").fetchall()
     oldest = datetime.fromisoformat(row["oldest"]) if row["oldest"] else None
     return PointerBacklog(row["pending"], row["stuck"], refused[0][0], oldest)

@@ -359,9 +359,8 @@ def from_text(value: str) -> datetime:
 class Redacted(tuple[object, ...]):
     """Statement parameters whose repr hides their values.
 
-    aiosqlite logs every queued call with its arguments at DEBUG, and a driver's error
-    may repr them; a version's parameters hold the patient, which must never reach a
-    log (STYLE.md). Both stores use it.
+    A driver's error or a debugger may repr them; a version's parameters hold the
+    patient, which must never reach a log (STYLE.md). Both stores use it.
     """
 
     __slots__ = ()

@@ -307,6 +307,24 @@ class Store(Protocol):
         """
         ...
 
+    async def add_version_and_complete(
+        self,
+        version: AppointmentVersion,
+        scope: str,
+        request_id: str | None,
+        *,
+        document_id: str | None = None,
+    ) -> None:
+        """``add_version`` (not supplier-side) and, in the same transaction,
+        ``complete_request(scope, request_id, ...)`` naming that version (unless
+        ``request_id`` is None) and ``link_document(document_id, ...)`` to its appointment
+        at its ``last_modified`` (unless ``document_id`` is None).
+
+        One commit for what a request's outcome is made of: either all of it is stored
+        or none (a ``VersionConflict`` leaves the claim pending and the document unlinked).
+        """
+        ...
+
     async def get(
         self, appointment_id: str, version: int | None = None
     ) -> AppointmentVersion | None:

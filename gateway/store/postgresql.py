@@ -12,7 +12,7 @@ multi-statement operations in one transaction each. Instants are ``timestamptz``
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,6 +137,33 @@ class PostgresStore(PooledReferralsAndAudit):
     async def add_version(
         self, version: AppointmentVersion, *, supplier_side: bool = False
     ) -> None:
+        await self._append(version, supplier_side)
+
+    async def add_version_and_complete(
+        self,
+        version: AppointmentVersion,
+        scope: str,
+        request_id: str | None,
+        *,
+        document_id: str | None = None,
+    ) -> None:
+        async def also(conn: Any) -> None:
+            if request_id is not None:
+                key = (scope, request_id)
+                await _pg_ledger.complete(conn, key, version.appointment_id, version.version)
+            if document_id is not None:
+                at = _sql.utc(version.last_modified)
+                await conn.execute(_sql.LINK_DOCUMENT, document_id, version.appointment_id, at)
+
+        await self._append(version, False, also)
+
+    async def _append(
+        self,
+        version: AppointmentVersion,
+        supplier_side: bool,
+        also: Callable[[Any], Awaitable[None]] | None = None,
+    ) -> None:
+        """Add ``version`` (and its journal entries), then ``also``, in one transaction."""
         params = _sql.version_params(version)  # validate before taking a connection
         async with self._acquire() as conn:
             try:
@@ -153,6 +180,8 @@ class PostgresStore(PooledReferralsAndAudit):
                         await conn.execute(_pg_work.INSERT_POINTER_ENTRY, *entry)
                     if supplier_side:
                         await conn.execute(_pg_work.INSERT_NOTICE_ENTRY, *entry)
+                    if also is not None:
+                        await also(conn)
             except asyncpg.UniqueViolationError:
                 # Another writer committed this version after we read the current one.
                 raise VersionConflict(

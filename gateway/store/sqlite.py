@@ -1,30 +1,35 @@
 """The embedded store: versions, idempotency ledger and audit in one SQLite file.
 
-One aiosqlite connection serves the whole process. Every call, read or write,
-holds ``self._lock`` for its duration: a shared connection has one transaction
-at a time, so a read interleaved with another task's open transaction would see
-uncommitted rows. Multi-statement operations run in ``BEGIN IMMEDIATE``, which
-takes the write lock up front, so another *process* on the same file waits
-(``busy_timeout``) instead of failing half-way. Errors are not translated (the
-store is gateway-internal) but never leave a transaction open.
+One connection serves the whole process, owned by its own thread
+(``adapters._sqlite_thread``). Every store call is one function run there, so one
+hand-off between the event loop and that thread: a read is one ``run``, a write
+(however many statements) one ``transaction`` in ``BEGIN IMMEDIATE``, which takes
+the write lock up front, so another *process* on the same file waits
+(``busy_timeout``) instead of failing half-way. Calls run one at a time in the
+order they were made, so no read ever sees another call's uncommitted rows.
+Errors are not translated (the store is gateway-internal) but never leave a
+transaction open; a cancelled caller's write is applied whole or not at all.
+
+Durability: WAL with ``synchronous = FULL`` (set explicitly, not left to the
+build's default): WAL is fsynced at every commit, so a booking answered 201 is on
+disk before the answer leaves, power failure included. ``NORMAL`` would make
+commits cheaper and could lose the last commits on power loss; it is not used.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
-import aiosqlite
-
-from gateway.store import _itk, _outbox, _pointers, _retention, _sql
+from adapters._sqlite_thread import SqliteThread
+from gateway.store import _itk, _ledger, _outbox, _pointers, _retention, _sql
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
-    ClaimState,
     Hl7Origin,
     InDoubt,
     ItkReceipt,
@@ -45,8 +50,16 @@ from gateway.store.base import (
 
 __all__ = ["SqliteStore"]
 
-_BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
+Db = sqlite3.Connection
+
+_BUSY_TIMEOUT_S = 5.0
 _DOCUMENT_APPOINTMENT = "SELECT appointment_id FROM referral_documents WHERE document_id = ?"
+_LINK_DOCUMENT = (
+    "INSERT INTO referral_documents (document_id, appointment_id, linked_at)"
+    " VALUES (?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
+    " appointment_id = excluded.appointment_id, linked_at = excluded.linked_at"
+)
 _MEMORY = ":memory:"
 
 
@@ -61,67 +74,58 @@ class SqliteStore:
         self._path: Path | str = path if path == _MEMORY else Path(path)
         #: A file may be shared by several gateway processes (gateway/_mutex.py).
         self.shared = path != _MEMORY
-        self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._db: SqliteThread | None = None
+        self._opening = asyncio.Lock()
         self._pointer_journal = pointer_journal
 
     async def open(self) -> None:
         """Connect, set pragmas and bring the schema up to date (idempotent)."""
-        async with self._lock:
+        async with self._opening:
             if self._db is not None:
                 return
             if isinstance(self._path, Path):
                 self._path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: sqlite3 must not open transactions behind our back.
-            db = await aiosqlite.connect(self._path, isolation_level=None)
-            try:
-                db.row_factory = sqlite3.Row
-                await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-                await db.execute("PRAGMA journal_mode = WAL")
-                await db.execute("PRAGMA foreign_keys = ON")
-                await _migrate(db)
-            except BaseException:
-                await db.close()
-                raise
-            self._db = db
+            self._db = await SqliteThread.open(
+                str(self._path), _setup, busy_timeout_s=_BUSY_TIMEOUT_S, name="gateway-store"
+            )
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._opening:
             db, self._db = self._db, None
             if db is not None:
                 await db.close()
 
     async def schema_version(self) -> int:
         """The schema version recorded in the database."""
-        async with self._lock:
-            rows = list(
-                await self._require().execute_fetchall("SELECT MAX(version) FROM schema_version")
-            )
-        found: int = rows[0][0] or 0
-        return found
+        return await self._read(_schema_version)
 
     # -- versions ------------------------------------------------------------
 
     async def add_version(
         self, version: AppointmentVersion, *, supplier_side: bool = False
     ) -> None:
-        params = _sql.version_params(version)  # validate before taking the lock
-        async with self._transaction() as db:
-            rows = await db.execute_fetchall(
-                "SELECT MAX(version) FROM appointment_versions WHERE appointment_id = ?",
-                (version.appointment_id,),
-            )
-            current: int = next(iter(rows))[0] or 0
-            if version.version != current + 1:
-                raise VersionConflict(
-                    f"appointment {version.appointment_id!r} is at version {current},"
-                    f" not {version.version - 1}"
-                )
-            await db.execute(_sql.INSERT_VERSION, params)
-            if self._pointer_journal:
-                await db.execute(_pointers.INSERT_ENTRY, _pointers.entry_params(version))
-            if supplier_side:
-                await db.execute(_outbox.INSERT_ENTRY, _outbox.entry_params(version))
+        params = _sql.version_params(version)  # validate before sending it to the thread
+        await self._write(lambda db: self._insert_version(db, version, params, supplier_side))
+
+    async def add_version_and_complete(
+        self,
+        version: AppointmentVersion,
+        scope: str,
+        request_id: str | None,
+        *,
+        document_id: str | None = None,
+    ) -> None:
+        params = _sql.version_params(version)
+        linked = (document_id, version.appointment_id, _sql.to_text(version.last_modified))
+
+        def write(db: Db) -> None:
+            self._insert_version(db, version, params, supplier_side=False)
+            if request_id is not None:
+                _ledger.complete(db, (scope, request_id), version.appointment_id, version.version)
+            if document_id is not None:
+                db.execute(_LINK_DOCUMENT, linked)
+
+        await self._write(write)
 
     async def get(
         self, appointment_id: str, version: int | None = None
@@ -174,18 +178,17 @@ class SqliteStore:
 
     async def add_referral_version(self, version: ReferralVersion) -> None:
         params = _sql.referral_params(version)
-        async with self._transaction() as db:
-            rows = await db.execute_fetchall(
-                "SELECT MAX(version) FROM referral_versions WHERE referral_id = ?",
-                (version.referral_id,),
-            )
-            current: int = next(iter(rows))[0] or 0
+
+        def write(db: Db) -> None:
+            current = _current_version(db, "referral_versions", "referral_id", version.referral_id)
             if version.version != current + 1:
                 raise VersionConflict(
                     f"referral {version.referral_id!r} is at version {current},"
                     f" not {version.version - 1}"
                 )
-            await db.execute(_sql.INSERT_REFERRAL, params)
+            db.execute(_sql.INSERT_REFERRAL, params)
+
+        await self._write(write)
 
     async def get_referral(
         self, referral_id: str, version: int | None = None
@@ -226,26 +229,17 @@ class SqliteStore:
         return found[0] if found else None
 
     async def link_document(self, document_id: str, appointment_id: str, at: datetime) -> None:
-        async with self._transaction() as db:
-            await db.execute(
-                "INSERT INTO referral_documents (document_id, appointment_id, linked_at)"
-                " VALUES (?, ?, ?) ON CONFLICT (document_id) DO UPDATE SET"
-                " appointment_id = excluded.appointment_id, linked_at = excluded.linked_at",
-                (document_id, appointment_id, _sql.to_text(at)),
-            )
+        params = (document_id, appointment_id, _sql.to_text(at))
+        await self._write(lambda db: db.execute(_LINK_DOCUMENT, params).close())
 
     async def document_appointment(self, document_id: str) -> str | None:
-        async with self._lock:
-            rows = list(
-                await self._require().execute_fetchall(_DOCUMENT_APPOINTMENT, (document_id,))
-            )
-        return rows[0][0] if rows else None
+        params = (document_id,)
+        row = await self._read(lambda db: db.execute(_DOCUMENT_APPOINTMENT, params).fetchone())
+        return None if row is None else str(row[0])
 
     async def unbooked_referrals(self, received_before: datetime) -> list[UnbookedReferral]:
-        async with self._lock:
-            rows = await self._require().execute_fetchall(
-                _sql.SELECT_UNBOOKED, (_sql.to_text(received_before),)
-            )
+        params = (_sql.to_text(received_before),)
+        rows = await self._read(lambda db: db.execute(_sql.SELECT_UNBOOKED, params).fetchall())
         return [
             UnbookedReferral(
                 row["referral_id"],
@@ -257,13 +251,17 @@ class SqliteStore:
         ]
 
     async def flag_unbooked(self, referral_id: str, at: datetime) -> bool:
-        async with self._transaction() as db:
-            cursor = await db.execute(
-                "INSERT INTO unbooked_flags (referral_id, flagged_at) VALUES (?, ?)"
-                " ON CONFLICT (referral_id) DO NOTHING",
-                (referral_id, _sql.to_text(at)),
+        params = (referral_id, _sql.to_text(at))
+        return await self._write(
+            lambda db: (
+                db.execute(
+                    "INSERT INTO unbooked_flags (referral_id, flagged_at) VALUES (?, ?)"
+                    " ON CONFLICT (referral_id) DO NOTHING",
+                    params,
+                ).rowcount
+                == 1
             )
-            return cursor.rowcount == 1
+        )
 
     # -- idempotency ledger --------------------------------------------------
 
@@ -280,140 +278,84 @@ class SqliteStore:
         service_id: str | None = None,
         work: str | None = None,
     ) -> LedgerClaim:
-        key = (scope, request_id)
-        lease = _sql.to_text(now + timedelta(seconds=lease_s))
-        held = _sql.Redacted((_sql.to_text(now), body_hash, owner, lease, route, service_id, work))
-        async with self._transaction() as db:
-            row = await _ledger_row(db, key)
-            if row is None:
-                await db.execute(
-                    "INSERT INTO idempotency_ledger (claimed_at, body_hash, owner, lease_until,"
-                    " route, service_id, work, scope, request_id, state)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    _sql.Redacted((*held, *key)),
-                )
-                return LedgerClaim(ClaimState.NEW, body_hash)
-            found = _claim_from_row(row, lease_s)
-            if found.state is ClaimState.DONE or (found.lease_until or now) >= now:
-                return found
-            # The holder stopped renewing its lease, so it has died: the key is the caller's.
-            await db.execute(
-                "UPDATE idempotency_ledger SET claimed_at = ?, body_hash = ?, owner = ?,"
-                " lease_until = ?, route = COALESCE(?, route), service_id = COALESCE(?,"
-                " service_id), work = COALESCE(?, work) WHERE scope = ? AND request_id = ?",
-                _sql.Redacted((*held, *key)),
-            )
-            return LedgerClaim(ClaimState.TAKEN_OVER, body_hash, owner=found.owner)
+        key, held = (scope, request_id), (route, service_id, work)
+        return await self._write(
+            lambda db: _ledger.claim(db, key, body_hash, now, lease_s, owner, held)
+        )
 
     async def in_doubt_claims(self) -> list[InDoubt]:
-        async with self._lock:
-            rows = await self._require().execute_fetchall(
-                "SELECT scope, request_id, owner, lease_until, claimed_at, work"
-                " FROM idempotency_ledger WHERE state = 'pending' AND work IS NOT NULL"
-                " ORDER BY claimed_at"
-            )
-        return [
-            InDoubt(
-                row["scope"], row["request_id"], row["owner"], _lease_end(row, 0.0), row["work"]
-            )
-            for row in rows
-        ]
+        return await self._read(_ledger.in_doubt)
 
     async def find_claim(self, scope: str, request_id: str) -> LedgerClaim | None:
-        async with self._lock:
-            row = await _ledger_row(self._require(), (scope, request_id))
-        return None if row is None else _claim_from_row(row, 0.0)
+        return await self._read(lambda db: _ledger.find(db, (scope, request_id)))
 
     async def renew_claim(
         self, scope: str, request_id: str, owner: str, lease_until: datetime
     ) -> bool:
-        async with self._transaction() as db:
-            cursor = await db.execute(
-                "UPDATE idempotency_ledger SET lease_until = ? WHERE scope = ?"
-                " AND request_id = ? AND owner = ? AND state = 'pending'",
-                (_sql.to_text(lease_until), scope, request_id, owner),
-            )
-            return cursor.rowcount == 1
+        key = (scope, request_id)
+        return await self._write(lambda db: _ledger.renew(db, key, owner, lease_until))
 
     async def complete_request(
         self, scope: str, request_id: str, appointment_id: str, version: int
     ) -> None:
         """Mark the claim done; a claim already released is left absent, a done one as is."""
-        async with self._transaction() as db:
-            await db.execute(
-                "UPDATE idempotency_ledger SET state = 'done', appointment_id = ?, version = ?,"
-                " work = NULL WHERE scope = ? AND request_id = ? AND state = 'pending'",
-                (appointment_id, version, scope, request_id),
-            )
+        key = (scope, request_id)
+        await self._write(lambda db: _ledger.complete(db, key, appointment_id, version))
 
     async def release_request(self, scope: str, request_id: str, owner: str | None = None) -> None:
-        sql = "DELETE FROM idempotency_ledger WHERE scope = ? AND request_id = ?"
-        params: tuple[str, ...] = (scope, request_id)
-        if owner is not None:
-            sql += " AND owner = ? AND state = 'pending'"
-            params = (*params, owner)
-        async with self._transaction() as db:
-            await db.execute(sql, params)
+        key = (scope, request_id)
+        await self._write(lambda db: _ledger.release(db, key, owner))
 
     # -- registry journal ----------------------------------------------------
 
     async def lease_pointer_work(
         self, owner: str, now: datetime, lease_s: float
     ) -> PointerWork | None:
-        async with self._transaction() as db:
-            return await _pointers.lease(db, owner, now, lease_s)
+        return await self._write(lambda db: _pointers.lease(db, owner, now, lease_s))
 
     async def finish_pointer_work(
         self, work: PointerWork, now: datetime, pointer: RegistryPointer | None
     ) -> None:
-        async with self._transaction() as db:
-            await _pointers.finish(db, work, now, pointer)
+        await self._write(lambda db: _pointers.finish(db, work, now, pointer))
 
     async def retry_pointer_work(self, work: PointerWork, due: datetime, error: str) -> None:
-        async with self._transaction() as db:
-            await _pointers.retry(db, work, due, error)
+        await self._write(lambda db: _pointers.retry(db, work, due, error))
 
     async def refuse_pointer_work(self, work: PointerWork, now: datetime, error: str) -> None:
-        async with self._transaction() as db:
-            await _pointers.refuse(db, work, now, error)
+        await self._write(lambda db: _pointers.refuse(db, work, now, error))
 
     # -- HL7 origins and outbox ------------------------------------------------------
 
     async def record_hl7_origin(self, origin: Hl7Origin) -> None:
-        async with self._transaction() as db:
-            await _outbox.record_origin(db, origin)
+        await self._write(lambda db: _outbox.record_origin(db, origin))
 
     async def hl7_origin(self, appointment_id: str) -> Hl7Origin | None:
-        async with self._lock:
-            return await _outbox.origin(self._require(), appointment_id)
+        return await self._read(lambda db: _outbox.origin(db, appointment_id))
 
     async def lease_hl7_notice(
         self, owner: str, now: datetime, lease_s: float
     ) -> NoticeWork | None:
-        async with self._transaction() as db:
-            return await _outbox.lease(db, owner, now, lease_s)
+        return await self._write(lambda db: _outbox.lease(db, owner, now, lease_s))
 
     async def finish_hl7_notice(
         self, work: NoticeWork, now: datetime, outcome: NoticeOutcome, error: str = ""
     ) -> None:
-        async with self._transaction() as db:
-            await _outbox.finish(db, work, now, outcome, error)
+        await self._write(lambda db: _outbox.finish(db, work, now, outcome, error))
 
     async def retry_hl7_notice(self, work: NoticeWork, due: datetime, error: str) -> None:
-        async with self._transaction() as db:
-            await _outbox.retry(db, work, due, error)
+        await self._write(lambda db: _outbox.retry(db, work, due, error))
 
     async def hl7_notices(self, appointment_id: str) -> list[NoticeState]:
-        async with self._lock:
-            return await _outbox.entries(self._require(), appointment_id)
+        return await self._read(lambda db: _outbox.entries(db, appointment_id))
 
     # -- ITK receipts -------------------------------------------------------------
 
     async def claim_itk_receipt(
         self, tracking_id: str, envelope_hash: str, owner: str, now: datetime, lease_s: float
     ) -> ItkReceipt | None:
-        async with self._transaction() as db:
-            return await _itk.claim(db, tracking_id, envelope_hash, owner, now, lease_s)
+        return await self._write(
+            lambda db: _itk.claim(db, tracking_id, envelope_hash, owner, now, lease_s)
+        )
 
     async def answer_itk_receipt(
         self,
@@ -423,20 +365,16 @@ class SqliteStore:
         referral_ids: Sequence[str],
         now: datetime,
     ) -> None:
-        async with self._transaction() as db:
-            await _itk.answer(db, tracking_id, owner, answer, referral_ids, now)
+        await self._write(lambda db: _itk.answer(db, tracking_id, owner, answer, referral_ids, now))
 
     async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
-        async with self._transaction() as db:
-            await _itk.release(db, tracking_id, owner)
+        await self._write(lambda db: _itk.release(db, tracking_id, owner))
 
     async def registry_pointer(self, appointment_id: str) -> RegistryPointer | None:
-        async with self._lock:
-            return await _pointers.pointer(self._require(), appointment_id)
+        return await self._read(lambda db: _pointers.pointer(db, appointment_id))
 
     async def pointer_backlog(self, stuck_after: int) -> PointerBacklog:
-        async with self._lock:
-            return await _pointers.backlog(self._require(), stuck_after)
+        return await self._read(lambda db: _pointers.backlog(db, stuck_after))
 
     # -- audit ---------------------------------------------------------------
 
@@ -445,13 +383,10 @@ class SqliteStore:
             return
         stamp = _sql.to_text(at)
         params = [(h.key, h.route, h.service_id, stamp) for h in homes]
-        async with self._transaction() as db:
-            await db.executemany(_sql.UPSERT_SLOT_HOME, params)
+        await self._write(lambda db: db.executemany(_sql.UPSERT_SLOT_HOME, params).close())
 
     async def slot_home(self, key: str) -> SlotHomeRow | None:
-        async with self._lock:
-            cursor = await self._require().execute(_sql.SELECT_SLOT_HOME, (key,))
-            row = await cursor.fetchone()
+        row = await self._read(lambda db: db.execute(_sql.SELECT_SLOT_HOME, (key,)).fetchone())
         return SlotHomeRow(row[0], row[1], row[2]) if row else None
 
     async def record_audit(self, entry: AuditEntry) -> None:
@@ -461,26 +396,15 @@ class SqliteStore:
         params = [_sql.audit_params(entry) for entry in entries]
         if not params:
             return
-        async with self._transaction() as db:
-            await db.executemany(_sql.INSERT_AUDIT, params)
+        await self._write(lambda db: db.executemany(_sql.INSERT_AUDIT, params).close())
 
     async def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
-        async with self._lock:
-            rows = await self._require().execute_fetchall(
-                f"SELECT {', '.join(_sql.AUDIT_FIELDS)} FROM audit"
-                " ORDER BY at DESC, id DESC LIMIT ?",
-                (limit,),
-            )
-        return [_sql.audit_from_row(row) for row in rows]
+        return await self._select_audit("ORDER BY at DESC, id DESC LIMIT ?", (limit,))
 
     async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
-        async with self._lock:
-            rows = await self._require().execute_fetchall(
-                f"SELECT {', '.join(_sql.AUDIT_FIELDS)} FROM audit"
-                " WHERE at >= ? AND at < ? ORDER BY at, id",
-                (_sql.to_text(start), _sql.to_text(end)),
-            )
-        return [_sql.audit_from_row(row) for row in rows]
+        return await self._select_audit(
+            "WHERE at >= ? AND at < ? ORDER BY at, id", (_sql.to_text(start), _sql.to_text(end))
+        )
 
     # -- retention -----------------------------------------------------------
 
@@ -494,16 +418,11 @@ class SqliteStore:
 
     async def _purge(self, target: _retention.Target, cutoff: str, dry_run: bool) -> int:
         """Delete ``target``'s rows before ``cutoff`` a batch per transaction, so other
-        calls get the lock in between; or count them."""
+        calls run in between; or count them."""
         where = _retention.eligible(target, "?")
         if dry_run:
-            async with self._lock:
-                rows = list(
-                    await self._require().execute_fetchall(
-                        f"SELECT COUNT(*) FROM {target.table} WHERE {where}", (cutoff,)
-                    )
-                )
-            counted: int = rows[0][0]
+            count = f"SELECT COUNT(*) FROM {target.table} WHERE {where}"
+            counted: int = (await self._read(lambda db: db.execute(count, (cutoff,)).fetchone()))[0]
             return counted
         key = ", ".join(target.key)
         sql = (
@@ -512,99 +431,99 @@ class SqliteStore:
         )
         deleted = 0
         while True:
-            async with self._transaction() as db:
-                cursor = await db.execute(sql, (cutoff,))
-                batch = cursor.rowcount
+            batch = await self._write(lambda db: db.execute(sql, (cutoff,)).rowcount)
             deleted += batch
             if batch < _retention.BATCH:
                 return deleted
 
     # -- plumbing ------------------------------------------------------------
 
-    def _require(self) -> aiosqlite.Connection:
+    def _require(self) -> SqliteThread:
         if self._db is None:
             raise RuntimeError("SqliteStore is not open")
         return self._db
+
+    async def _read(self, fn: Callable[[Db], T]) -> T:
+        """``fn`` on the connection's thread, outside any explicit transaction."""
+        return await self._require().run(fn)
+
+    async def _write(self, fn: Callable[[Db], T]) -> T:
+        """``fn`` on the connection's thread in one ``BEGIN IMMEDIATE`` transaction."""
+        return await self._require().transaction(fn)
+
+    def _insert_version(
+        self,
+        db: Db,
+        version: AppointmentVersion,
+        params: tuple[object, ...],
+        supplier_side: bool,
+    ) -> None:
+        """Append ``version`` (exactly current + 1) and its journal and outbox entries."""
+        key = version.appointment_id
+        current = _current_version(db, "appointment_versions", "appointment_id", key)
+        if version.version != current + 1:
+            raise VersionConflict(
+                f"appointment {version.appointment_id!r} is at version {current},"
+                f" not {version.version - 1}"
+            )
+        db.execute(_sql.INSERT_VERSION, params)
+        if self._pointer_journal:
+            db.execute(_pointers.INSERT_ENTRY, _pointers.entry_params(version))
+        if supplier_side:
+            db.execute(_outbox.INSERT_ENTRY, _outbox.entry_params(version))
 
     async def _select_versions(
         self, where: str, params: tuple[object, ...]
     ) -> list[AppointmentVersion]:
         """Run ``SELECT ... FROM appointment_versions v <where>``."""
-        async with self._lock:
-            rows = await self._require().execute_fetchall(f"{_sql.SELECT_VERSIONS} {where}", params)
-        return [_sql.version_from_row(row) for row in rows]
+        sql = f"{_sql.SELECT_VERSIONS} {where}"
+        return await self._read(
+            lambda db: [_sql.version_from_row(row) for row in db.execute(sql, params)]
+        )
 
     async def _select_referrals(
         self, where: str, params: tuple[object, ...]
     ) -> list[ReferralVersion]:
         """Run ``SELECT ... FROM referral_versions r <where>``."""
-        async with self._lock:
-            rows = await self._require().execute_fetchall(
-                f"{_sql.SELECT_REFERRALS} {where}", params
-            )
-        return [_sql.referral_from_row(row) for row in rows]
-
-    @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            db = self._require()
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-                yield db
-                await db.execute("COMMIT")
-            except BaseException:
-                # Also on cancellation: aiosqlite runs calls in order on its thread,
-                # so this ROLLBACK follows whatever BEGIN/COMMIT is still queued.
-                await _rollback(db)
-                raise
-
-
-async def _ledger_row(db: aiosqlite.Connection, key: tuple[str, str]) -> sqlite3.Row | None:
-    rows = list(
-        await db.execute_fetchall(
-            "SELECT body_hash, state, appointment_id, version, claimed_at, owner, lease_until,"
-            " route, service_id FROM idempotency_ledger WHERE scope = ? AND request_id = ?",
-            key,
+        sql = f"{_sql.SELECT_REFERRALS} {where}"
+        return await self._read(
+            lambda db: [_sql.referral_from_row(row) for row in db.execute(sql, params)]
         )
-    )
-    return rows[0] if rows else None
+
+    async def _select_audit(self, rest: str, params: tuple[object, ...]) -> list[AuditEntry]:
+        sql = f"SELECT {', '.join(_sql.AUDIT_FIELDS)} FROM audit {rest}"
+        return await self._read(
+            lambda db: [_sql.audit_from_row(row) for row in db.execute(sql, params)]
+        )
 
 
-def _claim_from_row(row: sqlite3.Row, lease_s: float) -> LedgerClaim:
-    """A ledger row as DONE or PENDING (with its lease's end; see ``_lease_end``)."""
-    done = row["state"] == "done"
-    return LedgerClaim(
-        ClaimState.DONE if done else ClaimState.PENDING,
-        row["body_hash"],
-        row["appointment_id"],
-        row["version"],
-        owner=row["owner"],
-        lease_until=None if done else _lease_end(row, lease_s),
-        route=row["route"],
-        service_id=row["service_id"],
-    )
+def _current_version(db: Db, table: str, column: str, key: str) -> int:
+    """The highest version of ``key`` in ``table`` (0 if none)."""
+    row = db.execute(f"SELECT MAX(version) FROM {table} WHERE {column} = ?", (key,)).fetchone()
+    found: int = row[0] or 0
+    return found
 
 
-def _lease_end(row: sqlite3.Row, lease_s: float) -> datetime:
-    """When a pending claim's lease ends; a claim from before leases gets ``lease_s``."""
-    if row["lease_until"] is not None:
-        return _sql.from_text(row["lease_until"])
-    return _sql.from_text(row["claimed_at"]) + timedelta(seconds=lease_s)
+def _schema_version(db: Db) -> int:
+    found: int = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+    return found
 
 
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # "no transaction is active" when BEGIN itself failed or COMMIT already ran.
-    with contextlib.suppress(sqlite3.OperationalError):
-        await db.execute("ROLLBACK")
+def _setup(db: Db) -> None:
+    """Pragmas (see the module docstring), then the schema brought up to date."""
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+    _migrate(db)
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
+def _migrate(db: Db) -> None:
     """Apply every migration above the stored schema version, in one transaction."""
-    await db.execute("BEGIN IMMEDIATE")
+    db.execute("BEGIN IMMEDIATE")
     try:
-        await db.execute(_sql.CREATE_SCHEMA_VERSION)
-        rows = list(await db.execute_fetchall("SELECT MAX(version) FROM schema_version"))
-        current: int = rows[0][0] or 0
+        db.execute(_sql.CREATE_SCHEMA_VERSION)
+        current = _schema_version(db)
         if current > _sql.SCHEMA_VERSION:
             raise RuntimeError(
                 f"database schema version {current} is newer than this gateway"
@@ -612,11 +531,12 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             )
         for statements in _sql.MIGRATIONS[current:]:
             for statement in statements:
-                await db.execute(statement)
+                db.execute(statement)
         if current < _sql.SCHEMA_VERSION:
-            await db.execute("DELETE FROM schema_version")
-            await db.execute("INSERT INTO schema_version VALUES (?)", (_sql.SCHEMA_VERSION,))
-        await db.execute("COMMIT")
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version VALUES (?)", (_sql.SCHEMA_VERSION,))
+        db.execute("COMMIT")
     except BaseException:
-        await _rollback(db)
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise

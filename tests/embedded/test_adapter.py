@@ -339,3 +339,25 @@ async def test_instants_come_back_timezone_aware_utc(diary: EmbeddedAdapter, whe
             where.schema,
         )
         assert types == [("timestamp with time zone",)]
+
+
+@pytest.mark.parametrize("waits_before_cancel", [0, 1, 2, 4, 8])
+async def test_a_cancelled_booking_is_made_whole_or_not_at_all(
+    diary: EmbeddedAdapter, where: Where, waits_before_cancel: int
+) -> None:
+    """A booking whose caller is cancelled at any point leaves the slot free with no booking,
+    or busy with the whole booking, which a resend of the request id then gets."""
+    slot = await first_free(diary)
+    ctx = call_context()
+    task = asyncio.create_task(diary.book(booking_request(slot), ctx))
+    for _ in range(waits_before_cancel):
+        await asyncio.sleep(0.0005)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    status = next(s for s in await all_slots(diary) if s.id == slot.id).status
+    ((bookings,),) = await raw(where, "SELECT count(*) FROM bookings")
+    assert (status, bookings) in ((SlotStatus.FREE, 0), (SlotStatus.BUSY, 1))
+    again = await diary.book(booking_request(slot), ctx)
+    assert again.slot.id == slot.id
+    assert await raw(where, "SELECT count(*) FROM bookings") == [(1,)]

@@ -326,6 +326,50 @@ class StoreContract(ReferralStoreContract):
         claim = await store.claim_request("asid", "r1", "h1", T0 + timedelta(seconds=7), 5)
         assert (claim.state, claim.appointment_id) == (ClaimState.DONE, "appt-b")
 
+    async def test_version_and_completion_commit_together(self, store: Store) -> None:
+        """add_version_and_complete stores the version, completes the claim naming it and
+        links the document, in one call."""
+        await store.claim_request("asid", "r1", "h1", T0, 5, "gw-a", work="in doubt")
+        first = make_version()
+        await store.add_version_and_complete(first, "asid", "r1", document_id="doc-1")
+
+        assert await store.versions("appt-1") == [first]
+        done = await store.find_claim("asid", "r1")
+        assert done is not None
+        assert (done.state, done.appointment_id, done.version) == (ClaimState.DONE, "appt-1", 1)
+        assert await store.in_doubt_claims() == []
+        assert await store.document_appointment("doc-1") == "appt-1"
+
+    async def test_version_and_completion_without_a_request_id_adds_the_version(
+        self, store: Store
+    ) -> None:
+        """With no request id (and no document) add_version_and_complete is add_version."""
+        await store.add_version_and_complete(make_version(), "asid", None)
+        await store.add_version_and_complete(make_version(version=2), "asid", None)
+        assert [v.version for v in await store.versions("appt-1")] == [1, 2]
+
+    async def test_a_conflicting_version_leaves_the_claim_pending(self, store: Store) -> None:
+        """A VersionConflict in add_version_and_complete completes nothing and links nothing."""
+        await store.add_version(make_version())
+        await store.claim_request("asid", "r1", "h1", T0, 5, "gw-a")
+        with pytest.raises(VersionConflict):
+            await store.add_version_and_complete(
+                make_version(description="other"), "asid", "r1", document_id="doc-1"
+            )
+        claim = await store.find_claim("asid", "r1")
+        assert claim is not None and claim.state is ClaimState.PENDING
+        assert await store.document_appointment("doc-1") is None
+        assert [v.booking.description for v in await store.versions("appt-1")] == ["urgent care"]
+
+    async def test_a_done_claim_keeps_its_first_outcome(self, store: Store) -> None:
+        """add_version_and_complete on a claim already done adds the version, keeps the claim."""
+        await store.claim_request("asid", "r1", "h1", T0, 5, "gw-a")
+        await store.complete_request("asid", "r1", "appt-b", 3)
+        await store.add_version_and_complete(make_version(), "asid", "r1")
+        claim = await store.find_claim("asid", "r1")
+        assert claim is not None and (claim.appointment_id, claim.version) == ("appt-b", 3)
+        assert await store.get("appt-1") == make_version()
+
     async def test_released_claim_can_be_claimed_again(self, store: Store) -> None:
         """After release_request the key is unseen again, so a retry is NEW."""
         await store.claim_request("asid", "r1", "h1", T0, 60)
