@@ -155,6 +155,10 @@ class ServerSettings(_Section):
     max_slots_per_page: int = Field(default=200, ge=1, le=10_000)
     #: Environment variable holding the token for POST /admin/reload (disabled if unset).
     admin_token_env: str | None = None
+    #: Processes serving the port (``serve --workers N`` overrides it): 1 is one process
+    #: and no supervisor; more share every listener (``gateway/workers/``). An integer,
+    #: not a string or a boolean.
+    workers: int = Field(default=1, ge=1, strict=True)
 
     @field_validator("service_root")
     @classmethod
