@@ -28,6 +28,7 @@ from pydantic import (
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 
 __all__ = [
+    "MEMORY",
     "ConfigError",
     "Examined",
     "Marks",
@@ -38,6 +39,10 @@ __all__ = [
     "missing_secrets",
     "where",
 ]
+
+
+#: The SQLite location that is memory, not a file (as an adapter's ``database`` option).
+MEMORY = ":memory:"
 
 
 class _Section(BaseModel):
@@ -118,6 +123,11 @@ class StoreSettings(_Section):
     #: How long a booking's idempotency claim outlives its holder: a gateway renews it
     #: while it works, so a resend after a crash is resolved this long after the crash.
     claim_lease_s: float = Field(default=5.0, ge=0.5, le=600)
+
+    @property
+    def in_memory(self) -> bool:
+        """``path: ":memory:"``: an SQLite store in this process's memory, not a file."""
+        return self.kind == "sqlite" and str(self.path) == MEMORY
 
     @model_validator(mode="after")
     def _postgresql_needs_a_dsn(self) -> StoreSettings:
