@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from adapters._sqlite_wal import use_wal
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -85,7 +86,7 @@ async def connect(database: str) -> SqliteDiary:
         raise
     try:
         if database != ":memory:":
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await use_wal(conn)  # retried: other processes may be opening the file too
         await conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         await conn.close()
@@ -102,8 +103,14 @@ class SqliteDiary:
         self.gate: asyncio.Lock | asyncio.Semaphore = asyncio.Lock()
 
     async def create_schema(self) -> None:
-        await self._conn.executescript(SCHEMA)
-        await self._conn.executescript(kept.SCHEMA)
+        """The tables, in one write transaction: processes opening a new file together
+        (``serve --workers N``) take turns instead of one failing "database is locked"."""
+        try:
+            await self._conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\n{kept.SCHEMA}\nCOMMIT;")
+        except BaseException:
+            with suppress(sqlite3.Error, ValueError):
+                await self._conn.execute("ROLLBACK")
+            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[DiaryTx]:

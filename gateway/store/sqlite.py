@@ -20,6 +20,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from adapters._sqlite_wal import use_wal
 from gateway.store import _itk, _outbox, _pointers, _retention, _sql
 from gateway.store.base import (
     AppointmentVersion,
@@ -77,7 +78,7 @@ class SqliteStore:
             try:
                 db.row_factory = sqlite3.Row
                 await db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-                await db.execute("PRAGMA journal_mode = WAL")
+                await use_wal(db)  # retried: other processes may be opening the file too
                 await db.execute("PRAGMA foreign_keys = ON")
                 await _migrate(db)
             except BaseException:
