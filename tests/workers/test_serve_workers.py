@@ -126,6 +126,18 @@ async def test_sigterm_stops_every_worker_and_exits_0(served: Served) -> None:
     assert not [line for line in served.errors if "Traceback" in line], served.errors
 
 
+async def test_workers_stop_by_themselves_when_the_supervisor_is_killed(served: Served) -> None:
+    """SIGKILL to the supervisor (no signal can be passed on): both workers still stop."""
+    pids = await worker_pids(served.url, 2)
+    served.process.kill()
+    await served.finished()
+    for _ in range(600):
+        if not [pid for pid in pids.values() if alive(pid)]:
+            break
+        await asyncio.sleep(0.05)
+    assert not [pid for pid in pids.values() if alive(pid)], "a worker outlived its supervisor"
+
+
 async def test_a_worker_killed_with_sigkill_is_restarted_and_the_port_keeps_answering(
     served: Served,
 ) -> None:
