@@ -56,6 +56,13 @@ def resolve(kind: str, registry: Mapping[str, str] | None = None) -> AdapterFact
     return cast(AdapterFactory, getattr(module, attr))
 
 
+def per_process_options(kind: str) -> tuple[str, ...]:
+    """Options of ``kind`` naming a file only one process may use (its module's
+    ``PER_PROCESS_OPTIONS``): several processes on one machine each get their own."""
+    module = importlib.import_module(ADAPTERS[kind].partition(":")[0])
+    return tuple(getattr(module, "PER_PROCESS_OPTIONS", ()))
+
+
 async def check(kind: str, name: str, options: Mapping[str, Any], base_dir: Path) -> None:
     """Validate an adapter's configuration, without side effects where the adapter can.
 

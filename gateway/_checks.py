@@ -217,10 +217,11 @@ def writable_paths(
     """(where in the file, what, path) of every SQLite file the gateway will write.
 
     An adapter's ``database`` option is its own state (the embedded diary, the
-    HL7 v2 journal) by the adapters' convention; ``:memory:`` writes nothing.
+    HL7 v2 journal) by the adapters' convention; ``:memory:`` (there or as
+    ``store.path``) writes nothing.
     """
     wanted: list[tuple[tuple[str | int, ...], str, Path]] = []
-    if "store" not in invalid and settings.store.kind == "sqlite":
+    if "store" not in invalid and settings.store.kind == "sqlite" and not settings.store.in_memory:
         wanted.append((("store", "path"), "store.path", settings.resolve(settings.store.path)))
     at = range(len(settings.adapters)) if adapter_at is None else adapter_at
     for index, item in zip(at, settings.adapters, strict=True):

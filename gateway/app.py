@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -28,6 +29,7 @@ from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
 from gateway.store import configured
+from gateway.workers import SERVING, Worker
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +55,13 @@ async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncIterator[None]:
-    runtime = Runtime(app[SETTINGS], app[STORE], config_path)
+    serving = app.get(SERVING)
+    if serving is None:
+        runtime = Runtime(app[SETTINGS], app[STORE], config_path)
+    else:  # each worker its own per-process adapter files (gateway/workers/files.py)
+        runtime = Runtime(
+            app[SETTINGS], app[STORE], config_path, adapter_options=serving.adapter_options
+        )
     await runtime.start()
     app[RUNTIME] = runtime
     try:
@@ -68,7 +76,7 @@ async def health(request: web.Request) -> web.Response:
         checks = {name: await a.health() for name, a in generation.adapters.items()}
         version = generation.version
     ok = all(c.ok for c in checks.values())
-    body = {
+    body: dict[str, Any] = {
         "status": "pass" if ok else "fail",
         "mapping_version": version,
         "checks": {n: c.model_dump() for n, c in checks.items()},
@@ -77,6 +85,9 @@ async def health(request: web.Request) -> web.Response:
     if worker is not None:
         # The registry journal's backlog; pointers never fail the gateway's health.
         body["registry"] = await backlog_report(worker)
+    serving = request.app.get(SERVING)
+    if serving is not None:
+        body["worker"] = serving.health()  # which of serve --workers N answered
     return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
@@ -89,6 +100,9 @@ async def admin_reload(request: web.Request) -> web.Response:
     except ReloadFailed as exc:
         log.warning("mapping_reload_refused", reason=str(exc))
         return web.json_response({"reloaded": False, "reason": str(exc)}, status=409)
+    serving = request.app.get(SERVING)
+    if serving is not None:
+        serving.reload_others()  # the other workers read the same file (SIGHUP each)
     return web.json_response(
         {"reloaded": True, "generation": generation.number, "mapping_version": generation.version}
     )
@@ -110,12 +124,19 @@ async def _signals(app: web.Application) -> None:
         log.info("sighup_reload_unavailable")
 
 
-def create_app(settings: Settings, config_path: Path | None = None) -> web.Application:
-    """The gateway; ``config_path`` is re-read on reload (SIGHUP or POST /admin/reload)."""
+def create_app(
+    settings: Settings, config_path: Path | None = None, worker: Worker | None = None
+) -> web.Application:
+    """The gateway; ``config_path`` is re-read on reload (SIGHUP or POST /admin/reload).
+
+    ``worker``: this process is one of ``serve --workers N`` (``gateway/workers/``).
+    """
     logs.quiet_noisy_loggers()
     app = web.Application(
         middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
     )
+    if worker is not None:
+        app[SERVING] = worker
     app[SETTINGS] = settings
     app[VERSION] = release_version()
     app[SLOT_PAGES] = SlotPages()

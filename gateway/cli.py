@@ -25,7 +25,17 @@ DEFAULT_CONFIG = Path("config/demo.yaml")
 def _serve(args: argparse.Namespace) -> int:
     from gateway import _serve as serving  # imported here: it loads the whole application
 
-    return serving.run(args.config, args.host, args.port)
+    return serving.run(args.config, args.host, args.port, args.workers)
+
+
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return count
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -185,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        help="processes serving the port (default: server.workers, 1); more than one "
+        "run under a supervisor, sharing every listener",
+    )
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser(

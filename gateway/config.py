@@ -28,6 +28,7 @@ from pydantic import (
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 
 __all__ = [
+    "MEMORY",
     "ConfigError",
     "Examined",
     "Marks",
@@ -38,6 +39,10 @@ __all__ = [
     "missing_secrets",
     "where",
 ]
+
+
+#: The SQLite location that is memory, not a file (as an adapter's ``database`` option).
+MEMORY = ":memory:"
 
 
 class _Section(BaseModel):
@@ -119,6 +124,11 @@ class StoreSettings(_Section):
     #: while it works, so a resend after a crash is resolved this long after the crash.
     claim_lease_s: float = Field(default=5.0, ge=0.5, le=600)
 
+    @property
+    def in_memory(self) -> bool:
+        """``path: ":memory:"``: an SQLite store in this process's memory, not a file."""
+        return self.kind == "sqlite" and str(self.path) == MEMORY
+
     @model_validator(mode="after")
     def _postgresql_needs_a_dsn(self) -> StoreSettings:
         if self.kind != "postgresql":
@@ -155,6 +165,10 @@ class ServerSettings(_Section):
     max_slots_per_page: int = Field(default=200, ge=1, le=10_000)
     #: Environment variable holding the token for POST /admin/reload (disabled if unset).
     admin_token_env: str | None = None
+    #: Processes serving the port (``serve --workers N`` overrides it): 1 is one process
+    #: and no supervisor; more share every listener (``gateway/workers/``). An integer,
+    #: not a string or a boolean.
+    workers: int = Field(default=1, ge=1, strict=True)
 
     @field_validator("service_root")
     @classmethod

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,13 +96,35 @@ class ReloadFailed(Exception):
     """The new configuration could not be loaded; the running one is unchanged."""
 
 
-class Runtime:
-    """Holds the current generation; builds, swaps and retires generations."""
+#: The options an adapter is built with, from its configured settings.
+AdapterOptions = Callable[[AdapterSettings], Mapping[str, Any]]
 
-    def __init__(self, settings: Settings, store: Store, config_path: Path | None) -> None:
+
+def _configured_options(item: AdapterSettings) -> Mapping[str, Any]:
+    return item.options
+
+
+class Runtime:
+    """Holds the current generation; builds, swaps and retires generations.
+
+    ``adapter_options`` gives the options each adapter is built with (by default its
+    configured ones; a worker of ``serve --workers N`` names its own per-process
+    files, ``gateway/workers/files.py``), on every reload alike. Fingerprints and
+    the mapping version are the configuration's, whatever it gives.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        config_path: Path | None,
+        *,
+        adapter_options: AdapterOptions = _configured_options,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._config_path = config_path
+        self._adapter_options = adapter_options
         self._reload_lock = asyncio.Lock()
         self.current: Generation | None = None
         # One claim holder for the whole process, whatever generation serves a request.
@@ -133,7 +155,7 @@ class Runtime:
                     adapters[item.name] = previous.adapters[item.name]
                     continue
                 adapter = await registry.create(
-                    item.kind, item.name, item.options, settings.base_dir
+                    item.kind, item.name, self._adapter_options(item), settings.base_dir
                 )
                 fresh.append(adapter)
                 adapters[item.name] = adapter

@@ -103,7 +103,13 @@ class Callback:
         app.router.add_post(self._settings.path.rstrip("/") + "/$process-message", self._post)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
+        # reuse_port, as the SIU listener: with ``serve --workers N`` each worker listens on
+        # the same port (whichever takes an update applies it to the shared store), and a
+        # reloaded adapter can listen while the old one drains.
+        shared = True if self._settings.port != 0 else None
+        site = web.TCPSite(
+            self._runner, self._settings.host, self._settings.port, reuse_port=shared
+        )
         await site.start()
         port = self._runner.addresses[0][1] if self._runner.addresses else self._settings.port
         self.url = f"http://{self._settings.host}:{port}{self._settings.path}"

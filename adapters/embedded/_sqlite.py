@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from adapters._sqlite_thread import SqliteThread
+from adapters._sqlite_wal import use_wal_now
 from adapters.domain import (
     Booking,
     BookingRequest,
@@ -91,7 +92,7 @@ async def connect(database: str) -> SqliteDiary:
 
 def _setup(conn: sqlite3.Connection, *, wal: bool) -> None:
     if wal:
-        conn.execute("PRAGMA journal_mode = WAL")
+        use_wal_now(conn)  # retried: other processes may be opening the file too
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
 
@@ -104,9 +105,10 @@ class SqliteDiary:
         self.gate: asyncio.Lock | asyncio.Semaphore = asyncio.Lock()
 
     async def create_schema(self) -> None:
-        await self._db.run(
-            lambda conn: conn.executescript(SCHEMA + kept.SCHEMA + _versions.SQLITE_SCHEMA).close()
-        )
+        """The tables, in one write transaction: processes opening a new file together
+        (``serve --workers N``) take turns instead of one failing "database is locked"."""
+        script = f"BEGIN IMMEDIATE;\n{SCHEMA}\n{kept.SCHEMA}\n{_versions.SQLITE_SCHEMA}\nCOMMIT;"
+        await self._db.run(partial(_run_script, script))
 
     async def write(
         self, work: Callable[[DiaryTx], Awaitable[T]], committing: Callable[[], None]
@@ -123,6 +125,15 @@ class SqliteDiary:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _run_script(script: str, conn: sqlite3.Connection) -> None:
+    try:
+        conn.executescript(script).close()
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _finish(work: Awaitable[T]) -> T:

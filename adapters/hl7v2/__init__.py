@@ -35,6 +35,13 @@ __all__ = [
     "open_adapter",
 ]
 
+#: Options naming a file one process keeps to itself (``registry.per_process_options``):
+#: the journal's reconciler settles pending attempts that no ``book()`` of its own
+#: process holds, so a journal shared with another live process would settle (even
+#: cancel at the PAS) a booking that process is still making. Each process on one
+#: machine keeps its own, as each replica does.
+PER_PROCESS_OPTIONS = ("database",)
+
 
 async def create(name: str, options: Mapping[str, Any], base_dir: Path) -> SupplierAdapter:
     """Build the HL7 v2 adapter ``name`` (the registry's ``adapters.hl7v2:create``).

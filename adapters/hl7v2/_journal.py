@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from adapters._sqlite_wal import use_wal
 from adapters.domain import Booking, BookingStatus
 from adapters.hl7v2._journal_schema import migrate
 from adapters.hl7v2._redact import Redacted
@@ -70,7 +71,7 @@ class Journal:
         conn = await aiosqlite.connect(database, isolation_level=None, timeout=5.0)
         try:
             if database != ":memory:":
-                await conn.execute("PRAGMA journal_mode = WAL")
+                await use_wal(conn)  # retried: other processes may be opening the file too
             await migrate(conn)
         except BaseException:
             await conn.close()

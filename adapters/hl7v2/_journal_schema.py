@@ -1,9 +1,9 @@
 """The journal's tables and the migrations that bring an older journal file up to date.
 
-The schema version lives in SQLite's ``user_version``. Each migration runs in
-one transaction with the version bump, so a crash part-way leaves the file as
-it was and the next start runs the migration again. A file written by a newer
-adapter is refused rather than guessed at.
+The schema version lives in SQLite's ``user_version``. The tables and every
+pending migration are made in one transaction with the version bump, so a crash
+part-way leaves the file as it was and the next start runs the migrations
+again. A file written by a newer adapter is refused rather than guessed at.
 
 - version 1: inbound messages are remembered per (sender, MSH-10) with the
   message's content hash and time, and only when accepted; ``bookings.held_slot``
@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+_BASE_STATEMENTS = tuple(s.strip() for s in BASE.split(";") if s.strip())
+
 _V1 = (
     """CREATE TABLE IF NOT EXISTS inbound_messages (
         sender TEXT NOT NULL,
@@ -86,19 +88,26 @@ _STEPS: tuple[Callable[[aiosqlite.Connection], Awaitable[None]], ...] = (_to_v1,
 
 
 async def migrate(conn: aiosqlite.Connection) -> None:
-    """Create the tables of a new journal, or migrate an older one, step by step."""
-    await conn.executescript(BASE)
-    async with conn.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
-    if current > VERSION:
-        raise JournalTooNew(f"journal schema {current} is newer than this adapter's {VERSION}")
-    for number in range(current, VERSION):
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
+    """Create the tables of a new journal, or migrate an older one, in one transaction.
+
+    ``BEGIN IMMEDIATE`` takes the write lock first and the version is read inside
+    it, so processes opening one file at once (``serve --workers N``) take turns:
+    the first creates or migrates it, the others find it done.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _BASE_STATEMENTS:
+            await conn.execute(statement)
+        async with conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        current = int(row[0]) if row else 0
+        if current > VERSION:
+            raise JournalTooNew(f"journal schema {current} is newer than this adapter's {VERSION}")
+        for number in range(current, VERSION):
             await _STEPS[number](conn)
-            await conn.execute(f"PRAGMA user_version = {number + 1}")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
+        if current < VERSION:
+            await conn.execute(f"PRAGMA user_version = {VERSION}")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")

@@ -22,6 +22,7 @@ from gateway.bars import door
 from gateway.config import BarsTlsSettings
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.server import GatewayRunner
+from gateway.workers import SERVING
 
 log = structlog.get_logger("gateway.bars")
 
@@ -52,7 +53,11 @@ async def tls_listener_ctx(app: web.Application) -> AsyncIterator[None]:
     runner = GatewayRunner(outer, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, bars.tls.host, bars.tls.port, ssl_context=context)
+        # Under serve --workers N every worker listens on the port (SO_REUSEPORT).
+        shared = True if SERVING in app else None
+        site = web.TCPSite(
+            runner, bars.tls.host, bars.tls.port, ssl_context=context, reuse_port=shared
+        )
         await site.start()
         log.info("bars_tls_listener_started", host=bars.tls.host, port=bars.tls.port)
         yield

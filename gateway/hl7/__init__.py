@@ -20,6 +20,7 @@ from gateway.hl7.listener import MllpServer
 from gateway.hl7.notify import NoticeWorker
 from gateway.hl7.tables import load_tables
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, STORE
+from gateway.workers import SERVING
 
 __all__ = [
     "HL7_FRONT_DOOR",
@@ -51,7 +52,10 @@ async def front_door_ctx(app: web.Application) -> AsyncIterator[None]:
     ).server_context(settings.base_dir)
     door = FrontDoor(app[RUNTIME], app[AUDIT], door_settings, tables)
     server = MllpServer(door.handle, max_frame=door_settings.max_frame_bytes)
-    await server.start(door_settings.host, door_settings.port, tls)
+    # Under serve --workers N every worker listens on the port (SO_REUSEPORT): connections
+    # are spread over them, and each message's effect is idempotent in the shared store.
+    shared = SERVING in app
+    await server.start(door_settings.host, door_settings.port, tls, reuse_port=shared)
     app[HL7_FRONT_DOOR] = server
     notices = NoticeWorker(app[STORE], app[RUNTIME], door_settings, tables, settings.base_dir)
     await notices.start()

@@ -49,9 +49,18 @@ class MllpServer:
         #: Connections closed because what they sent had no readable MSH.
         self.unreadable_closed = 0
 
-    async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> tuple[str, int]:
+    async def start(
+        self, host: str, port: int, tls: ssl.SSLContext | None, *, reuse_port: bool = False
+    ) -> tuple[str, int]:
+        """Listen; ``reuse_port``: every worker of ``serve --workers N`` binds the port."""
         self._server = await asyncio.start_server(
-            self._serve, host, port, ssl=tls, reuse_address=True, limit=self._max_frame + 1024
+            self._serve,
+            host,
+            port,
+            ssl=tls,
+            reuse_address=True,
+            reuse_port=reuse_port or None,
+            limit=self._max_frame + 1024,
         )
         sockname = self._server.sockets[0].getsockname()
         self.address = (str(sockname[0]), int(sockname[1]))

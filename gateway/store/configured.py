@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from gateway.config import ConfigError, Settings
+from gateway.config import MEMORY, ConfigError, Settings
 from gateway.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ def build(
 ) -> SqliteStore | PostgresStore:
     """The configured store; raises ``ConfigError`` when its password variable is unset."""
     store = settings.store
+    if store.in_memory:
+        return SqliteStore(MEMORY, pointer_journal=pointer_journal)
     if store.kind == "sqlite":
         return SqliteStore(settings.resolve(store.path), pointer_journal=pointer_journal)
     from gateway.store.postgresql import PostgresStore

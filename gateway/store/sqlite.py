@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from adapters._sqlite_thread import SqliteThread
+from adapters._sqlite_wal import use_wal_now
 from gateway.store import _itk, _ledger, _outbox, _pointers, _retention, _sql
 from gateway.store.base import (
     AppointmentVersion,
@@ -512,7 +513,7 @@ def _schema_version(db: Db) -> int:
 def _setup(db: Db) -> None:
     """Pragmas (see the module docstring), then the schema brought up to date."""
     db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode = WAL")
+    use_wal_now(db)  # retried: other processes may be opening the file too
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     _migrate(db)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from adapters.domain import BookingStatus, SlotStatus
 from adapters.embedded import load_directory
@@ -99,3 +101,17 @@ async def test_retry_after_restart_returns_the_first_booking(where: Where) -> No
         assert await diary.book(booking_request(slot), ctx) == booked
     finally:
         await diary.close()
+
+
+async def test_diaries_opening_one_new_file_at_once_all_open(tmp_path: Path) -> None:
+    """Six diaries opening one new SQLite file together (serve --workers) all open; one
+    set of slots."""
+    clock = Clock()
+    for round_no in range(10):
+        path = tmp_path / f"embedded-{round_no}.sqlite3"
+        diaries = await asyncio.gather(*(open_diary(path, clock, horizon_days=1) for _ in range(6)))
+        seen = [await all_slots(diary) for diary in diaries]
+        for diary in diaries:
+            await diary.close()
+        assert all(slots == seen[0] for slots in seen) and seen[0]
+        assert Counter((s.schedule_id, s.start) for s in seen[0]).most_common(1)[0][1] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ from structlog.testing import capture_logs
 from adapters.contract import BookingChange
 from adapters.domain import BookingStatus, utcnow
 from adapters.hl7v2 import Hl7v2Adapter
+from adapters.hl7v2._journal import Journal
 from adapters.hl7v2.peer import DeskPatient, PasPeer
 from adapters.hl7v2.peer.diary import CANCELLED
 from tests.contract.builders import call_context
@@ -169,3 +171,15 @@ async def test_an_old_journal_file_is_migrated_keeping_its_bookings(
         assert (await adapter.get(item.filler_id, call_context())).status is BookingStatus.CANCELLED
     with sqlite3.connect(path) as migrated:
         assert migrated.execute("PRAGMA user_version").fetchone() == (1,)
+
+
+async def test_journals_opening_one_new_file_at_once_all_open(tmp_path: Path) -> None:
+    """Six journals opening one new file together (serve --workers) all open at version 1."""
+    for round_no in range(10):
+        path = tmp_path / f"journal-{round_no}.sqlite3"
+        journals = await asyncio.gather(*(Journal.open(str(path)) for _ in range(6)))
+        for journal in journals:
+            await journal.close()
+        with sqlite3.connect(path) as opened:
+            assert opened.execute("PRAGMA user_version").fetchone() == (1,)
+        opened.close()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from gateway import config as config_module
+from gateway.cli import main
 from tests.integration.cli import demo_copy, run
 
 DATA = "../mappings/embedded/demo"
@@ -158,3 +162,32 @@ async def test_every_bad_directory_row_of_a_national_adapter_is_reported(tmp_pat
     assert len(done.lines) == len(expected), done.err
     for line, start in zip(done.lines, expected, strict=True):
         assert line.startswith(start), (line, start)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "Input should be greater than or equal to 1"),
+        ("'2'", "Input should be a valid integer"),
+        ("true", "Input should be a valid integer"),
+        ("1.5", "Input should be a valid integer"),
+    ],
+)
+def test_a_bad_workers_count_is_reported_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    """server.workers must be an integer of at least 1; anything else is named at its line."""
+    config = tmp_path / "workers.yaml"
+    config.write_text(f"server:\n  host: 127.0.0.1\n  workers: {value}\nadapters: []\n")
+    assert main(["check-config", str(config)]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"{config}:3:3: server.workers: {message}"]
+
+
+def test_a_workers_count_checks_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """server.workers: 4 is a valid setting (and 1 is its default)."""
+    config = tmp_path / "workers.yaml"
+    config.write_text("server:\n  workers: 4\nadapters: []\n")
+    assert main(["check-config", str(config)]) == 0
+    assert config_module.load(config).server.workers == 4
+    (tmp_path / "default.yaml").write_text("adapters: []\n")
+    assert config_module.load(tmp_path / "default.yaml").server.workers == 1

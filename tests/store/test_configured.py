@@ -74,6 +74,21 @@ def test_check_config_reports_an_unset_password_variable(
     assert "GW_DB_PASSWORD_UNSET is not set" in capsys.readouterr().err
 
 
+def test_a_memory_store_path_is_memory_not_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """store.path ':memory:' builds the in-memory store (as a diary's database does): no file."""
+    path = _config(tmp_path, "  path: ':memory:'\n")
+    settings = config_module.load(path)
+    assert settings.store.in_memory
+    store = configured.build(settings)
+    assert isinstance(store, SqliteStore) and not store.shared
+    assert main(["migrate", "--config", str(path)]) == 0
+    assert main(["check-config", str(path)]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert not (tmp_path / ":memory:").exists()
+
+
 def test_migrate_brings_an_sqlite_store_up_to_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -386,3 +386,18 @@ async def test_version_5_database_gains_the_registry_journal(tmp_path: Path) -> 
         assert await store.lease_pointer_work("w", later, 30) is None
     finally:
         await store.close()
+
+
+async def test_stores_opening_one_new_file_at_once_all_open(tmp_path: Path) -> None:
+    """Six stores opening one new file together (serve --workers) all open, migrated once."""
+    for round_no in range(10):
+        path = tmp_path / f"gateway-{round_no}.db"
+        stores = [SqliteStore(path) for _ in range(6)]
+        await asyncio.gather(*(store.open() for store in stores))
+        assert {await store.schema_version() for store in stores} == {SCHEMA_VERSION}
+        for store in stores:
+            await store.close()
+        with sqlite3.connect(path) as raw:
+            rows = raw.execute("SELECT version FROM schema_version").fetchall()
+            assert rows == [(SCHEMA_VERSION,)]
+        raw.close()
