@@ -1,10 +1,12 @@
-"""FHIR JSON -> FHIR XML, written directly with lxml (http://hl7.org/fhir/STU3/xml.html).
+"""FHIR JSON -> FHIR XML, written directly as text (http://hl7.org/fhir/STU3/xml.html).
 
 The general converter in ``fhir.resources`` validates the whole resource again and
 looks up every element's type on every element; for a slot Bundle that is ~70x the
 cost of JSON. This writer walks the JSON we rendered once, using each model's
-element order and child types from a per-class plan computed once, so XML costs a
-small multiple of JSON.
+element order and child types from a per-class plan computed once, and writes the
+XML as text: FHIR XML is elements with ``value``/``id``/``url`` attributes and no
+text, so escaping attribute values is all the serialising there is. Only a
+Narrative's ``div`` (XHTML, parsed from the JSON string) goes through lxml.
 
 XML 1.0 forbids most control characters, which JSON escapes freely; text that
 holds them (an echoed ``service=%01``) has each replaced by U+FFFD, so any text
@@ -30,11 +32,39 @@ _PREFIX = "STU3."
 _RESOURCE_TYPES = frozenset({"Resource", "DomainResource"})
 # XML 1.0 section 2.2: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-]
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: A character an attribute value cannot hold as it is: one XML forbids, one that is
+#: markup (& < "; > as libxml2 does), or white space other than a space, which an XML
+#: reader would normalise to a space (XML 1.0 section 3.3.3) unless written as a reference.
+_NOT_PLAIN = re.compile(
+    "[^\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\t": "&#9;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+    }
+)
+_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+_ROOT_NS = f' xmlns="{FHIR_NS}"'
+_TAG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 
 
 def xml_safe(text: str) -> str:
     """``text`` with every character XML 1.0 forbids replaced by U+FFFD."""
     return _NOT_XML.sub("\ufffd", text)
+
+
+def _attribute(text: str) -> str:
+    """``text`` as it goes between the quotes of an attribute (xml_safe, then escaped)."""
+    if type(text) is str and _NOT_PLAIN.search(text) is None:
+        return text
+    # (A str subclass comes out as plain str, its characters, as lxml would write it.)
+    return xml_safe(text).translate(_ESCAPES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +73,25 @@ class _Child:
     #: "primitive", "complex", "resource" (contained, entry.resource) or "xhtml" (Narrative.div)
     kind: str
     model: type[Any] | None = None
+    #: The JSON name, its ``_name`` companion, and the element's tag as written.
+    name: str = ""
+    extra_key: str = ""
+    open: str = ""
+    close: str = ""
 
 
-_PLANS: dict[str, dict[str, _Child]] = {}
+def _child(name: str, order: int, kind: str, model: type[Any] | None = None) -> _Child:
+    return _Child(order, kind, model, name, "_" + name, "<" + name, "</" + name + ">")
+
+
+_PLANS: dict[type[Any], dict[str, _Child]] = {}
 
 
 def _plan(model: type[Any]) -> dict[str, _Child]:
     """JSON property name -> where it goes and what it is, for one FHIR model class."""
-    key = f"{model.__module__}.{model.__qualname__}"
-    found = _PLANS.get(key)
+    found = _PLANS.get(model)
     if found is None:
-        found = _PLANS[key] = _make_plan(model)
+        found = _PLANS[model] = _make_plan(model)
     return found
 
 
@@ -66,13 +104,13 @@ def _make_plan(model: type[Any]) -> dict[str, _Child]:
             continue
         type_name = str(get_fhir_type_name(field, _PREFIX))
         if name == "div" and model.__name__ == "Narrative":
-            plan[name] = _Child(order[name], "xhtml")
+            plan[name] = _child(name, order[name], "xhtml")
         elif type_name in _RESOURCE_TYPES:
-            plan[name] = _Child(order[name], "resource")
+            plan[name] = _child(name, order[name], "resource")
         elif type_name[:1].islower():
-            plan[name] = _Child(order[name], "primitive")
+            plan[name] = _child(name, order[name], "primitive")
         else:
-            plan[name] = _Child(order[name], "complex", get_fhir_model_class(type_name))
+            plan[name] = _child(name, order[name], "complex", get_fhir_model_class(type_name))
     return plan
 
 
@@ -92,83 +130,170 @@ def _text(value: Any) -> str:
     raise ValueError(f"a {type(value).__name__} is not a FHIR primitive value")
 
 
+def _value(value: Any) -> str:
+    """``_text(value)``, escaped for an attribute."""
+    if isinstance(value, str):
+        return _attribute(value)
+    return _text(value)
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-class _Writer:
-    def __init__(self) -> None:
-        self._tags: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """How one object with these keys, in this order, is written."""
 
-    def tag(self, name: str) -> str:
-        found = self._tags.get(name)
-        if found is None:
-            found = self._tags[name] = f"{{{FHIR_NS}}}{name}"
-        return found
+    #: (JSON key, attribute name): xml.html's attributes (an element's id, an extension's url).
+    attributes: tuple[tuple[str, str], ...]
+    #: The child elements, in the model's element order, each with whether it is a
+    #: primitive without a ``_name`` (``<name value="…"/>`` if its value is text).
+    children: tuple[tuple[_Child, bool], ...]
 
-    def resource(self, parent: etree._Element | None, data: Mapping[str, Any]) -> etree._Element:
-        kind = str(data["resourceType"])
+
+#: Layouts by (model, is a resource, the object's keys in order). The objects we
+#: render have a few shapes each, so this stays small; cleared if it ever fills.
+_LAYOUTS: dict[tuple[type[Any], bool, tuple[str, ...]], _Layout] = {}
+_LAYOUTS_MAX = 4096
+
+
+def _make_layout(
+    data: Mapping[str, Any], model: type[Any], is_resource: bool
+) -> tuple[_Layout, dict[str, str]]:
+    """The layout of ``data``, and its attributes' values (read in key order, as written)."""
+    plan = _plan(model)
+    attributes: list[tuple[str, str]] = []
+    values: dict[str, str] = {}
+    names: list[tuple[int, str]] = []
+    for key in data:
+        if key in ("resourceType", "fhir_comments"):
+            continue
+        name = key[1:] if key.startswith("_") else key
+        child = plan.get(name)
+        if child is None:
+            raise ValueError(f"'{key}' is not an element of {model.__name__}")
+        if not is_resource and (name == "id" or (name == "url" and model.__name__ == "Extension")):
+            # xml.html: an element's id and an extension's url are attributes.
+            attributes.append((key, name))
+            values[name] = _value(data[key])
+        elif key == name or name not in data:
+            names.append((child.order, name))
+    children = tuple(
+        (plan[name], plan[name].kind == "primitive" and "_" + name not in data)
+        for _, name in sorted(names)
+    )
+    return _Layout(tuple(attributes), children), values
+
+
+def _attributes(values: dict[str, str]) -> str:
+    return "".join(" " + name + '="' + value + '"' for name, value in values.items())
+
+
+def _resource_tags(kind: str) -> tuple[type[Any], str, str]:
+    found = _RESOURCE_TAGS.get(kind)
+    if found is None:
         model = get_fhir_model_class(kind)
-        if parent is None:
-            node = etree.Element(self.tag(kind), nsmap={None: FHIR_NS})  # type: ignore[dict-item]
+        if not _TAG_NAME.match(kind):
+            raise ValueError(f"Invalid tag name {kind!r}")
+        found = _RESOURCE_TAGS[kind] = (model, "<" + kind, "</" + kind + ">")
+    return found
+
+
+_RESOURCE_TAGS: dict[str, tuple[type[Any], str, str]] = {}
+
+
+class _Writer:
+    """Appends the XML of one resource to ``out``, a list of text pieces."""
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+
+    def resource(self, data: Mapping[str, Any], root: bool = False) -> None:
+        model, opening, closing = _resource_tags(str(data["resourceType"]))
+        self.wrapped(opening + _ROOT_NS if root else opening, closing, data, model, True)
+
+    def wrapped(
+        self, opening: str, closing: str, data: Any, model: type[Any], is_resource: bool
+    ) -> None:
+        """``<tag attributes>children</tag>``, or ``<tag attributes/>`` with no children."""
+        out = self.out
+        out.append(opening)
+        at = len(out)
+        out.append("")
+        attributes = self.children(data, model, is_resource)
+        if len(out) == at + 1:
+            out[at] = attributes + "/>"
         else:
-            node = etree.SubElement(parent, self.tag(kind))
-        self.children(node, data, model, is_resource=True)
-        return node
+            out[at] = attributes + ">"
+            out.append(closing)
 
-    def children(
-        self, node: etree._Element, data: Mapping[str, Any], model: type[Any], is_resource: bool
-    ) -> None:
-        plan = _plan(model)
-        names: list[tuple[int, str]] = []
-        for key in data:
-            if key in ("resourceType", "fhir_comments"):
-                continue
-            name = key[1:] if key.startswith("_") else key
-            child = plan.get(name)
-            if child is None:
-                raise ValueError(f"'{key}' is not an element of {model.__name__}")
-            if not is_resource and (
-                name == "id" or (name == "url" and model.__name__ == "Extension")
-            ):
-                # xml.html: an element's id and an extension's url are attributes.
-                node.set(name, _text(data[key]))
-            elif key == name or name not in data:
-                names.append((child.order, name))
-        for _, name in sorted(names):
-            self.element(node, name, plan[name], data.get(name), data.get("_" + name))
+    def children(self, data: Any, model: type[Any], is_resource: bool) -> str:
+        """Write the children of ``data``; return its attributes, as written in its start tag."""
+        if type(data) is dict:
+            key = (model, is_resource, tuple(data))
+            layout = _LAYOUTS.get(key)
+            if layout is None:
+                layout, values = _make_layout(data, model, is_resource)
+                if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                    _LAYOUTS.clear()
+                _LAYOUTS[key] = layout
+            else:
+                values = {name: _value(data[k]) for k, name in layout.attributes}
+            out = self.out
+            for child, plain in layout.children:
+                value = data.get(child.name)
+                if plain and type(value) is str:
+                    out.append(child.open + ' value="' + _attribute(value) + '"/>')
+                else:
+                    self.element(child, value, data.get(child.extra_key))
+        else:
+            # Not a JSON object: the same reading, uncached, fails as it would for one.
+            layout, values = _make_layout(data, model, is_resource)
+            for child, _ in layout.children:
+                self.element(child, data.get(child.name), data.get(child.extra_key))
+        return _attributes(values) if values else ""
 
-    def element(
-        self, node: etree._Element, name: str, child: _Child, value: Any, extra: Any
-    ) -> None:
-        if child.kind == "primitive":
-            self.primitives(node, name, value, extra)
+    def element(self, child: _Child, value: Any, extra: Any) -> None:
+        kind = child.kind
+        if kind == "primitive":
+            if extra is None and isinstance(value, str):
+                self.out.append(child.open + ' value="' + _attribute(value) + '"/>')
+            else:
+                self.primitives(child, value, extra)
             return
         for item in _as_list(value):
-            if child.kind == "xhtml":
-                node.append(_xhtml(str(item)))
+            if kind == "xhtml":
+                self.out.append(_xhtml_text(str(item)))
                 continue
             if not isinstance(item, Mapping):
-                raise ValueError(f"'{name}' must be an object, not {type(item).__name__}")
-            sub = etree.SubElement(node, self.tag(name))
-            if child.kind == "resource":
-                self.resource(sub, item)
+                raise ValueError(f"'{child.name}' must be an object, not {type(item).__name__}")
+            if kind == "resource":
+                self.out.append(child.open + ">")
+                self.resource(item)
+                self.out.append(child.close)
             elif child.model is not None:
-                self.children(sub, item, child.model, is_resource=False)
+                self.wrapped(child.open, child.close, item, child.model, False)
 
-    def primitives(self, node: etree._Element, name: str, value: Any, extra: Any) -> None:
+    def primitives(self, child: _Child, value: Any, extra: Any) -> None:
         """xml.html: ``<name value="…"/>``, its ``_name`` id and extensions inside it."""
         values = _as_list(value) if value is not None else [None] * len(_as_list(extra))
         extras = _as_list(extra) if extra is not None else [None] * len(values)
-        extension_model = _element_model()
+        out = self.out
         for item, more in zip(values, extras, strict=False):
             if item is None and not more:
                 continue
-            sub = etree.SubElement(node, self.tag(name))
-            if more:
-                self.children(sub, more, extension_model, is_resource=False)
+            out.append(child.open)
+            at = len(out)
+            out.append("")
+            attributes = self.children(more, _element_model(), False) if more else ""
             if item is not None:
-                sub.set("value", _text(item))
+                attributes += ' value="' + _value(item) + '"'
+            if len(out) == at + 1:
+                out[at] = attributes + "/>"
+            else:
+                out[at] = attributes + ">"
+                out.append(child.close)
 
 
 def _xhtml(text: str) -> etree._Element:
@@ -179,10 +304,18 @@ def _xhtml(text: str) -> etree._Element:
     return div
 
 
+def _xhtml_text(text: str) -> str:
+    """Narrative.div as XHTML, checked and written by lxml, to splice into the resource."""
+    written = etree.tostring(_xhtml(text), encoding="utf-8", xml_declaration=False)
+    return bytes(written).decode("utf-8")
+
+
 def to_xml(resource: Mapping[str, Any]) -> bytes:
     """The FHIR XML of a JSON-shaped resource (UTF-8, with an XML declaration)."""
-    root = _Writer().resource(None, resource)
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    writer = _Writer()
+    writer.out.append(_DECLARATION)
+    writer.resource(resource, root=True)
+    return "".join(writer.out).encode("utf-8")
 
 
 def _first_unknown(node: etree._Element, model: type[Any], path: str) -> str | None:
