@@ -301,6 +301,11 @@ def _xhtml(text: str) -> etree._Element:
     div = etree.fromstring(xml_safe(text).encode("utf-8"), parser=parser)
     if etree.QName(div).namespace != XHTML_NS:
         raise ValueError("Narrative.div must be XHTML")
+    # A reference to an entity of the div's own DTD (left unexpanded: entities are off)
+    # would be written as ``&name;`` with no DTD to define it, and the answer would not
+    # be well-formed XML at all.
+    if next(div.iter(etree.Entity), None) is not None:
+        raise ValueError("Narrative.div must not refer to entities of a DTD")
     return div
 
 

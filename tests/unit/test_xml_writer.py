@@ -352,6 +352,19 @@ def test_a_fhir_element_inside_a_narrative_keeps_its_namespace() -> None:
     assert tags[-3:] == [f"{{{XHTML_NS}}}div", f"{{{FHIR_NS}}}x", f"{{{XHTML_NS}}}p"]
 
 
+def test_a_narrative_with_entities_of_its_own_dtd_is_refused() -> None:
+    """A div using its DTD's entities is refused (the tree writer wrote XML that does not parse)."""
+    div = f'<!DOCTYPE div [<!ENTITY e "zz">]><div xmlns="{XHTML_NS}">&e;</div>'
+    resource = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(_tree_xml(resource))
+    with pytest.raises(ValueError, match="must not refer to entities"):
+        to_xml(resource)
+    # Without entities, a DOCTYPE is simply not written, as before.
+    resource["text"]["div"] = f'<!DOCTYPE div><div xmlns="{XHTML_NS}">&#233;</div>'
+    assert b"DOCTYPE" not in _same(resource)
+
+
 def _failure(write: Any, resource: Any) -> tuple[str, str]:
     with pytest.raises(Exception) as caught:
         write(resource)
