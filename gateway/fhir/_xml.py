@@ -241,10 +241,13 @@ class _Writer:
             else:
                 values = {name: _value(data[k]) for k, name in layout.attributes}
             out = self.out
+            plain_text = _NOT_PLAIN.search
             for child, plain in layout.children:
                 value = data.get(child.name)
                 if plain and type(value) is str:
-                    out.append(child.open + ' value="' + _attribute(value) + '"/>')
+                    if plain_text(value) is not None:
+                        value = _attribute(value)
+                    out.append(child.open + ' value="' + value + '"/>')
                 else:
                     self.element(child, value, data.get(child.extra_key))
         else:
@@ -266,7 +269,7 @@ class _Writer:
             if kind == "xhtml":
                 self.out.append(_xhtml_text(str(item)))
                 continue
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise ValueError(f"'{child.name}' must be an object, not {type(item).__name__}")
             if kind == "resource":
                 self.out.append(child.open + ">")
