@@ -190,7 +190,12 @@ def _attributes(values: dict[str, str]) -> str:
     return "".join(" " + name + '="' + value + '"' for name, value in values.items())
 
 
+#: resourceType -> its model and its start and end tags.
+_RESOURCE_TAGS: dict[str, tuple[type[Any], str, str]] = {}
+
+
 def _resource_tags(kind: str) -> tuple[type[Any], str, str]:
+    """The model of ``kind`` (ValueError if none) and the tags it is written with."""
     found = _RESOURCE_TAGS.get(kind)
     if found is None:
         model = get_fhir_model_class(kind)
@@ -198,9 +203,6 @@ def _resource_tags(kind: str) -> tuple[type[Any], str, str]:
             raise ValueError(f"Invalid tag name {kind!r}")
         found = _RESOURCE_TAGS[kind] = (model, "<" + kind, "</" + kind + ">")
     return found
-
-
-_RESOURCE_TAGS: dict[str, tuple[type[Any], str, str]] = {}
 
 
 class _Writer:
