@@ -190,7 +190,12 @@ def _attributes(values: dict[str, str]) -> str:
     return "".join(" " + name + '="' + value + '"' for name, value in values.items())
 
 
+#: resourceType -> its model and its start and end tags.
+_RESOURCE_TAGS: dict[str, tuple[type[Any], str, str]] = {}
+
+
 def _resource_tags(kind: str) -> tuple[type[Any], str, str]:
+    """The model of ``kind`` (ValueError if none) and the tags it is written with."""
     found = _RESOURCE_TAGS.get(kind)
     if found is None:
         model = get_fhir_model_class(kind)
@@ -198,9 +203,6 @@ def _resource_tags(kind: str) -> tuple[type[Any], str, str]:
             raise ValueError(f"Invalid tag name {kind!r}")
         found = _RESOURCE_TAGS[kind] = (model, "<" + kind, "</" + kind + ">")
     return found
-
-
-_RESOURCE_TAGS: dict[str, tuple[type[Any], str, str]] = {}
 
 
 class _Writer:
@@ -241,10 +243,13 @@ class _Writer:
             else:
                 values = {name: _value(data[k]) for k, name in layout.attributes}
             out = self.out
+            plain_text = _NOT_PLAIN.search
             for child, plain in layout.children:
                 value = data.get(child.name)
                 if plain and type(value) is str:
-                    out.append(child.open + ' value="' + _attribute(value) + '"/>')
+                    if plain_text(value) is not None:
+                        value = _attribute(value)
+                    out.append(child.open + ' value="' + value + '"/>')
                 else:
                     self.element(child, value, data.get(child.extra_key))
         else:
@@ -266,7 +271,7 @@ class _Writer:
             if kind == "xhtml":
                 self.out.append(_xhtml_text(str(item)))
                 continue
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise ValueError(f"'{child.name}' must be an object, not {type(item).__name__}")
             if kind == "resource":
                 self.out.append(child.open + ">")
@@ -301,6 +306,11 @@ def _xhtml(text: str) -> etree._Element:
     div = etree.fromstring(xml_safe(text).encode("utf-8"), parser=parser)
     if etree.QName(div).namespace != XHTML_NS:
         raise ValueError("Narrative.div must be XHTML")
+    # A reference to an entity of the div's own DTD (left unexpanded: entities are off)
+    # would be written as ``&name;`` with no DTD to define it, and the answer would not
+    # be well-formed XML at all.
+    if next(div.iter(etree.Entity), None) is not None:
+        raise ValueError("Narrative.div must not refer to entities of a DTD")
     return div
 
 
