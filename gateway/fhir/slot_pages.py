@@ -66,7 +66,7 @@ class SlotPages:
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._pages: OrderedDict[Hashable, RenderedPage] = OrderedDict()
-        #: Whether the last answer reused a kept page (for tests and the benchmark).
+        #: Answers that reused a kept page, and answers rendered afresh.
         self.hits = 0
         self.misses = 0
 
