@@ -3,12 +3,19 @@
 A worker is started in a session of its own, so a Ctrl-C at the terminal reaches
 the supervisor only, which then stops every worker in order (SIGTERM); the control
 line's end (``control.py``) stops a worker whose supervisor died without a word.
+
+Signals go through a pidfd opened at the start, never ``Popen.send_signal``:
+that polls the child first (``waitpid(WNOHANG)``), and a worker that has just
+exited would be reaped there, under asyncio's child watcher, which then reports
+exit status 255 and warns on stderr (CPython bpo-42110). A pidfd also names that
+one process, so a signal can never reach another that was given its pid.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -53,6 +60,7 @@ class WorkerProcess:
         self._line: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._listening: asyncio.Task[None] | None = None
+        self._pidfd: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -62,14 +70,18 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    def command(self, control_fd: int) -> list[str]:
+        """The worker's command line, its control line's end passed as ``control_fd``."""
+        return child.argv(
+            self.address.config, self.address.host, self.address.port,
+            self.index, self.of, control_fd,
+        )  # fmt: skip
+
     async def spawn(self) -> None:
         """Start a new process for this worker (the previous one has ended)."""
         self._close_line()
         ours, theirs = socket.socketpair()
-        command = child.argv(
-            self.address.config, self.address.host, self.address.port,
-            self.index, self.of, theirs.fileno(),
-        )  # fmt: skip
+        command = self.command(theirs.fileno())
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *command,
@@ -82,6 +94,9 @@ class WorkerProcess:
             raise
         finally:
             theirs.close()
+        self._close_pidfd()
+        with contextlib.suppress(ProcessLookupError):  # already gone: nothing to signal
+            self._pidfd = os.pidfd_open(self.process.pid)
         self.ready, self.last_reason = False, None
         self._line, self._writer = await asyncio.open_unix_connection(sock=ours)
 
@@ -113,13 +128,19 @@ class WorkerProcess:
         assert self.process is not None
         code = await self.process.wait()
         self.ready = False
+        self._close_pidfd()
         return code
 
     def send(self, signum: int) -> None:
         """Signal the process if it still runs."""
-        if self.running and self.process is not None:
+        if self.running and self._pidfd is not None:
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+                signal.pidfd_send_signal(self._pidfd, signum)
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def _close_line(self) -> None:
         if self._listening is not None:
@@ -133,6 +154,7 @@ class WorkerProcess:
         """Close the control line (the process has ended)."""
         writer = self._writer
         self._close_line()
+        self._close_pidfd()
         if writer is not None:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
