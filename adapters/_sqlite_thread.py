@@ -107,9 +107,20 @@ class SqliteThread:
                     job.state = _DROPPED
             raise
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn(conn)`` in one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back if it raises)."""
-        return await self.run(lambda conn: _in_transaction(conn, fn))
+    async def transaction(
+        self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True
+    ) -> T:
+        """``fn(conn)`` in one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back if it raises).
+
+        ``durable=False`` commits with ``synchronous = NORMAL`` (the connection's own
+        setting is restored after): in WAL mode that commit survives a crash of the
+        process but not of the machine, until the next synchronous commit on the file
+        (which syncs the whole WAL) or a checkpoint. Only for rows whose loss with the
+        machine loses nothing: a lease held by a process that died with it.
+        """
+        if durable:
+            return await self.run(lambda conn: _in_transaction(conn, fn))
+        return await self.run(lambda conn: _relaxed(conn, fn))
 
     async def close(self) -> None:
         """Finish what was sent, close the connection, end the thread (idempotent)."""
@@ -169,6 +180,15 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection],
                 conn.execute("ROLLBACK")
         raise
     return result
+
+
+def _relaxed(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    level = conn.execute("PRAGMA synchronous").fetchone()[0]
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        return _in_transaction(conn, fn)
+    finally:
+        conn.execute(f"PRAGMA synchronous = {int(level)}")
 
 
 def _report(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

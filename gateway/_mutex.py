@@ -29,9 +29,10 @@ from datetime import datetime
 from gateway._claims import ClaimOwner, Lease, seconds_left
 from gateway.errors import ApiError, ErrorKind
 from gateway.store import ClaimState, Store
+from gateway.store.base import LOCK_PREFIX
 
 #: The ledger scope of appointment locks (no consumer scope looks like it).
-LOCK_SCOPE = "lock:appointment"
+LOCK_SCOPE = f"{LOCK_PREFIX}appointment"
 _POLL_S = (0.01, 0.05)
 
 

@@ -22,6 +22,7 @@ from gateway.store.base import (
     StoreUnavailable,
     UnbookedReferral,
     VersionConflict,
+    is_lock,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "StoreUnavailable",
     "UnbookedReferral",
     "VersionConflict",
+    "is_lock",
 ]

@@ -61,6 +61,16 @@ class UnbookedReferral:
     received_at: datetime
 
 
+#: Ledger scopes starting with this are locks (leases on a key while one holder works
+#: on it), not records of requests: see ``is_lock``.
+LOCK_PREFIX = "lock:"
+
+
+def is_lock(scope: str) -> bool:
+    """Whether claims in ``scope`` are locks, whose rows matter only while their holder runs."""
+    return scope.startswith(LOCK_PREFIX)
+
+
 class ClaimState(enum.Enum):
     NEW = "new"  # first use of this key: go ahead and book
     DONE = "done"  # a booking was already made under this key

@@ -13,7 +13,13 @@ transaction open; a cancelled caller's write is applied whole or not at all.
 Durability: WAL with ``synchronous = FULL`` (set explicitly, not left to the
 build's default): WAL is fsynced at every commit, so a booking answered 201 is on
 disk before the answer leaves, power failure included. ``NORMAL`` would make
-commits cheaper and could lose the last commits on power loss; it is not used.
+commits cheaper and could lose the last commits on power loss; it is used for one
+kind of row only: a lock (a ledger claim in a scope ``is_lock`` names, e.g. an
+appointment's while it is being changed). A lock matters only while its holder
+runs, and every holder of a lock on this file runs on this machine (SQLite's WAL
+needs shared memory, so one host), so a power loss that drops the lock has ended
+its holder too. Process crashes lose nothing either way (WAL keeps every commit
+in the file; ``NORMAL`` only skips the fsync). Everything else stays ``FULL``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from gateway.store.base import (
     SlotHomeRow,
     UnbookedReferral,
     VersionConflict,
+    is_lock,
 )
 
 __all__ = ["SqliteStore"]
@@ -281,7 +288,8 @@ class SqliteStore:
     ) -> LedgerClaim:
         key, held = (scope, request_id), (route, service_id, work)
         return await self._write(
-            lambda db: _ledger.claim(db, key, body_hash, now, lease_s, owner, held)
+            lambda db: _ledger.claim(db, key, body_hash, now, lease_s, owner, held),
+            durable=not is_lock(scope),
         )
 
     async def in_doubt_claims(self) -> list[InDoubt]:
@@ -294,7 +302,9 @@ class SqliteStore:
         self, scope: str, request_id: str, owner: str, lease_until: datetime
     ) -> bool:
         key = (scope, request_id)
-        return await self._write(lambda db: _ledger.renew(db, key, owner, lease_until))
+        return await self._write(
+            lambda db: _ledger.renew(db, key, owner, lease_until), durable=not is_lock(scope)
+        )
 
     async def complete_request(
         self, scope: str, request_id: str, appointment_id: str, version: int
@@ -305,7 +315,7 @@ class SqliteStore:
 
     async def release_request(self, scope: str, request_id: str, owner: str | None = None) -> None:
         key = (scope, request_id)
-        await self._write(lambda db: _ledger.release(db, key, owner))
+        await self._write(lambda db: _ledger.release(db, key, owner), durable=not is_lock(scope))
 
     # -- registry journal ----------------------------------------------------
 
@@ -448,9 +458,10 @@ class SqliteStore:
         """``fn`` on the connection's thread, outside any explicit transaction."""
         return await self._require().run(fn)
 
-    async def _write(self, fn: Callable[[Db], T]) -> T:
-        """``fn`` on the connection's thread in one ``BEGIN IMMEDIATE`` transaction."""
-        return await self._require().transaction(fn)
+    async def _write(self, fn: Callable[[Db], T], *, durable: bool = True) -> T:
+        """``fn`` on the connection's thread in one ``BEGIN IMMEDIATE`` transaction
+        (``durable=False``: a lock's row, see the module docstring)."""
+        return await self._require().transaction(fn, durable=durable)
 
     def _insert_version(
         self,

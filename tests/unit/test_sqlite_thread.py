@@ -203,3 +203,33 @@ async def test_two_processes_on_one_file_serialise_their_transactions(tmp_path: 
             other.kill()
             await other.wait()
         await db.close()
+
+
+def _synchronous(conn: sqlite3.Connection) -> int:
+    level: int = conn.execute("PRAGMA synchronous").fetchone()[0]
+    return level
+
+
+async def test_a_relaxed_transaction_commits_without_fsync_then_restores_full(
+    db: SqliteThread,
+) -> None:
+    """durable=False commits under synchronous NORMAL (1), and the connection is back at
+    FULL (2) afterwards, whether the function committed or raised."""
+    await db.run(lambda conn: conn.execute("PRAGMA synchronous = FULL"))
+
+    def insert_seeing_level(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t VALUES (7)")
+        return _synchronous(conn)
+
+    assert await db.transaction(insert_seeing_level, durable=False) == 1
+    assert await db.run(_synchronous) == 2
+    assert await db.run(_rows) == [7]
+
+    def failing(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (8)")
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        await db.transaction(failing, durable=False)
+    assert (await db.run(_synchronous), await db.run(_rows)) == (2, [7])
+    assert await db.transaction(insert_seeing_level) == 2  # the default stays durable
