@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gateway import journeys, logs, retention
+from gateway import dashboard, journeys, logs, retention
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
@@ -160,4 +160,5 @@ def create_app(
     app.router.add_get("/health", health)
     app.router.add_post("/admin/reload", admin_reload)
     app.router.add_get("/ops/journeys", journeys.journeys)
+    dashboard.add_routes(app)  # the operator page and its data (admin token)
     return app
