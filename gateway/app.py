@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from gateway import dashboard, journeys, logs, retention
+from gateway.alerts.loop import alerts_ctx
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
@@ -148,6 +149,7 @@ def create_app(
     app.cleanup_ctx.append(bars_listener.tls_listener_ctx)  # the BaRS door over mTLS, if so
     app.cleanup_ctx.append(journeys.watch_ctx)  # referrals whose booking never came
     app.cleanup_ctx.append(retention.job_ctx)  # purges records past their retention
+    app.cleanup_ctx.append(alerts_ctx)  # alert rules posted to a webhook, when configured
     app.on_startup.append(_signals)
     handlers.add_routes(app, settings.server.base_path)
     referral.add_routes(app, settings.server.base_path)  # ReferralRequest reads (STU3)
