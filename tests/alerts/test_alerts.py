@@ -24,7 +24,7 @@ from tests.rest_diary.conftest import (
     MIU_SERVICE,
     open_peer,
 )
-from tests.rest_diary.conftest import _secrets as _secrets  # noqa: F401 (a fixture)
+from tests.rest_diary.conftest import _secrets as _secrets  # an autouse fixture
 from tests.stores import store_yaml
 
 CONFIG = """
@@ -80,9 +80,15 @@ def _config(tmp_path: Path, port: int, peer: RunningPeer, hook: str) -> Path:
     path = tmp_path / "gateway.yaml"
     path.write_text(
         CONFIG.format(
-            port=port, root=SERVICE_ROOT_PATH, store=store_yaml(tmp_path / "gateway.sqlite3"),
-            api=peer.api, mappings=MAPPINGS, key_env=KEY_ENV, service=MIU_SERVICE, hook=hook,
-        ),  # fmt: skip
+            port=port,
+            root=SERVICE_ROOT_PATH,
+            store=store_yaml(tmp_path / "gateway.sqlite3"),
+            api=peer.api,
+            mappings=MAPPINGS,
+            key_env=KEY_ENV,
+            service=MIU_SERVICE,
+            hook=hook,
+        ),
         encoding="utf-8",
     )
     return path
@@ -146,9 +152,7 @@ async def test_a_webhook_that_was_down_hears_the_alert_once_it_is_back(
     """While the receiver answers 503 the alert is kept and tried again; it arrives once."""
     webhook.status = 503
     await peer[0].stop()
-    async with asyncio.timeout(10):
-        while webhook.refused < 3:
-            await asyncio.sleep(0.05)
+    await webhook.wait_refused(3)
     assert webhook.received == []
     webhook.status = 200
     (firing,) = await webhook.wait_for(1)

@@ -25,6 +25,7 @@ class Webhook:
         self.authorizations.append(request.headers.get("Authorization", ""))
         if self.status >= 300:
             self.refused += 1
+            self._arrived.set()
             return web.Response(status=self.status)
         self.received.append(await request.json())
         self._arrived.set()
@@ -43,6 +44,13 @@ class Webhook:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def wait_refused(self, count: int, timeout_s: float = 10.0) -> None:
+        """Once ``count`` posts have been refused."""
+        async with asyncio.timeout(timeout_s):
+            while self.refused < count:
+                self._arrived.clear()
+                await self._arrived.wait()
 
     async def wait_for(self, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
         """The first ``count`` alerts, once that many have arrived."""
