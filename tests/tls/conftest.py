@@ -57,11 +57,13 @@ def pki(tmp_path: Path) -> Pki:
     )
 
 
-def add_server_tls(config: Path, tls: dict[str, Any]) -> Path:
-    """``config`` with ``server.tls`` set to ``tls`` and an https service root."""
+def add_server_tls(config: Path, tls: dict[str, Any], *, https_root: bool = True) -> Path:
+    """``config`` with ``server.tls`` set to ``tls`` (and an https service root, if so)."""
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data["server"]["tls"] = tls
-    data["server"]["service_root"] = data["server"]["service_root"].replace("http:", "https:")
+    if https_root:
+        root = data["server"]["service_root"]
+        data["server"]["service_root"] = root.replace("http:", "https:")
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return config
 
