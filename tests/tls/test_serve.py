@@ -42,9 +42,7 @@ async def _serve(tmp: Path, tls: dict[str, Any], workers: int) -> Served:
 
 
 @pytest.fixture
-async def served(
-    request: pytest.FixtureRequest, tmp_path: Path, pki: Pki
-) -> AsyncIterator[Served]:
+async def served(request: pytest.FixtureRequest, tmp_path: Path, pki: Pki) -> AsyncIterator[Served]:
     """HTTPS demanding client certificates, by ``request.param`` worker processes."""
     running = await _serve(tmp_path, tls_options(pki, "required"), request.param)
     try:
@@ -107,7 +105,8 @@ async def test_a_missing_certificate_stops_the_start_in_one_line(
 ) -> None:
     """server.tls.cert_file that does not exist: exit 1 and one line naming it, no traceback."""
     absent = tmp_path / "absent.pem"
-    running = await _serve(tmp_path, {**tls_options(pki, "none"), "cert_file": str(absent)}, workers)
+    tls = {**tls_options(pki, "none"), "cert_file": str(absent)}
+    running = await _serve(tmp_path, tls, workers)
     try:
         code = await running.finished()
     finally:
