@@ -21,6 +21,7 @@ from adapters.hl7_toolkit.tls import TlsOptions
 from gateway import config as config_module
 from gateway.config import Examined, Settings
 from gateway.security import load_keys
+from gateway.tls import checks as tls_checks
 
 
 async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], Examined | None]:
@@ -42,6 +43,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *_registry(path, found, settings),
         *await _itk(path, found, settings),
         *_writable_paths(path, found, settings),
+        *tls_checks.problems(path, found, settings),  # server.tls; every listener's expiry
     ], found
 
 

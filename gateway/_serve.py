@@ -111,13 +111,16 @@ async def _serve(
 ) -> None:
     from gateway.app import create_app  # imported here: building the app reads key files
     from gateway.http.server import GatewayRunner
+    from gateway.tls.listeners import listener_context
 
     worker = child.worker if child is not None else None
+    tls = listener_context(settings)  # server.tls: HTTPS (a bad file stops the start here)
     runner = GatewayRunner(create_app(settings, config_path, worker), access_log=None)
     try:
         await runner.setup()  # the store, the adapters and the HL7 front door start here
         # A worker shares the port with the others (SO_REUSEPORT); one process owns it.
-        site = web.TCPSite(runner, host, port, reuse_port=True if child else None)
+        shared = True if child else None
+        site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_port=shared)
         await site.start()
         state.serving = True
         stop = asyncio.Event()

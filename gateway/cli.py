@@ -58,10 +58,13 @@ def _token(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     """Validate everything and print every problem as file:line:column: message."""
     from gateway import _checks
+    from gateway.tls import checks as tls_checks
 
     problems, found = asyncio.run(_checks.problems(args.config, os.environ))
     for problem in problems:
         print(problem, file=sys.stderr)
+    for warning in tls_checks.warnings(args.config, found):  # certificates ending soon
+        print(warning, file=sys.stderr)
     if problems or found is None or found.settings is None:
         return 1
     print(

@@ -27,6 +27,7 @@ from pydantic import (
 
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 from gateway.alerts.settings import AlertSettings
+from gateway.tls.settings import ServerTlsSettings
 
 __all__ = [
     "MEMORY",
@@ -170,6 +171,8 @@ class ServerSettings(_Section):
     #: and no supervisor; more share every listener (``gateway/workers/``). An integer,
     #: not a string or a boolean.
     workers: int = Field(default=1, ge=1, strict=True)
+    #: HTTPS on this listener, optionally verifying client certificates (gateway/tls/).
+    tls: ServerTlsSettings | None = None
 
     @field_validator("service_root")
     @classmethod

@@ -17,7 +17,8 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from adapters.hl7_toolkit.tls import TlsOptions
+from adapters.tls_toolkit import contexts
+from adapters.tls_toolkit.contexts import ClientCert
 from gateway.bars import door
 from gateway.config import BarsTlsSettings
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
@@ -29,13 +30,11 @@ log = structlog.get_logger("gateway.bars")
 
 def server_context(tls: BarsTlsSettings, base_dir: Path) -> ssl.SSLContext:
     """The listener's TLS context: our chain, and client certificates required."""
-    options = TlsOptions(
-        enabled=True, cert_file=tls.cert_file, key_file=tls.key_file, ca_file=tls.ca_file
+    if tls.cert_file is None:  # pragma: no cover (BarsTlsSettings demands it when enabled)
+        raise ValueError("bars.tls needs cert_file")
+    return contexts.server_context(
+        tls.cert_file, tls.key_file, tls.ca_file, ClientCert.REQUIRED, base_dir
     )
-    context = options.server_context(base_dir)
-    if context is None or context.verify_mode is not ssl.CERT_REQUIRED:  # pragma: no cover
-        raise ValueError("the BaRS listener must require client certificates")
-    return context
 
 
 async def tls_listener_ctx(app: web.Application) -> AsyncIterator[None]:
