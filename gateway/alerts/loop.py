@@ -14,8 +14,10 @@ from aiohttp import web
 
 from gateway.alerts._engine import CountSource, Engine, Source, Values
 from gateway.alerts.settings import AlertSettings, Kind
+from gateway.config import Settings
 from gateway.http.exchange import RUNTIME, SETTINGS, STORE
 from gateway.registry import WORKER
+from gateway.tls.expiry import certificate_expiry
 
 __all__ = ["ENGINE", "add_counts", "add_source", "alerts_ctx"]
 
@@ -53,7 +55,23 @@ def _built_in(app: web.Application) -> dict[Kind, Source]:
         age = (worker.clock() - oldest).total_seconds() if oldest is not None else 0.0
         return {"registry": age}
 
-    return {Kind.ADAPTER_DOWN: adapter_down, Kind.IN_DOUBT: in_doubt, Kind.BACKLOG_AGE: backlog_age}
+    async def cert_expiry() -> Values:
+        return await asyncio.to_thread(certificate_days, app[SETTINGS])
+
+    return {
+        Kind.ADAPTER_DOWN: adapter_down,
+        Kind.IN_DOUBT: in_doubt,
+        Kind.BACKLOG_AGE: backlog_age,
+        Kind.CERT_EXPIRY: cert_expiry,
+    }
+
+
+def certificate_days(settings: Settings) -> Values:
+    """Days left of each listener certificate, by its option (the soonest when several)."""
+    days: Values = {}
+    for found in certificate_expiry(settings):
+        days[found.option] = min(days.get(found.option, found.days_left), found.days_left)
+    return days
 
 
 def _poster(settings: AlertSettings, session: aiohttp.ClientSession) -> Any:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 
 from gateway.alerts import AlertSettings, Kind, Rule
 from gateway.alerts._engine import Engine, Values
+from gateway.alerts.loop import certificate_days
+from gateway.config import load as load_config
 from tests.alerts.webhook import Webhook
+from tests.tls.certs import authority
 
 
 class Clock:
@@ -89,3 +94,32 @@ async def test_a_falling_kind_fires_below_its_threshold_and_repeats(webhook: Web
         posted = [(a["state"], a["value"], a["since"]) for a in webhook.received]
         first_since = posted[0][2]
         assert posted == [("firing", 9.5, first_since), ("firing", 9.5, first_since)]
+
+
+async def test_a_listener_certificate_near_its_end_fires_the_expiry_rule(
+    webhook: Webhook, tmp_path: Path
+) -> None:
+    """A server certificate ending in 5 days breaches a 14-day cert_expiry rule, by option."""
+    ca = authority(tmp_path / "pki", "ours")
+    issued = ca.issue("gateway", server=True, days=5)
+    config = tmp_path / "gateway.yaml"
+    tls = {"cert_file": str(issued.cert_file), "key_file": str(issued.key_file)}
+    config.write_text(yaml.safe_dump({"server": {"tls": tls}}), encoding="utf-8")
+    days = certificate_days(load_config(config))
+    assert list(days) == ["server.tls.cert_file"]
+    assert 4.9 < days["server.tls.cert_file"] < 5.1
+    rule = Rule(name="certs", kind=Kind.CERT_EXPIRY)
+
+    async def source() -> Values:
+        return days
+
+    async with aiohttp.ClientSession() as session:
+
+        async def post(body: dict[str, Any]) -> bool:
+            async with session.post(webhook.url, json=body) as resp:
+                return resp.status < 300
+
+        settings = AlertSettings(webhook=webhook.url, rules=(rule,))
+        await Engine(settings, {Kind.CERT_EXPIRY: source}, None, post).evaluate()
+    ((subject, state),) = [(a["subject"], a["state"]) for a in webhook.received]
+    assert (subject, state) == ("server.tls.cert_file", "firing")
