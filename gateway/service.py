@@ -223,6 +223,8 @@ class BookingService(Amendments):
             log.info(
                 "appointment_booked", appointment_id=version.appointment_id, route=home.route.name
             )
+            document = booking.document.identifier if booking.document else None
+            trace_scope.note(appointment_id=version.appointment_id, cda_id=document)
             return version
 
     async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:
