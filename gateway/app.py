@@ -30,6 +30,7 @@ from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
 from gateway.store import configured
+from gateway.trace import admin as trace_admin
 from gateway.workers import SERVING, Worker
 
 log = structlog.get_logger(__name__)
@@ -143,6 +144,7 @@ def create_app(
     app[SLOT_PAGES] = SlotPages()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(trace_admin.recorder_ctx)  # the journey trace (docs/ops/trace.md)
     app.cleanup_ctx.append(_registry_ctx)  # the registry pointer worker, when configured
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
@@ -163,4 +165,5 @@ def create_app(
     app.router.add_post("/admin/reload", admin_reload)
     app.router.add_get("/ops/journeys", journeys.journeys)
     dashboard.add_routes(app)  # the operator page and its data (admin token)
+    app.router.add_get("/admin/trace/{id}", trace_admin.trace)
     return app

@@ -18,6 +18,7 @@ from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.selftest import cli as selftest_cli
 from gateway.store import AuditEntry, PurgeCounts, StoreUnavailable, configured
+from gateway.trace import cli as trace_cli
 
 DEFAULT_CONFIG = Path("config/demo.yaml")
 
@@ -260,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path)
     check.set_defaults(func=_check)
     selftest_cli.add_parser(sub)
+    trace_cli.add_parser(sub)  # the journey trace (docs/ops/trace.md)
     return parser
 
 

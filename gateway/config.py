@@ -28,6 +28,7 @@ from pydantic import (
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 from gateway.alerts.settings import AlertSettings
 from gateway.tls.settings import ServerTlsSettings
+from gateway.trace.settings import TraceSettings
 
 __all__ = [
     "MEMORY",
@@ -525,6 +526,7 @@ class Settings(_Section):
     referrals: ReferralSettings = ReferralSettings()
     retention: RetentionSettings = RetentionSettings()
     alerts: AlertSettings | None = None
+    trace: TraceSettings = TraceSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -40,6 +40,7 @@ from gateway._referral_claims import ReferralLedger, referral_hash, referral_id_
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.routing import Route, Router
 from gateway.store import AppointmentVersion, ReferralVersion, Store, VersionConflict
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -204,6 +205,10 @@ class ReferralService:
             if booking.referral_reference:
                 found = await self.store.get_referral(referral_key(booking.referral_reference))
                 linked = await self._link(found, appointment.appointment_id) or linked
+            if linked is not None:
+                # docs/ops/trace.md: the referral's journey and the booking's meet here.
+                doc_id = linked.referral.document_identifier
+                trace_scope.note(referral_id=linked.referral_id, cda_id=doc_id)
             if linked is not None and ctx is not None:
                 await self._offer_link(linked, appointment, ctx)
         except Exception as exc:

@@ -38,6 +38,7 @@ from gateway.errors import ApiError, ErrorKind, from_adapter_error
 from gateway.referrals import ReferralService
 from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, ClaimState, SlotHomeRow, Store
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -108,8 +109,12 @@ class BookingService(Amendments):
     async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
         """Run one adapter call within the deadline, translating its typed errors."""
         try:
-            async with asyncio.timeout(ctx.remaining()):
-                return await work
+            with trace_scope.supplier_call(route.name, op) as hop:
+                async with asyncio.timeout(ctx.remaining()):
+                    result = await work
+                if isinstance(result, Booking):
+                    hop.ids["supplier_ref"] = result.supplier_ref
+                return result
         except TimeoutError:
             log.warning("supplier_timed_out", route=route.name, op=op)
             raise ApiError(
@@ -218,6 +223,8 @@ class BookingService(Amendments):
             log.info(
                 "appointment_booked", appointment_id=version.appointment_id, route=home.route.name
             )
+            document = booking.document.identifier if booking.document else None
+            trace_scope.note(appointment_id=version.appointment_id, cda_id=document)
             return version
 
     async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:

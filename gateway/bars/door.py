@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapters.domain import utcnow
-from gateway.bars import handlers, wire
+from gateway.bars import _trace, handlers, wire
 from gateway.bars.errors import Rec, RecError, from_api_error, operation_outcome
 from gateway.bars.exchange import BARS, TARGETS, BarsExchange, exchange
 from gateway.bars.targets import Targets, load_targets, mount_problem
@@ -25,6 +25,7 @@ from gateway.fhir.render import instant
 from gateway.http.exchange import AUDIT, RUNTIME
 from gateway.logs import mask_identifiers
 from gateway.store import AuditEntry, StoreUnavailable
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger("gateway.bars")
 
@@ -114,11 +115,13 @@ async def bars_middleware(request: web.Request, handler: Handler) -> web.StreamR
     ex = exchange(request)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(outcome_id=ex.outcome_id, door="bars")
-    async with request.config_dict[RUNTIME].use() as generation:
-        ex.generation = generation
-        response = await _answer(request, handler, ex)
+    with trace_scope.opened() as tx:
+        async with request.config_dict[RUNTIME].use() as generation:
+            ex.generation = generation
+            response = await _answer(request, handler, ex)
     _echo(request, response)
     _audit(request, response.status, ex)
+    _trace.record(request, response, ex, tx)
     log.info(
         "bars_request_handled",
         method=request.method,

@@ -20,6 +20,7 @@ from gateway.hl7.listener import MllpServer
 from gateway.hl7.notify import NoticeWorker
 from gateway.hl7.tables import load_tables
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, STORE
+from gateway.trace.recorder import TRACE
 from gateway.workers import SERVING
 
 __all__ = [
@@ -50,7 +51,7 @@ async def front_door_ctx(app: web.Application) -> AsyncIterator[None]:
         key_file=door_settings.tls.key_file,
         ca_file=door_settings.tls.ca_file,
     ).server_context(settings.base_dir)
-    door = FrontDoor(app[RUNTIME], app[AUDIT], door_settings, tables)
+    door = FrontDoor(app[RUNTIME], app[AUDIT], door_settings, tables, trace=app.get(TRACE))
     server = MllpServer(door.handle, max_frame=door_settings.max_frame_bytes)
     # Under serve --workers N every worker listens on the port (SO_REUSEPORT): connections
     # are spread over them, and each message's effect is idempotent in the shared store.

@@ -27,13 +27,15 @@ from adapters.hl7_toolkit.values import short_id
 from gateway.audit import AuditTrail
 from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.errors import ApiError, ErrorKind, store_unavailable
-from gateway.hl7 import operations, render
+from gateway.hl7 import _trace, operations, render
 from gateway.hl7.call import Call
 from gateway.hl7.inbound import Envelope, check_envelope, read_envelope
 from gateway.hl7.refusals import WARNING, Refusal, booking_only_notice, describe
 from gateway.hl7.tables import Tables
 from gateway.runtime import Generation, Runtime
 from gateway.store import StoreUnavailable
+from gateway.trace import scope as trace_scope
+from gateway.trace.recorder import TraceRecorder
 
 log = structlog.get_logger("gateway.hl7")
 
@@ -56,9 +58,11 @@ class FrontDoor:
         settings: Hl7FrontDoorSettings,
         tables: Tables,
         clock: Callable[[], datetime] = utcnow,
+        trace: TraceRecorder | None = None,
     ) -> None:
         self.runtime, self.audit, self.settings, self.tables = runtime, audit, settings, tables
         self.clock = clock
+        self.trace = trace
         self.zone = ZoneInfo(settings.timezone)
 
     async def handle(self, payload: bytes) -> bytes | None:
@@ -74,14 +78,16 @@ class FrontDoor:
             return None
         started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
-        async with self.runtime.use() as generation:
-            call = self._call(envelope, generation)
-            structlog.contextvars.bind_contextvars(
-                request_id=call.server_request_id,
-                correlation_id=loggable_id(envelope.control_id),
-                mapping_version=generation.version,
-            )
-            answer = await self._answer(call)
+        with trace_scope.opened() as tx:
+            async with self.runtime.use() as generation:
+                call = self._call(envelope, generation)
+                structlog.contextvars.bind_contextvars(
+                    request_id=call.server_request_id,
+                    correlation_id=loggable_id(envelope.control_id),
+                    mapping_version=generation.version,
+                )
+                answer = await self._answer(call)
+        _trace.record(self.trace, tx, call, _ack_code(answer))
         log.info(
             "hl7_message_handled",
             message_type=call.method,

@@ -20,9 +20,11 @@ from gateway.doors import header_id, http_error_text, masked
 from gateway.errors import ApiError, ErrorKind, store_unavailable
 from gateway.fhir import formats
 from gateway.fhir.outcome import operation_outcome
+from gateway.http import _trace
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
 from gateway.logs import mask_identifiers
 from gateway.store import AuditEntry, StoreUnavailable
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger("gateway.http")
 
@@ -158,13 +160,15 @@ async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamR
     structlog.contextvars.bind_contextvars(
         request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id
     )
-    async with request.app[RUNTIME].use() as generation:
-        ex.generation = generation
-        structlog.contextvars.bind_contextvars(mapping_version=generation.version)
-        response = await _answer(request, handler, ex)
+    with trace_scope.opened() as tx:
+        async with request.app[RUNTIME].use() as generation:
+            ex.generation = generation
+            structlog.contextvars.bind_contextvars(mapping_version=generation.version)
+            response = await _answer(request, handler, ex)
     _finish(request, response, ex)
     if request.path.startswith(request.app[SETTINGS].server.base_path):
         _audit(request, response.status, ex)
+        _trace.record(request, response, ex, tx)
     log.info(
         "request_handled",
         method=request.method,

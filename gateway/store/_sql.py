@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.domain import Booking, Referral
+from gateway.store import _trace_sql
 from gateway.store.base import AppointmentVersion, AuditEntry, ReferralVersion
 
 #: One tuple of statements per schema version: MIGRATIONS[n] takes version n to n+1.
@@ -246,6 +247,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_itk_receipts_purge ON itk_receipts (answered_at) WHERE state = 'answered'",
         "CREATE INDEX ix_slot_homes_seen ON slot_homes (seen_at)",
     ),
+    # The journey trace: hops hash-chained per journey, and every id they carried
+    # (gateway/store/trace.py, docs/ops/trace.md).
+    _trace_sql.MIGRATION,
 )
 
 UPSERT_SLOT_HOME = """

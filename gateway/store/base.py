@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from adapters.domain import Booking, Referral
+from gateway.store.trace import TraceStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +297,7 @@ class StoreUnavailable(RuntimeError):
     """The store's database cannot be reached (the message names where, never a secret)."""
 
 
-class Store(Protocol):
+class Store(TraceStore, Protocol):
     #: Whether other processes may use the same store at once (PostgreSQL; a SQLite
     #: file): what one process's memory guarantees must then be taken in the store.
     shared: bool

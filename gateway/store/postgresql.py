@@ -22,6 +22,7 @@ import asyncpg
 from gateway.store import _pg_ledger, _pg_schema, _pg_work, _retention
 from gateway.store import _pg_sql as _sql
 from gateway.store._pg_referrals import PooledReferralsAndAudit, refused
+from gateway.store._pg_trace import PooledTrace
 from gateway.store.base import (
     AppointmentVersion,
     Hl7Origin,
@@ -46,7 +47,7 @@ DEFAULT_POOL_SIZE = 5
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 
 
-class PostgresStore(PooledReferralsAndAudit):
+class PostgresStore(PooledReferralsAndAudit, PooledTrace):
     """``Store`` on PostgreSQL at ``dsn`` (no password in it: pass ``password``).
 
     ``schema``: the schema (search_path) holding the tables, created if missing;

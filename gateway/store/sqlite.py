@@ -34,6 +34,7 @@ from typing import TypeVar
 from adapters._sqlite_thread import SqliteThread
 from adapters._sqlite_wal import use_wal_now
 from gateway.store import _itk, _ledger, _outbox, _pointers, _retention, _sql
+from gateway.store._trace_sql import SqliteTrace
 from gateway.store.base import (
     AppointmentVersion,
     AuditEntry,
@@ -71,7 +72,7 @@ _LINK_DOCUMENT = (
 _MEMORY = ":memory:"
 
 
-class SqliteStore:
+class SqliteStore(SqliteTrace):
     """``Store`` on SQLite; ``path`` is a file (parents created) or ``":memory:"``.
 
     With ``pointer_journal`` every version added also adds its registry journal entry,

@@ -31,6 +31,7 @@ from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 from tests.store.retention_contract import RetentionContract
+from tests.store.trace_contract import TraceContract
 from tests.store.work_contract import WorkContract
 
 
@@ -55,7 +56,7 @@ async def journaled_store(pg_schema: PgSchema) -> AsyncIterator[PostgresStore]:
 
 
 class TestPostgresStoreContract(
-    StoreContract, PointerJournalContract, WorkContract, RetentionContract
+    StoreContract, PointerJournalContract, WorkContract, RetentionContract, TraceContract
 ):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
     receipts, retention) on PostgreSQL."""

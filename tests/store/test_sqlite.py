@@ -17,6 +17,7 @@ from tests.store.contract import NHS_A, T0, StoreContract, make_version
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 from tests.store.retention_contract import RetentionContract
+from tests.store.trace_contract import TraceContract
 from tests.store.work_contract import WorkContract
 
 
@@ -51,7 +52,7 @@ async def _in_transaction(store: SqliteStore) -> bool:
 
 
 class TestSqliteStoreContract(
-    StoreContract, PointerJournalContract, WorkContract, RetentionContract
+    StoreContract, PointerJournalContract, WorkContract, RetentionContract, TraceContract
 ):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
     receipts, retention) on a file and on ``:memory:``."""
