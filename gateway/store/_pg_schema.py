@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.store import _pg_messages
+
 #: ``pg_advisory_xact_lock`` key shared by every gateway migrating this database
 #: (an arbitrary constant: the bytes of "uecgwmig").
 MIGRATION_LOCK = 0x7565_6367_776D_6967
@@ -207,6 +209,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_itk_receipts_purge ON itk_receipts (answered_at) WHERE state = 'answered'",
         "CREATE INDEX ix_slot_homes_seen ON slot_homes (seen_at)",
     ),
+    # The message journal of legacy messages in and out (gateway/store/messages.py).
+    _pg_messages.TABLE,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

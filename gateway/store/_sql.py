@@ -246,6 +246,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_itk_receipts_purge ON itk_receipts (answered_at) WHERE state = 'answered'",
         "CREATE INDEX ix_slot_homes_seen ON slot_homes (seen_at)",
     ),
+    # The message journal of legacy messages in and out (gateway/store/messages.py).
+    (
+        """
+        CREATE TABLE message_journal (
+            id TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            route TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            control_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason_code TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            payload BLOB,
+            sealed INTEGER NOT NULL,
+            replays INTEGER NOT NULL DEFAULT 0,
+            replayed_at TEXT
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX ix_message_journal_at ON message_journal (at)",
+        "CREATE INDEX ix_message_journal_control ON message_journal (sender, control_id)",
+    ),
 )
 
 UPSERT_SLOT_HOME = """
