@@ -95,6 +95,7 @@ async def test_the_job_runs_every_interval_and_survives_a_store_error() -> None:
         "journal",
         "receipts",
         "slot_homes",
+        "messages",
     }, "counts only"
     failed = next(e for e in logs if e["event"] == "retention_failed")
     assert failed["error"] == "StoreUnavailable"
