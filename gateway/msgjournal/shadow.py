@@ -35,6 +35,7 @@ class Difference:
     after: str
     before_reason_code: str
     after_reason_code: str
+    before_reason: str = ""
     after_reason: str = ""
     #: field -> [current, candidate], for the fields that differ.
     fields: dict[str, list[str]] = field(default_factory=dict)
@@ -78,7 +79,9 @@ def compare(
     """One message: its recorded outcome against the candidate's, and the fields that move."""
     base = (record.id, record.at.isoformat(), record.route, record.control_id)
     if payload is None:
-        return Difference(*base, record.outcome, "not-evaluated", record.reason_code, "")
+        return Difference(
+            *base, record.outcome, "not-evaluated", record.reason_code, "", record.reason
+        )
     after = _outcome(candidate.get(record.route), payload)
     moved: dict[str, list[str]] = {}
     if current is not None:
@@ -93,6 +96,7 @@ def compare(
         after.outcome,
         record.reason_code,
         after.reason_code,
+        record.reason,
         after.reason,
         moved,
     )
@@ -132,8 +136,10 @@ def render_text(found: list[Difference]) -> str:
         lines.append(
             f"{mark} {d.id} {d.at} {d.route} {d.control_id}: {d.before} -> {d.after}{code}"
         )
+        if d.before_reason:
+            lines.append(f"    was: {d.before_reason}")
         if d.after_reason:
-            lines.append(f"    reason: {d.after_reason}")
+            lines.append(f"    would be: {d.after_reason}")
         for name, (old, new) in d.fields.items():
             lines.append(f"    {name}: {old or '-'} -> {new or '-'}")
     changed = sum(d.changed for d in found)
