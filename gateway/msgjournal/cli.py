@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import Settings, load
+from gateway.msgjournal.seal import KeyUnusable
 from gateway.msgjournal.shadow import render_json, render_text, shadow
 from gateway.msgjournal.sink import MessageJournal
 from gateway.store import configured
@@ -65,9 +66,13 @@ async def _shadow(args: argparse.Namespace) -> int:
     candidate = load(args.config)
     current = load(args.current) if args.current else None
     store = configured.build(candidate)
-    await store.open()
     try:
         journal = MessageJournal(store, candidate.journal)
+    except KeyUnusable as exc:
+        print(exc, file=sys.stderr)
+        return UNUSABLE
+    await store.open()
+    try:
         found = await shadow(journal, candidate, current, args.since, args.until)
     finally:
         await store.close()
