@@ -20,6 +20,7 @@ from adapters._csvtable import DataFileError, every_problem
 from adapters.hl7_toolkit.tls import TlsOptions
 from gateway import config as config_module
 from gateway.config import Examined, Settings
+from gateway.msgjournal import checks as journal_checks
 from gateway.security import load_keys
 
 
@@ -42,6 +43,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *_registry(path, found, settings),
         *await _itk(path, found, settings),
         *_writable_paths(path, found, settings),
+        *journal_checks.problems(path, found, settings, environ),
     ], found
 
 
