@@ -64,7 +64,7 @@ def evaluators(settings: Settings) -> dict[str, Evaluate | str]:
 
 def _outcome(evaluate: Evaluate | str | None, payload: bytes) -> Evaluation:
     if evaluate is None:
-        return Evaluation("unroutable", reason="no such route in this configuration")
+        return Evaluation("not-evaluated", reason="no adapter of this name evaluates it")
     if isinstance(evaluate, str):
         return Evaluation("not-evaluated", reason=evaluate)
     return evaluate(payload)
