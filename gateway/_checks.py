@@ -20,6 +20,7 @@ from adapters._csvtable import DataFileError, every_problem
 from adapters.hl7_toolkit.tls import TlsOptions
 from gateway import config as config_module
 from gateway.config import Examined, Settings
+from gateway.msgjournal import checks as journal_checks
 from gateway.security import load_keys
 from gateway.tls import checks as tls_checks
 
@@ -44,6 +45,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *await _itk(path, found, settings),
         *_writable_paths(path, found, settings),
         *tls_checks.problems(path, found, settings),  # server.tls; every listener's expiry
+        *journal_checks.problems(path, found, settings, environ),
     ], found
 
 

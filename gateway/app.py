@@ -25,6 +25,7 @@ from gateway.http import handlers, referral
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, SLOT_PAGES, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.itk import door as itk_door
+from gateway.msgjournal import replay as msgjournal_replay
 from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
@@ -163,6 +164,7 @@ def create_app(
         app.add_subapp(settings.itk.path, itk_door.create(settings))
     app.router.add_get("/health", health)
     app.router.add_post("/admin/reload", admin_reload)
+    app.router.add_post("/admin/replay", msgjournal_replay.admin_replay)  # docs/ops/journal.md
     app.router.add_get("/ops/journeys", journeys.journeys)
     dashboard.add_routes(app)  # the operator page and its data (admin token)
     app.router.add_get("/admin/trace/{id}", trace_admin.trace)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gateway import config as config_module
 from gateway import examples, reporting
+from gateway.msgjournal import cli as msgjournal_cli
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.selftest import cli as selftest_cli
@@ -121,7 +122,9 @@ def _migrate(args: argparse.Namespace) -> int:
 async def _purge_store(settings: config_module.Settings, dry_run: bool) -> PurgeCounts:
     from gateway import retention  # imported here: it loads aiohttp
 
-    cutoffs = retention.cutoffs(settings.retention, retention.now())
+    cutoffs = retention.cutoffs(
+        settings.retention, retention.now(), settings.journal.retention_days
+    )
     store = configured.build(settings)
     await store.open()
     try:
@@ -262,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
     selftest_cli.add_parser(sub)
     trace_cli.add_parser(sub)  # the journey trace (docs/ops/trace.md)
+    msgjournal_cli.add_parser(sub)
     return parser
 
 

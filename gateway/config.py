@@ -27,6 +27,7 @@ from pydantic import (
 
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 from gateway.alerts.settings import AlertSettings
+from gateway.msgjournal.settings import JournalSettings
 from gateway.tls.settings import ServerTlsSettings
 from gateway.trace.settings import TraceSettings
 
@@ -527,6 +528,7 @@ class Settings(_Section):
     retention: RetentionSettings = RetentionSettings()
     alerts: AlertSettings | None = None
     trace: TraceSettings = TraceSettings()
+    journal: JournalSettings = JournalSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -42,8 +42,13 @@ def now() -> datetime:
     return utcnow()
 
 
-def cutoffs(settings: RetentionSettings, now: datetime) -> PurgeCutoffs:
-    """Each kind's cutoff: ``now`` less its period; None where the period is None."""
+def cutoffs(
+    settings: RetentionSettings, now: datetime, messages_days: int | None = None
+) -> PurgeCutoffs:
+    """Each kind's cutoff: ``now`` less its period; None where the period is None.
+
+    ``messages_days`` is the message journal's (``journal.retention_days``).
+    """
 
     def before(days: int | None) -> datetime | None:
         return None if days is None else now - timedelta(days=days)
@@ -54,6 +59,7 @@ def cutoffs(settings: RetentionSettings, now: datetime) -> PurgeCutoffs:
         journal=before(settings.journal_days),
         receipts=before(settings.receipts_days),
         slot_homes=before(settings.slot_homes_days),
+        messages=before(messages_days),
     )
 
 
@@ -68,12 +74,14 @@ class RetentionJob:
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        messages_days: int | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock or now
         self._sleep = sleep
         self._jitter = jitter
+        self._messages_days = messages_days
 
     def delay(self) -> float:
         """The wait before the next round."""
@@ -81,7 +89,8 @@ class RetentionJob:
 
     async def run_once(self, *, dry_run: bool = False) -> PurgeCounts:
         """One purge; raises what the store raises."""
-        found = await self._store.purge(cutoffs(self._settings, self._clock()), dry_run=dry_run)
+        limits = cutoffs(self._settings, self._clock(), self._messages_days)
+        found = await self._store.purge(limits, dry_run=dry_run)
         log.info("retention_purged", dry_run=dry_run, total=found.total, **found.as_dict())
         return found
 
@@ -97,7 +106,13 @@ class RetentionJob:
 
 async def job_ctx(app: web.Application) -> AsyncIterator[None]:
     """The periodic purge, for the life of the application."""
-    job = app[JOB] = RetentionJob(app[STORE], app[SETTINGS].retention, clock=app.get(CLOCK, utcnow))
+    settings = app[SETTINGS]
+    job = app[JOB] = RetentionJob(
+        app[STORE],
+        settings.retention,
+        clock=app.get(CLOCK, utcnow),
+        messages_days=settings.journal.retention_days,
+    )
     task = asyncio.create_task(job.run())
     try:
         yield

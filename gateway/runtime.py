@@ -28,6 +28,7 @@ from adapters import registry
 from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
 from gateway._claims import ClaimOwner
 from gateway.config import AdapterSettings, ConfigError, Settings, load
+from gateway.msgjournal import sink as msgjournal
 from gateway.reconcile import reconcile
 from gateway.routing import Router
 from gateway.service import BookingService
@@ -176,6 +177,7 @@ class Runtime:
             notifies = Capability.NOTIFICATIONS in adapter.capabilities
             if notifies and isinstance(adapter, NotifyingAdapter):
                 adapter.subscribe(service.apply_change)
+        msgjournal.attach(adapters, self._store, settings.journal)  # gateway/msgjournal
         version = mapping_version(settings, fingerprints)
         return Generation(number, version, settings, adapters, dict(fingerprints), service)
 

@@ -21,6 +21,7 @@ from adapters.hl7v2._journal import Journal
 from adapters.hl7v2._journal_schema import JournalTooNew
 from adapters.hl7v2._link import Link
 from adapters.hl7v2._options import Hl7v2ConfigError, Hl7v2Options, parse_options
+from adapters.hl7v2._shadow import evaluator
 from adapters.hl7v2.adapter import Hl7v2Adapter
 from adapters.hl7v2.mapping import DataFileError, Mappings, load_mappings
 
@@ -31,6 +32,7 @@ __all__ = [
     "Hl7v2Options",
     "Mappings",
     "create",
+    "evaluator",
     "load_mappings",
     "open_adapter",
 ]

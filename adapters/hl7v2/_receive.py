@@ -34,6 +34,7 @@ from adapters.hl7v2._booking import Booker
 from adapters.hl7v2._journal import PENDING, UNKNOWN
 from adapters.hl7v2._link import Link
 from adapters.hl7v2._siu import Rejected, read_change, to_booking
+from adapters.journaling import APPLIED, DUPLICATE, FAILED, REJECTED, Heard, MessageSink
 
 log = structlog.get_logger(__name__)
 After = Callable[[], Awaitable[None]]
@@ -45,6 +46,8 @@ class Receiver:
     ) -> None:
         self.link, self.booker, self.clock, self.log_name = link, booker, clock, log_name
         self.listener: BookingListener | None = None
+        #: The gateway's message journal, told of every message handled (``journal_to``).
+        self.sink: MessageSink | None = None
 
     async def __call__(self, payload: bytes) -> tuple[str | None, After | None]:
         parcel = split(payload)
@@ -96,13 +99,33 @@ class Receiver:
         return text
 
     async def _one(self, raw: bytes) -> tuple[str | None, After | None]:
+        answer, after, heard = await self._handle(raw)
+        sink = self.sink
+        if heard is not None and sink is not None:
+            await sink(self.link.name, heard)
+        return answer, after
+
+    async def replay(self, raw: bytes) -> Heard:
+        """Handle a journaled message again now, telling the gateway at once (no ACK is sent).
+
+        An identical message already accepted is answered from the journal and
+        reported as a duplicate: replaying it changes nothing.
+        """
+        _, after, heard = await self._handle(raw)
+        if after is not None:
+            await after()
+        if heard is None:
+            return Heard(CHANNEL, "", "", "", raw, REJECTED, "AR:100", "no readable MSH segment")
+        return heard
+
+    async def _handle(self, raw: bytes) -> tuple[str | None, After | None, Heard | None]:
         head = heading(raw)
         if head is None:
-            return None, None
+            return None, None, None
         try:
             text = self._decode(head, raw)
         except Rejected as exc:
-            return self._refuse(head, exc), None
+            return self._refuse(head, exc), None, _heard(head, raw, exc)
         journal, options = self.link.journal, self.link.options
         now = self.clock().timestamp()
         seen = await journal.inbound_seen(
@@ -110,7 +133,7 @@ class Receiver:
         )
         if seen is not None and seen.content_hash == head.content_hash:
             log.info("siu_replayed", adapter=self.log_name, control_id=loggable_id(head.control_id))
-            return seen.ack, None
+            return seen.ack, None, _heard(head, raw, None, DUPLICATE)
         if seen is not None:
             log.warning(
                 "siu_control_id_reused",
@@ -123,7 +146,7 @@ class Receiver:
         try:
             answer, after = await self._apply(text, head.control_id, head.trigger)
         except Rejected as exc:
-            return self._refuse(head, exc), None
+            return self._refuse(head, exc), None, _heard(head, raw, exc)
         await journal.remember_inbound(
             head.sender,
             head.control_id,
@@ -132,7 +155,7 @@ class Receiver:
             now,
             options.inbound_retention_s,
         )
-        return answer, after
+        return answer, after, _heard(head, raw, None)
 
     def _decode(self, head: Heading, raw: bytes) -> str:
         """The message as text, by its MSH-18 or the supplier's default (chapter 2.14.9.18)."""
@@ -209,6 +232,23 @@ class Receiver:
             await listener(link.name, change_event)
 
         return self._ack(trigger, control), tell
+
+
+#: The message journal's channel of the SIU messages this listener hears.
+CHANNEL = "hl7v2.siu"
+
+
+def _heard(head: Heading, raw: bytes, refused: Rejected | None, outcome: str = APPLIED) -> Heard:
+    """What the journal keeps of one message: AE is a failure (a mapping row may fix it),
+    AR a rejection. Only a mapping reason is kept: it names codes, never patient values."""
+    if refused is not None:
+        outcome = FAILED if refused.ack_code == "AE" else REJECTED
+        code = f"{refused.ack_code}:{refused.hl7_code}"
+        reason = refused.reason if refused.hl7_code == "103" else ""
+        return Heard(
+            CHANNEL, head.sender, head.control_id, head.content_hash, raw, outcome, code, reason
+        )
+    return Heard(CHANNEL, head.sender, head.control_id, head.content_hash, raw, outcome)
 
 
 def _er7(segment: Segment) -> str:

@@ -44,6 +44,7 @@ from adapters.hl7v2._link import Budget, Link
 from adapters.hl7v2._receive import Receiver
 from adapters.hl7v2._schedule_rows import ScheduleRows
 from adapters.hl7v2._search import SlotRef, search_result, without_held
+from adapters.journaling import Heard, MessageSink
 
 log = structlog.get_logger(__name__)
 SLOT_MEMORY = 100_000
@@ -219,6 +220,17 @@ class Hl7v2Adapter:
 
     def subscribe(self, listener: BookingListener) -> None:
         self.receiver.listener = listener
+
+    # -- JournalingAdapter (adapters/journaling.py) ------------------------------------
+
+    def journal_to(self, sink: MessageSink) -> None:
+        self.receiver.sink = sink
+
+    async def replay(self, payload: bytes) -> Heard:
+        """Handle a journaled SIU again through the current mapping (see ``Receiver.replay``)."""
+        if self._closed:
+            raise errors.SupplierUnavailable("the adapter is closed")
+        return await self.receiver.replay(payload)
 
     async def start(self, listen_tls: ssl.SSLContext | None = None) -> None:
         """Start the SIU listener (if configured) and the reconciler."""

@@ -20,10 +20,11 @@ from adapters.soap_toolkit.envelope import SoapVersion
 from gateway._claims import instance_id
 from gateway.config import ItkSettings, Settings
 from gateway.doors import masked
-from gateway.http.exchange import AUDIT, RUNTIME, STORE
+from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, STORE
 from gateway.itk import answers, validate
 from gateway.itk.receive import Receipt, Receiver
 from gateway.itk.tables import Tables, load_tables
+from gateway.msgjournal.doors import itk_received
 from gateway.store import AuditEntry, StoreUnavailable
 
 log = structlog.get_logger("gateway.itk")
@@ -84,6 +85,7 @@ async def receive(request: web.Request) -> web.Response:
             answer = answers.fault(error, version, None)
     response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
     _audit(request, response.status, receipt)
+    await _journal(request, body, receipt)
     log.info(
         "itk_request_handled",
         status=response.status,
@@ -114,6 +116,20 @@ def _audit(request: web.Request, status: int, receipt: Receipt) -> None:
             else f"fault_{receipt.error_code}",
             service_id=receipt.service_id,
         )
+    )
+
+
+async def _journal(request: web.Request, body: bytes | None, receipt: Receipt) -> None:
+    """The message journal's row (docs/ops/journal.md); ids and the sealed envelope only."""
+    journal = request.config_dict[SETTINGS].journal
+    await itk_received(
+        request.config_dict[STORE],
+        journal,
+        body,
+        receipt.outcome,
+        receipt.error_code,
+        masked(receipt.tracking_id),
+        masked(receipt.sender_ods),
     )
 
 

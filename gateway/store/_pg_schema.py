@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.store import _pg_trace
+from gateway.store import _pg_messages, _pg_trace
 
 #: ``pg_advisory_xact_lock`` key shared by every gateway migrating this database
 #: (an arbitrary constant: the bytes of "uecgwmig").
@@ -211,6 +211,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # The journey trace (gateway/store/trace.py; SQLite migration 12).
     _pg_trace.MIGRATION,
+    # The message journal of legacy messages in and out (gateway/store/messages.py).
+    _pg_messages.TABLE,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

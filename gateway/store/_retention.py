@@ -42,6 +42,8 @@ TARGETS: tuple[Target, ...] = (
     # Answered receipts; a claimed one is a message being processed.
     Target("receipts", "itk_receipts", "answered_at", "state = 'answered'", ("tracking_id",)),
     Target("slot_homes", "slot_homes", "seen_at", "", ("key",)),
+    # Journaled legacy messages, by when each was received or sent (journal.retention_days).
+    Target("messages", "message_journal", "at", "", ("id",)),
 )
 
 

@@ -250,6 +250,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # The journey trace: hops hash-chained per journey, and every id they carried
     # (gateway/store/trace.py, docs/ops/trace.md).
     _trace_sql.MIGRATION,
+    # The message journal of legacy messages in and out (gateway/store/messages.py).
+    (
+        """
+        CREATE TABLE message_journal (
+            id TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            route TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            control_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason_code TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            payload BLOB,
+            sealed INTEGER NOT NULL,
+            replays INTEGER NOT NULL DEFAULT 0,
+            replayed_at TEXT
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX ix_message_journal_at ON message_journal (at)",
+        "CREATE INDEX ix_message_journal_control ON message_journal (sender, control_id)",
+    ),
 )
 
 UPSERT_SLOT_HOME = """

@@ -11,10 +11,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from adapters.domain import Booking, Referral
 from gateway.store.trace import TraceStore
+
+if TYPE_CHECKING:  # messages.py reads rows with _sql, which imports this module
+    from gateway.store.messages import MessageRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,8 @@ class PurgeCutoffs:
     journal: datetime | None = None
     receipts: datetime | None = None
     slot_homes: datetime | None = None
+    #: The message journal (legacy messages in and out), by when each was journaled.
+    messages: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +279,12 @@ class PurgeCounts:
     journal: int = 0
     receipts: int = 0
     slot_homes: int = 0
+    messages: int = 0
 
     @property
     def total(self) -> int:
-        return self.audit + self.ledger + self.journal + self.receipts + self.slot_homes
+        kept = self.audit + self.ledger + self.journal + self.receipts + self.slot_homes
+        return kept + self.messages
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -286,6 +293,7 @@ class PurgeCounts:
             "journal": self.journal,
             "receipts": self.receipts,
             "slot_homes": self.slot_homes,
+            "messages": self.messages,
         }
 
 
@@ -579,6 +587,28 @@ class Store(TraceStore, Protocol):
         ...
 
     # -- retention ----------------------------------------------------------------
+
+    # -- message journal (gateway/store/messages.py) ------------------------------
+
+    async def record_message(self, record: MessageRecord) -> None:
+        """Journal one legacy message (its id is new)."""
+        ...
+
+    async def message(self, message_id: str) -> MessageRecord | None:
+        """The journaled message under ``message_id``, if kept."""
+        ...
+
+    async def messages_between(
+        self, start: datetime, end: datetime, direction: str = "in"
+    ) -> list[MessageRecord]:
+        """Messages journaled in ``[start, end)`` going ``direction``, oldest first."""
+        ...
+
+    async def settle_message(
+        self, message_id: str, outcome: str, reason_code: str, reason: str, at: datetime
+    ) -> None:
+        """Record what a replay at ``at`` made of a journaled message."""
+        ...
 
     async def purge(self, cutoffs: PurgeCutoffs, *, dry_run: bool = False) -> PurgeCounts:
         """Delete the finished rows older than each cutoff (see ``PurgeCutoffs``), in small

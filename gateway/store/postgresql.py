@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from gateway.store import _pg_ledger, _pg_schema, _pg_work, _retention
+from gateway.store import _pg_ledger, _pg_messages, _pg_schema, _pg_work, _retention
 from gateway.store import _pg_sql as _sql
 from gateway.store._pg_referrals import PooledReferralsAndAudit, refused
 from gateway.store._pg_trace import PooledTrace
@@ -40,6 +40,7 @@ from gateway.store.base import (
     StoreUnavailable,
     VersionConflict,
 )
+from gateway.store.messages import MessageRecord
 
 __all__ = ["PostgresStore"]
 
@@ -392,6 +393,30 @@ class PostgresStore(PooledReferralsAndAudit, PooledTrace):
     async def release_itk_receipt(self, tracking_id: str, owner: str) -> None:
         async with self._acquire() as conn:
             await _pg_work.release_receipt(conn, tracking_id, owner)
+
+    # -- message journal ---------------------------------------------------------------
+
+    async def record_message(self, record: MessageRecord) -> None:
+        async with self._acquire() as conn:
+            await _pg_messages.record(conn, record)
+
+    async def message(self, message_id: str) -> MessageRecord | None:
+        if _sql.has_nul(message_id):
+            return None  # PostgreSQL text cannot hold NUL: nothing stored has it
+        async with self._acquire() as conn:
+            return await _pg_messages.one(conn, message_id)
+
+    async def messages_between(
+        self, start: datetime, end: datetime, direction: str = "in"
+    ) -> list[MessageRecord]:
+        async with self._acquire() as conn:
+            return await _pg_messages.between(conn, start, end, direction)
+
+    async def settle_message(
+        self, message_id: str, outcome: str, reason_code: str, reason: str, at: datetime
+    ) -> None:
+        async with self._acquire() as conn:
+            await _pg_messages.settle(conn, message_id, outcome, reason_code, reason, at)
 
     # -- retention ------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from typing import TypeVar
 
 from adapters._sqlite_thread import SqliteThread
 from adapters._sqlite_wal import use_wal_now
-from gateway.store import _itk, _ledger, _outbox, _pointers, _retention, _sql
+from gateway.store import _itk, _ledger, _outbox, _pointers, _retention, _sql, messages
 from gateway.store._trace_sql import SqliteTrace
 from gateway.store.base import (
     AppointmentVersion,
@@ -416,6 +416,26 @@ class SqliteStore(SqliteTrace):
     async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
         return await self._select_audit(
             "WHERE at >= ? AND at < ? ORDER BY at, id", (_sql.to_text(start), _sql.to_text(end))
+        )
+
+    # -- message journal -------------------------------------------------------
+
+    async def record_message(self, record: messages.MessageRecord) -> None:
+        await self._write(lambda db: messages.record(db, record))
+
+    async def message(self, message_id: str) -> messages.MessageRecord | None:
+        return await self._read(lambda db: messages.one(db, message_id))
+
+    async def messages_between(
+        self, start: datetime, end: datetime, direction: str = "in"
+    ) -> list[messages.MessageRecord]:
+        return await self._read(lambda db: messages.between(db, start, end, direction))
+
+    async def settle_message(
+        self, message_id: str, outcome: str, reason_code: str, reason: str, at: datetime
+    ) -> None:
+        await self._write(
+            lambda db: messages.settle(db, message_id, outcome, reason_code, reason, at)
         )
 
     # -- retention -----------------------------------------------------------

@@ -191,3 +191,46 @@ def test_a_workers_count_checks_clean(tmp_path: Path, capsys: pytest.CaptureFixt
     assert config_module.load(config).server.workers == 4
     (tmp_path / "default.yaml").write_text("adapters: []\n")
     assert config_module.load(tmp_path / "default.yaml").server.workers == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "UEC_TEST_CHECK_KEY is not set: payloads would be kept as metadata only"),
+        ("not-a-key", "UEC_TEST_CHECK_KEY must hold a 32-byte key, hex or base64"),
+    ],
+)
+def test_an_unusable_journal_key_is_reported_at_its_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str | None,
+    message: str,
+) -> None:
+    """journal.key_env naming an unset variable or one holding no key is named at its line."""
+    if value is None:
+        monkeypatch.delenv("UEC_TEST_CHECK_KEY", raising=False)
+    else:
+        monkeypatch.setenv("UEC_TEST_CHECK_KEY", value)
+    config = tmp_path / "journal.yaml"
+    config.write_text(
+        f"store:\n  path: {tmp_path / 'g.sqlite3'}\n"
+        "journal:\n  key_env: UEC_TEST_CHECK_KEY\nadapters: []\n"
+    )
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"{config}:4:3: journal: {message}"]
+    assert "not-a-key" not in err
+
+
+def test_a_usable_journal_key_checks_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 32-byte key in the named variable passes check-config."""
+    monkeypatch.setenv("UEC_TEST_CHECK_KEY", "ab" * 32)
+    config = tmp_path / "journal.yaml"
+    config.write_text(
+        f"store:\n  path: {tmp_path / 'g.sqlite3'}\n"
+        "journal:\n  key_env: UEC_TEST_CHECK_KEY\nadapters: []\n"
+    )
+    assert main(["check-config", str(config)]) == 0, capsys.readouterr().err

@@ -17,8 +17,8 @@ from tests.pg import PG_DSN, drop_schema, schema_name
 from tests.store.retention_contract import NOW, populate
 
 RETENTION = "retention:\n  audit_days: 30\n"
-EXPECTED = ["audit: 1", "ledger: 1", "journal: 4", "receipts: 1", "slot_homes: 2"]
-NOTHING = ["audit: 0", "ledger: 0", "journal: 0", "receipts: 0", "slot_homes: 0"]
+EXPECTED = ["audit: 1", "ledger: 1", "journal: 4", "receipts: 1", "slot_homes: 2", "messages: 0"]
+NOTHING = ["audit: 0", "ledger: 0", "journal: 0", "receipts: 0", "slot_homes: 0", "messages: 0"]
 
 
 async def _populate(store: Store) -> None:

@@ -11,10 +11,11 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway import retention
-from gateway.config import RetentionSettings
+from gateway.config import RetentionSettings, Settings
 from gateway.retention import RetentionJob, cutoffs
 from gateway.store import AuditEntry, PurgeCounts, PurgeCutoffs, StoreUnavailable
 from gateway.store.sqlite import SqliteStore
+from tests.store.message_contract import make_message
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SETTINGS = RetentionSettings(interval_s=600, audit_days=365, ledger_days=2, slot_homes_days=None)
@@ -95,6 +96,7 @@ async def test_the_job_runs_every_interval_and_survives_a_store_error() -> None:
         "journal",
         "receipts",
         "slot_homes",
+        "messages",
     }, "counts only"
     failed = next(e for e in logs if e["event"] == "retention_failed")
     assert failed["error"] == "StoreUnavailable"
@@ -136,3 +138,27 @@ def test_the_app_starts_the_job() -> None:
 
     app = create_app(Settings())
     assert retention.job_ctx in app.cleanup_ctx
+
+
+async def test_the_job_purges_journaled_messages_past_journal_retention_days(
+    tmp_path: Path,
+) -> None:
+    """journal.retention_days gives the message journal's cutoff; newer messages stay."""
+    settings = Settings.model_validate({"journal": {"retention_days": 7}})
+    store = SqliteStore(tmp_path / "gateway.db")
+    await store.open()
+    try:
+        now = make_message(0).at + timedelta(days=10)
+        await store.record_message(make_message(1, 0))
+        await store.record_message(make_message(2, 60 * 24 * 5))
+        job = RetentionJob(
+            store,
+            settings.retention,
+            clock=lambda: now,
+            messages_days=settings.journal.retention_days,
+        )
+        assert (await job.run_once()).messages == 1
+        assert await store.message("msg-0001") is None
+        assert await store.message("msg-0002") is not None
+    finally:
+        await store.close()

@@ -28,6 +28,7 @@ from gateway.store.base import (
 from gateway.store.postgresql import PostgresStore
 from tests.pg import PgSchema, fresh_schema
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
+from tests.store.message_contract import MessageJournalContract
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 from tests.store.retention_contract import RetentionContract
@@ -56,7 +57,12 @@ async def journaled_store(pg_schema: PgSchema) -> AsyncIterator[PostgresStore]:
 
 
 class TestPostgresStoreContract(
-    StoreContract, PointerJournalContract, WorkContract, RetentionContract, TraceContract
+    StoreContract,
+    PointerJournalContract,
+    WorkContract,
+    RetentionContract,
+    TraceContract,
+    MessageJournalContract,
 ):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
     receipts, retention) on PostgreSQL."""

@@ -14,6 +14,7 @@ from gateway.store._sql import INSERT_VERSION, MIGRATIONS, SCHEMA_VERSION, versi
 from gateway.store.base import AuditEntry, ClaimState, Store, VersionConflict
 from gateway.store.sqlite import SqliteStore
 from tests.store.contract import NHS_A, T0, StoreContract, make_version
+from tests.store.message_contract import MessageJournalContract
 from tests.store.pointer_contract import PointerJournalContract
 from tests.store.referral_contract import make_referral
 from tests.store.retention_contract import RetentionContract
@@ -52,7 +53,12 @@ async def _in_transaction(store: SqliteStore) -> bool:
 
 
 class TestSqliteStoreContract(
-    StoreContract, PointerJournalContract, WorkContract, RetentionContract, TraceContract
+    StoreContract,
+    PointerJournalContract,
+    WorkContract,
+    RetentionContract,
+    TraceContract,
+    MessageJournalContract,
 ):
     """The shared contract (appointments, referrals, registry journal, HL7 outbox, ITK
     receipts, retention) on a file and on ``:memory:``."""

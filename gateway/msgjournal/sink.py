@@ -1,0 +1,108 @@
+"""Journaling what adapters hear: one row per message, payload sealed, plain or left out.
+
+``attach`` gives every adapter of a generation that journals (``JournalingAdapter``)
+the sink of one ``MessageJournal``. A store that cannot be written never stops a
+message being answered: the failure is logged (ids only) and the message goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+import structlog
+
+from adapters.contract import SupplierAdapter
+from adapters.domain import utcnow
+from adapters.journaling import Heard, JournalingAdapter
+from gateway.msgjournal.seal import SealBroken, read_key, seal, unseal
+from gateway.msgjournal.settings import JournalSettings
+from gateway.store import Store
+from gateway.store.messages import INBOUND, MessageRecord
+
+log = structlog.get_logger(__name__)
+
+
+class NotReplayable(Exception):
+    """A journaled message whose payload cannot be had (the reason says why)."""
+
+
+class MessageJournal:
+    def __init__(
+        self,
+        store: Store,
+        settings: JournalSettings,
+        *,
+        environ: Mapping[str, str] = os.environ,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.settings, self.clock = store, settings, clock
+        self.key = read_key(settings.key_env, environ)
+
+    def _kept(self, row_id: str, payload: bytes) -> tuple[bytes | None, bool]:
+        if self.key is not None:
+            return seal(self.key, row_id, payload), True
+        return (payload, False) if self.settings.store_plaintext else (None, False)
+
+    async def sink(self, route: str, heard: Heard) -> None:
+        """Journal one inbound message (the adapters' ``MessageSink``)."""
+        row_id = uuid.uuid4().hex
+        payload, sealed = self._kept(row_id, heard.payload)
+        record = MessageRecord(
+            id=row_id,
+            at=self.clock(),
+            direction=INBOUND,
+            channel=heard.channel,
+            route=route,
+            sender=heard.sender,
+            control_id=heard.control_id,
+            outcome=heard.outcome,
+            reason_code=heard.reason_code,
+            reason=heard.reason,
+            content_hash=heard.content_hash,
+            payload=payload,
+            sealed=sealed,
+        )
+        try:
+            await self.store.record_message(record)
+        except Exception as exc:  # the message is answered whatever the journal does
+            log.warning("message_journal_failed", route=route, error_type=type(exc).__name__)
+            return
+        log.info(
+            "message_journaled",
+            message_id=row_id,
+            route=route,
+            channel=heard.channel,
+            outcome=heard.outcome,
+            reason_code=heard.reason_code,
+        )
+
+    def payload(self, record: MessageRecord) -> bytes:
+        """The message's bytes; ``NotReplayable`` when only its metadata was kept."""
+        if record.payload is None:
+            raise NotReplayable(
+                "only metadata was journaled (no journal.key_env key and"
+                " journal.store_plaintext is false): the message cannot be replayed"
+            )
+        if not record.sealed:
+            return record.payload
+        if self.key is None:
+            raise NotReplayable("the payload is sealed and no journal key is set")
+        try:
+            return unseal(self.key, record.id, record.payload)
+        except SealBroken as exc:
+            raise NotReplayable(str(exc)) from None
+
+
+def attach(
+    adapters: Mapping[str, SupplierAdapter], store: Store, settings: JournalSettings
+) -> None:
+    """Give every journaling adapter the journal's sink (each generation, on reload too)."""
+    if not settings.enabled:
+        return
+    journal = MessageJournal(store, settings)
+    for adapter in adapters.values():
+        if isinstance(adapter, JournalingAdapter):
+            adapter.journal_to(journal.sink)
