@@ -21,11 +21,12 @@ from gateway._claims import instance_id
 from gateway.config import ItkSettings, Settings
 from gateway.doors import masked
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, STORE
-from gateway.itk import answers, validate
+from gateway.itk import _trace, answers, validate
 from gateway.itk.receive import Receipt, Receiver
 from gateway.itk.tables import Tables, load_tables
 from gateway.msgjournal.doors import itk_received
 from gateway.store import AuditEntry, StoreUnavailable
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger("gateway.itk")
 
@@ -72,10 +73,12 @@ async def receive(request: web.Request) -> web.Response:
         )
         content_type = request.headers.get("Content-Type", "")
         try:
-            async with request.config_dict[RUNTIME].use() as generation:
-                answer = await receiver.handle(
-                    body, content_type, generation, request.config_dict[STORE], receipt
-                )
+            with trace_scope.opened() as tx:
+                async with request.config_dict[RUNTIME].use() as generation:
+                    answer = await receiver.handle(
+                        body, content_type, generation, request.config_dict[STORE], receipt
+                    )
+            _trace.record(request, tx, receipt)
         except StoreUnavailable:
             # Nothing was claimed or sent on: 3100, send the same message again later.
             log.warning("store_unavailable")

@@ -31,6 +31,7 @@ from gateway.logs import mask_identifiers
 from gateway.runtime import Generation
 from gateway.service import idempotency_key
 from gateway.store import ItkReceipt, Store
+from gateway.trace import scope as trace_scope
 
 log = structlog.get_logger("gateway.itk")
 #: Whose tracking ids these are (the referral ledger's scope): ITK's are global UUIDs.
@@ -116,6 +117,8 @@ class Receiver:
     ) -> answers.Answer:
         envelope = message.distribution
         docs = reading.documents(envelope, self.settings.max_body_bytes, self.settings.max_depth)
+        if docs:  # dos_itk.md: the CDA id is what the booking's DocumentReference names
+            trace_scope.note(cda_id=docs[0].document_id)
         try:
             referral = reading.read_referral(
                 docs, service_id=accepted.service_id, sender_ods=receipt.sender_ods, received_at=now
