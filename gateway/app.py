@@ -32,6 +32,7 @@ from gateway.runtime import ReloadFailed, Runtime
 from gateway.security import load_keys
 from gateway.store import configured
 from gateway.trace import admin as trace_admin
+from gateway.trace.recorder import TRACE
 from gateway.workers import SERVING, Worker
 
 log = structlog.get_logger(__name__)
@@ -59,11 +60,16 @@ async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncIterator[None]:
     serving = app.get(SERVING)
+    trace = app[TRACE].submit  # journaled messages are hops of their journeys too
     if serving is None:
-        runtime = Runtime(app[SETTINGS], app[STORE], config_path)
+        runtime = Runtime(app[SETTINGS], app[STORE], config_path, trace=trace)
     else:  # each worker its own per-process adapter files (gateway/workers/files.py)
         runtime = Runtime(
-            app[SETTINGS], app[STORE], config_path, adapter_options=serving.adapter_options
+            app[SETTINGS],
+            app[STORE],
+            config_path,
+            adapter_options=serving.adapter_options,
+            trace=trace,
         )
     await runtime.start()
     app[RUNTIME] = runtime

@@ -29,6 +29,7 @@ from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
 from gateway._claims import ClaimOwner
 from gateway.config import AdapterSettings, ConfigError, Settings, load
 from gateway.msgjournal import sink as msgjournal
+from gateway.msgjournal.sink import Submit
 from gateway.reconcile import reconcile
 from gateway.routing import Router
 from gateway.service import BookingService
@@ -121,7 +122,9 @@ class Runtime:
         config_path: Path | None,
         *,
         adapter_options: AdapterOptions = _configured_options,
+        trace: Submit | None = None,
     ) -> None:
+        self._trace = trace
         self._settings = settings
         self._store = store
         self._config_path = config_path
@@ -177,7 +180,7 @@ class Runtime:
             notifies = Capability.NOTIFICATIONS in adapter.capabilities
             if notifies and isinstance(adapter, NotifyingAdapter):
                 adapter.subscribe(service.apply_change)
-        msgjournal.attach(adapters, self._store, settings.journal)  # gateway/msgjournal
+        msgjournal.attach(adapters, self._store, settings.journal, trace=self._trace)
         version = mapping_version(settings, fingerprints)
         return Generation(number, version, settings, adapters, dict(fingerprints), service)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters.domain import utcnow
 from gateway.http.exchange import RUNTIME, STORE, VERSION
 from gateway.registry import WORKER, backlog_report
+from gateway.store.messages import FAILED, REJECTED, MessageRecord
 
 log = structlog.get_logger(__name__)
 
@@ -106,4 +107,44 @@ async def backlogs(app: web.Application) -> dict[str, Any]:
     return {"registry": await backlog_report(worker) if worker is not None else None}
 
 
-BUILT_IN: dict[str, Section] = {"routes": routes, "in_doubt": in_doubt, "backlogs": backlogs}
+#: How far back the failures section looks, and how many it lists (newest first).
+FAILURES_WINDOW = timedelta(days=1)
+FAILURES_SHOWN = 25
+
+
+async def failures(app: web.Application) -> dict[str, Any]:
+    """Inbound legacy messages that failed or were refused in the last day (and any since
+    replayed), newest first: ids, channel, route, the reason (which mapping row), state."""
+    now = utcnow()
+    journaled = await app[STORE].messages_between(now - FAILURES_WINDOW, now + _AHEAD)
+    shown = [m for m in journaled if m.outcome in (FAILED, REJECTED) or m.replays]
+    return {
+        "recent": [_failure(m) for m in reversed(shown[-FAILURES_SHOWN:])],
+        "failed": sum(m.outcome == FAILED for m in journaled),
+        "rejected": sum(m.outcome == REJECTED for m in journaled),
+    }
+
+
+_AHEAD = timedelta(seconds=1)  # a message journaled this very second is still shown
+
+
+def _failure(record: MessageRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "at": record.at.isoformat(),
+        "channel": record.channel,
+        "route": record.route,
+        "control_id": record.control_id,
+        "reason_code": record.reason_code,
+        "reason": record.reason,
+        "state": record.outcome if not record.replays else f"{record.outcome} (replayed)",
+        "replayable": record.payload is not None and record.outcome in (FAILED, REJECTED),
+    }
+
+
+BUILT_IN: dict[str, Section] = {
+    "routes": routes,
+    "in_doubt": in_doubt,
+    "backlogs": backlogs,
+    "failures": failures,
+}

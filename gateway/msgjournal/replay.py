@@ -24,6 +24,7 @@ from gateway.http.exchange import RUNTIME, SETTINGS, STORE
 from gateway.msgjournal.sink import MessageJournal, NotReplayable
 from gateway.runtime import Generation
 from gateway.store.messages import APPLIED, DUPLICATE, INBOUND
+from gateway.trace.recorder import TRACE
 
 log = structlog.get_logger(__name__)
 MAX_IDS = 1000
@@ -69,6 +70,7 @@ async def replay_one(journal: MessageJournal, generation: Generation, row_id: st
     await journal.store.settle_message(
         row_id, heard.outcome, heard.reason_code, heard.reason, journal.clock()
     )
+    journal.hop(record, f"{record.channel}.replayed", heard.outcome)
     log.info("message_replayed", message_id=row_id, before=record.outcome, after=heard.outcome)
     return Replayed(
         row_id, "replayed", record.outcome, heard.outcome, heard.reason_code, heard.reason
@@ -95,7 +97,9 @@ async def admin_replay(request: web.Request) -> web.Response:
     if ids is None:
         reason = f'the body must be {{"ids": [...]}}: 1 to {MAX_IDS} journal ids'
         return web.json_response({"error": reason}, status=400)
-    journal = MessageJournal(request.app[STORE], request.app[SETTINGS].journal)
+    journal = MessageJournal(
+        request.app[STORE], request.app[SETTINGS].journal, trace=request.app[TRACE].submit
+    )
     async with request.app[RUNTIME].use() as generation:
         results = [await replay_one(journal, generation, i) for i in ids]
     return web.json_response(

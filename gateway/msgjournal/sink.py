@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import structlog
@@ -21,6 +21,11 @@ from gateway.msgjournal.seal import SealBroken, read_key, seal, unseal
 from gateway.msgjournal.settings import JournalSettings
 from gateway.store import Store
 from gateway.store.messages import INBOUND, MessageRecord
+from gateway.store.trace import TraceHop
+from gateway.trace.scope import clean_ids
+
+#: Where trace hops go (``TraceRecorder.submit``).
+Submit = Callable[[Sequence[TraceHop]], None]
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +42,9 @@ class MessageJournal:
         *,
         environ: Mapping[str, str] = os.environ,
         clock: Callable[[], datetime] = utcnow,
+        trace: Submit | None = None,
     ) -> None:
-        self.store, self.settings, self.clock = store, settings, clock
+        self.store, self.settings, self.clock, self.trace = store, settings, clock, trace
         self.key = read_key(settings.key_env, environ)
 
     def _kept(self, row_id: str, payload: bytes) -> tuple[bytes | None, bool]:
@@ -70,6 +76,7 @@ class MessageJournal:
         except Exception as exc:  # the message is answered whatever the journal does
             log.warning("message_journal_failed", route=route, error_type=type(exc).__name__)
             return
+        self.hop(record, f"{record.channel}.received", record.outcome)
         log.info(
             "message_journaled",
             message_id=row_id,
@@ -78,6 +85,15 @@ class MessageJournal:
             outcome=heard.outcome,
             reason_code=heard.reason_code,
         )
+
+    def hop(self, record: MessageRecord, kind: str, outcome: str) -> None:
+        """The message as a hop of its journey: found by its journal id and control id."""
+        if self.trace is None:
+            return
+        ids = clean_ids(
+            {"message_id": record.id, _CONTROL.get(record.channel, ""): record.control_id}
+        )
+        self.trace([TraceHop(self.clock(), record.route, kind, outcome, 0.0, ids)])
 
     def payload(self, record: MessageRecord) -> bytes:
         """The message's bytes; ``NotReplayable`` when only its metadata was kept."""
@@ -96,13 +112,21 @@ class MessageJournal:
             raise NotReplayable(str(exc)) from None
 
 
+#: Which trace id kind a channel's control id is (MSH-10 for HL7 v2, ITK's tracking id).
+_CONTROL = {"hl7v2.siu": "msh10", "itk": "itk_tracking_id"}
+
+
 def attach(
-    adapters: Mapping[str, SupplierAdapter], store: Store, settings: JournalSettings
+    adapters: Mapping[str, SupplierAdapter],
+    store: Store,
+    settings: JournalSettings,
+    *,
+    trace: Submit | None = None,
 ) -> None:
     """Give every journaling adapter the journal's sink (each generation, on reload too)."""
     if not settings.enabled:
         return
-    journal = MessageJournal(store, settings)
+    journal = MessageJournal(store, settings, trace=trace)
     for adapter in adapters.values():
         if isinstance(adapter, JournalingAdapter):
             adapter.journal_to(journal.sink)

@@ -36,6 +36,7 @@ ID_KINDS = (
     "appointment_id",
     "referral_id",
     "supplier_ref",
+    "message_id",
 )
 #: Carried with a hop but not an id of anything: never indexed, never joins journeys.
 ATTRIBUTES = ("appointment_version",)

@@ -126,7 +126,7 @@ async function runTrace() {
     const journey = await call(`/admin/trace/${encodeURIComponent(id)}`);
     $("trace").hidden = false;
     fill("trace", journey.hops || [], (row, h) => {
-      cell(row, h.seq); cell(row, h.at); cell(row, h.kind); cell(row, h.door);
+      cell(row, h.seq); cell(row, h.at); cell(row, h.kind); cell(row, h.place);
       cell(row, h.outcome, /fail|reject|error/.test(h.outcome || "") ? "bad" : null);
       cell(row, h.latency_ms);
       const ids = cell(row, "");
@@ -150,7 +150,8 @@ async function doReplay(id, button) {
       body: JSON.stringify({ ids: [id] }),
     });
     const outcome = (result.results || []).find((r) => r.id === id) || {};
-    button.textContent = `Replayed: ${outcome.outcome || "done"}`;
+    button.textContent = outcome.result === "error"
+      ? `Not replayed: ${outcome.reason}` : `Replayed: ${outcome.after || outcome.result}`;
   } catch (error) {
     button.textContent = `Replay failed: ${error.message}`;
   }
