@@ -7,7 +7,6 @@ JSON or HL7. Typed adapter errors become ``ApiError`` through one table
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -108,8 +107,7 @@ class BookingService(Amendments):
     async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
         """Run one adapter call within the deadline, translating its typed errors."""
         try:
-            async with asyncio.timeout(ctx.remaining()):
-                return await work
+            return await self.router.breakers.call(route.name, op, work, ctx.remaining())
         except TimeoutError:
             log.warning("supplier_timed_out", route=route.name, op=op)
             raise ApiError(
