@@ -5,7 +5,8 @@ back a ``Reply`` (status, headers, bounded body bytes), or raises a typed
 ``AdapterError``. Everything aiohttp can throw is translated here, by a table,
 so no transport exception escapes an adapter.
 
-Retries are decided by the caller, who knows whether a resend is safe: a
+Pauses follow the one shared policy (``adapters/_resilience.py``). Retries are
+decided by the caller, who knows whether a resend is safe: a
 request that never left (connection refused) is always safe to resend; a
 request that may have reached the supplier only when the caller says so
 (a GET, or a booking carrying its idempotency key).
@@ -22,6 +23,7 @@ import aiohttp
 import structlog
 from pydantic import ValidationError
 
+from adapters._resilience import RetryPolicy, pause
 from adapters.domain import CallContext
 from adapters.errors import (
     AdapterError,
@@ -67,6 +69,11 @@ class Policy:
     attempts: int = 3
     backoff_s: float = 0.1
     max_body_bytes: int = 2_000_000
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The shared retry policy (adapters/_resilience.py) these options describe."""
+        return RetryPolicy(attempts=self.attempts, backoff_s=self.backoff_s)
 
 
 class _TooLarge(Exception):
@@ -163,54 +170,30 @@ async def send(
         try:
             reply = await send_once(session, out, timeout_s, policy.max_body_bytes)
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError, _TooLarge) as exc:
-            if _may_resend(out, exc, attempt, policy, ctx):
-                log.info(
-                    "supplier_request_resent",
-                    adapter=adapter,
-                    operation=operation,
-                    attempt=attempt,
-                    error_type=type(exc).__name__,
-                )
-                await _pause(policy, attempt, ctx)
+            if _may_resend(out, exc) and await pause(policy.retry, attempt, ctx.remaining()):
+                _resent(adapter, operation, attempt, error_type=type(exc).__name__)
                 continue
             raise _failure(out, exc, operation, adapter, ctx) from exc
         if (
             reply.status in TRANSIENT_STATUSES
             and out.resendable
-            and attempt < policy.attempts
-            and _time_left(ctx, policy)
+            and await pause(policy.retry, attempt, ctx.remaining())
         ):
-            log.info(
-                "supplier_request_resent",
-                adapter=adapter,
-                operation=operation,
-                attempt=attempt,
-                status=reply.status,
-            )
-            await _pause(policy, attempt, ctx)
+            _resent(adapter, operation, attempt, status=reply.status)
             continue
         return reply
 
 
-def _may_resend(
-    out: Outgoing, exc: BaseException, attempt: int, policy: Policy, ctx: CallContext
-) -> bool:
-    if attempt >= policy.attempts or not _time_left(ctx, policy):
-        return False
+def _may_resend(out: Outgoing, exc: BaseException) -> bool:
     if isinstance(exc, _TooLarge | ValueError):
         return False  # the same answer would come back
     return out.resendable or never_sent(exc)
 
 
-def _time_left(ctx: CallContext, policy: Policy) -> bool:
-    remaining = ctx.remaining()
-    return remaining is None or remaining > policy.backoff_s
-
-
-async def _pause(policy: Policy, attempt: int, ctx: CallContext) -> None:
-    pause = policy.backoff_s * attempt
-    remaining = ctx.remaining()
-    await asyncio.sleep(pause if remaining is None else min(pause, remaining))
+def _resent(adapter: str, operation: str, attempt: int, **why: object) -> None:
+    log.info(
+        "supplier_request_resent", adapter=adapter, operation=operation, attempt=attempt, **why
+    )
 
 
 def _failure(

@@ -66,6 +66,15 @@ class SupplierUnavailable(AdapterError):
     transient = True
 
 
+class CircuitOpen(SupplierUnavailable):
+    """The route's circuit is open: the supplier failed repeatedly and is not being called
+    until ``retry_after_s`` has passed (then one probe goes through)."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class SupplierTimeout(AdapterError):
     """The supplier did not answer within the call's deadline."""
 

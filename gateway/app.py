@@ -18,6 +18,7 @@ from gateway.alerts.loop import alerts_ctx
 from gateway.audit import AuditTrail
 from gateway.bars import door as bars_door
 from gateway.bars import listener as bars_listener
+from gateway.circuits import circuit_states
 from gateway.config import Settings
 from gateway.fhir.slot_pages import SlotPages
 from gateway.hl7 import front_door_ctx
@@ -85,10 +86,12 @@ async def health(request: web.Request) -> web.Response:
         checks = {name: await a.health() for name, a in generation.adapters.items()}
         version = generation.version
     ok = all(c.ok for c in checks.values())
+    circuits = circuit_states(request.app[RUNTIME].breakers, list(checks))
     body: dict[str, Any] = {
         "status": "pass" if ok else "fail",
         "mapping_version": version,
         "checks": {n: c.model_dump() for n, c in checks.items()},
+        "circuits": {n: c.as_json() for n, c in circuits.items()},
     }
     worker = request.app.get(WORKER)
     if worker is not None:

@@ -95,6 +95,11 @@ class ErrorKind(enum.Enum):
     SUPPLIER_UNAVAILABLE = ErrorSpec(
         500, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
     )
+    # The route's circuit is open (gateway/circuits.py): answered at once, with Retry-After
+    # the seconds until the gateway probes the supplier again.
+    SUPPLIER_CIRCUIT_OPEN = ErrorSpec(
+        503, "transient", "SUPPLIER_UNAVAILABLE", "Supplier system unavailable"
+    )
     SUPPLIER_TIMEOUT = ErrorSpec(504, "transient", "SUPPLIER_TIMEOUT", "Supplier system timeout")
     # The gateway's own store (PostgreSQL) cannot be reached for a moment: nothing was
     # written, the request may be sent again as it was (with Retry-After).
@@ -143,6 +148,7 @@ ADAPTER_ERRORS: tuple[tuple[type[adapter_errors.AdapterError], ErrorKind], ...] 
     (adapter_errors.MappingError, ErrorKind.BUSINESS_RULE),
     (adapter_errors.CapabilityNotSupported, ErrorKind.NOT_IMPLEMENTED),
     (adapter_errors.SupplierRefused, ErrorKind.SUPPLIER_REFUSED),
+    (adapter_errors.CircuitOpen, ErrorKind.SUPPLIER_CIRCUIT_OPEN),
     (adapter_errors.SupplierTimeout, ErrorKind.SUPPLIER_TIMEOUT),
     (adapter_errors.OutcomeUnknown, ErrorKind.SUPPLIER_TIMEOUT),
     (adapter_errors.SupplierUnavailable, ErrorKind.SUPPLIER_UNAVAILABLE),
@@ -152,6 +158,9 @@ ADAPTER_ERRORS: tuple[tuple[type[adapter_errors.AdapterError], ErrorKind], ...] 
 
 def from_adapter_error(exc: adapter_errors.AdapterError) -> ApiError:
     """Translate a typed adapter error; unknown subclasses become 500 (transient)."""
+    if isinstance(exc, adapter_errors.CircuitOpen):
+        retry = {"Retry-After": str(exc.retry_after_s)}
+        return ApiError(ErrorKind.SUPPLIER_CIRCUIT_OPEN, exc.message, headers=retry)
     for cls, kind in ADAPTER_ERRORS:
         if isinstance(exc, cls):
             return ApiError(kind, exc.message)

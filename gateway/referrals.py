@@ -356,8 +356,9 @@ class ReferralService:
     async def _call(self, route: Route, ctx: CallContext, work: Awaitable[T]) -> T:
         """One adapter call within the deadline, its typed errors translated."""
         try:
-            async with asyncio.timeout(ctx.remaining()):
-                return await work
+            return await self.router.breakers.call(
+                route.name, "send_referral", work, ctx.remaining()
+            )
         except TimeoutError:
             log.warning("supplier_timed_out", route=route.name, op="send_referral")
             raise ApiError(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from adapters.contract import SupplierAdapter
 from adapters.domain import SlotSearchResult
+from gateway.circuits import Breakers
 from gateway.config import ServiceRoute
 
 #: Versioned results remembered (see ``Router.remember``) before the record restarts.
@@ -42,7 +43,10 @@ class Router:
         services: Mapping[str, ServiceRoute],
         *,
         memory: int = 100_000,
+        breakers: Breakers | None = None,
     ) -> None:
+        #: Each route's circuit breaker; the runtime passes one set kept across reloads.
+        self.breakers = breakers or Breakers()
         self.routes = {name: Route(name, adapter) for name, adapter in adapters.items()}
         self.services = dict(services)
         self._memory = memory

@@ -27,6 +27,7 @@ import structlog
 from adapters import registry
 from adapters.contract import Capability, NotifyingAdapter, SupplierAdapter
 from gateway._claims import ClaimOwner
+from gateway.circuits import Breakers
 from gateway.config import AdapterSettings, ConfigError, Settings, load
 from gateway.msgjournal import sink as msgjournal
 from gateway.msgjournal.sink import Submit
@@ -133,10 +134,13 @@ class Runtime:
         self.current: Generation | None = None
         # One claim holder for the whole process, whatever generation serves a request.
         self._claim_owner = ClaimOwner()
+        #: Circuits outlive generations: a reload does not make a failing supplier well.
+        self.breakers = Breakers(settings.circuits)
         self._reconciling: asyncio.Task[None] | None = None
 
     def _service(self, settings: Settings, adapters: dict[str, SupplierAdapter]) -> BookingService:
-        router = Router(adapters, {s.id: s for s in settings.services})
+        self.breakers.settings = settings.circuits
+        router = Router(adapters, {s.id: s for s in settings.services}, breakers=self.breakers)
         return BookingService(
             self._store,
             router,

@@ -7,7 +7,6 @@ JSON or HL7. Typed adapter errors become ``ApiError`` through one table
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -110,8 +109,7 @@ class BookingService(Amendments):
         """Run one adapter call within the deadline, translating its typed errors."""
         try:
             with trace_scope.supplier_call(route.name, op) as hop:
-                async with asyncio.timeout(ctx.remaining()):
-                    result = await work
+                result = await self.router.breakers.call(route.name, op, work, ctx.remaining())
                 if isinstance(result, Booking):
                     hop.ids["supplier_ref"] = result.supplier_ref
                 return result

@@ -11,9 +11,7 @@ or no answer at all). A 401 drops the token and resends once with a fresh one
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from adapters._resilience import RetryPolicy, pause
 from adapters.bars._errors import Op, is_outcome, retry_after, rule_for
 from adapters.bars._token import TokenSource
 from adapters.bars_toolkit.headers import JSON_TYPE, Target, request_headers, transaction_ids
@@ -121,16 +120,9 @@ class Wire:
 
     async def _pause(self, call: Call, attempt: int, last: Reply | AnswerLost | None) -> bool:
         """Sleep before the next attempt; False when the deadline leaves no room for one."""
-        delay = self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random())
-        if isinstance(last, Reply):
-            asked = retry_after(last.headers)
-            if asked is not None:
-                delay = max(delay, asked)
-        remaining = call.ctx.remaining()
-        if remaining is not None and delay >= remaining * 0.9:
-            return False
-        await asyncio.sleep(delay)
-        return True
+        asked = retry_after(last.headers) if isinstance(last, Reply) else None
+        policy = RetryPolicy(attempts=self.attempts, backoff_s=self.backoff_s, max_backoff_s=30.0)
+        return await pause(policy, attempt, call.ctx.remaining(), at_least=asked or 0.0)
 
     def headers(self, call: Call, token: str) -> dict[str, str]:
         request_id, correlation_id = call.ids

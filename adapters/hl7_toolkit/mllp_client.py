@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from adapters._resilience import RetryPolicy, pause
 from adapters.hl7_toolkit.er7 import Er7Error, Message, decode
 from adapters.hl7_toolkit.mllp import (
     DEFAULT_MAX_FRAME,
@@ -79,8 +80,9 @@ class MllpClient:
         self.host, self.port = host, port
         self._tls, self._server_hostname = tls, server_hostname
         self._max_frame = max_frame
-        self._attempts = max(1, connect_attempts)
-        self._backoff, self._backoff_max = backoff_s, backoff_max_s
+        self._retry = RetryPolicy(
+            attempts=max(1, connect_attempts), backoff_s=backoff_s, max_backoff_s=backoff_max_s
+        )
         self._log_name = log_name
         self._conn: _Connection | None = None
         self._connect_lock = asyncio.Lock()
@@ -138,9 +140,8 @@ class MllpClient:
 
     async def _connect(self, deadline: float) -> _Connection:
         loop = asyncio.get_running_loop()
-        delay = self._backoff
         last: BaseException | None = None
-        for attempt in range(1, self._attempts + 1):
+        for attempt in range(1, self._retry.attempts + 1):
             try:
                 async with asyncio.timeout_at(deadline):
                     reader, writer = await asyncio.open_connection(
@@ -160,10 +161,8 @@ class MllpClient:
                     attempt=attempt,
                     error_type=type(exc).__name__,
                 )
-                if attempt == self._attempts or loop.time() + delay >= deadline:
+                if not await pause(self._retry, attempt, deadline - loop.time()):
                     break
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
                 continue
             conn = _Connection(reader, writer)
             conn.task = loop.create_task(self._read_loop(conn))

@@ -3,12 +3,12 @@ and recover it from a 409 pointer (fs_xti.md), PUT a cancel with If-Match."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from typing import Any
 
 from adapters import errors
+from adapters._resilience import RetryPolicy, pause
 from adapters.domain import CallContext
 from adapters.national_fhir._appointment_in import contained_slot, version_id
 from adapters.national_fhir._fhir import Json
@@ -43,13 +43,14 @@ async def read(wire: Wire, endpoint: Endpoint, appointment_id: str, ctx: CallCon
 
 async def send_booking(wire: Wire, call: Call, ctx: CallContext, attempts: int) -> Reply:
     """POST the booking; a 409 'still in progress' (no pointer yet) is asked again shortly."""
-    for attempt in range(1, attempts + 1):
+    policy = RetryPolicy(attempts, backoff_s=0.1, max_backoff_s=1.0)
+    attempt = 0
+    while True:
+        attempt += 1
         reply = await wire.send(call, ctx)
         in_progress = reply.status == 409 and is_duplicate(reply) and pointer(reply) is None
-        if not in_progress or attempt == attempts:
+        if not in_progress or not await pause(policy, attempt, ctx.remaining()):
             return reply
-        await asyncio.sleep(min(1.0, 0.1 * attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def booked(

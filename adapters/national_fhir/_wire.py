@@ -9,7 +9,6 @@ Answers may be gzip-compressed or not; both are read.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import time
 import uuid
@@ -22,6 +21,7 @@ import orjson
 import structlog
 from yarl import URL
 
+from adapters._resilience import RetryPolicy, pause
 from adapters.domain import CallContext
 from adapters.national_fhir._token import Scope, TokenIssuer
 
@@ -170,8 +170,9 @@ class Wire:
                 error_type=type(error).__name__,
                 x_request_id=call.request_id,
             )
-            if attempt < self._attempts:
-                await asyncio.sleep(0.05 * attempt)
+            remaining = ctx.remaining() if ctx is not None else None
+            if not await pause(RetryPolicy(self._attempts, backoff_s=0.05), attempt, remaining):
+                break
         raise ConnectionLost(sent, error)
 
     async def _once(

@@ -112,6 +112,7 @@ KIND_TO_REC: dict[ErrorKind, tuple[Rec, str]] = {
     ErrorKind.INTERNAL_ERROR: (Rec.SERVER_ERROR, "exception"),
     ErrorKind.NOT_IMPLEMENTED: (Rec.NOT_IMPLEMENTED, "not-supported"),
     ErrorKind.SUPPLIER_UNAVAILABLE: (Rec.SERVICE_UNAVAILABLE, "transient"),
+    ErrorKind.SUPPLIER_CIRCUIT_OPEN: (Rec.SERVICE_UNAVAILABLE, "transient"),
     ErrorKind.SUPPLIER_TIMEOUT: (Rec.TIMEOUT, "timeout"),
     ErrorKind.STORE_UNAVAILABLE: (Rec.SERVICE_UNAVAILABLE, "transient"),
     ErrorKind.SUPPLIER_REFUSED: (Rec.SERVER_ERROR, "exception"),
