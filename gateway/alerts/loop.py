@@ -55,6 +55,11 @@ def _built_in(app: web.Application) -> dict[Kind, Source]:
         age = (worker.clock() - oldest).total_seconds() if oldest is not None else 0.0
         return {"registry": age}
 
+    async def circuit_open() -> Values:
+        async with app[RUNTIME].use() as generation:
+            states = generation.router.breakers.states()
+        return {name: 1.0 if state.state == "open" else 0.0 for name, state in states.items()}
+
     async def cert_expiry() -> Values:
         return await asyncio.to_thread(certificate_days, app[SETTINGS])
 
@@ -63,6 +68,7 @@ def _built_in(app: web.Application) -> dict[Kind, Source]:
         Kind.IN_DOUBT: in_doubt,
         Kind.BACKLOG_AGE: backlog_age,
         Kind.CERT_EXPIRY: cert_expiry,
+        Kind.CIRCUIT_OPEN: circuit_open,
     }
 
 

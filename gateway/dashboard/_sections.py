@@ -142,8 +142,19 @@ def _failure(record: MessageRecord) -> dict[str, Any]:
     }
 
 
+async def circuits(app: web.Application) -> dict[str, Any]:
+    """Each supplier route's circuit: closed, open (with its retry time) or half-open."""
+    async with app[RUNTIME].use() as generation:
+        states = generation.router.breakers.states()
+        names = generation.adapters
+    found = {name: {"state": "closed", "failures": 0} for name in names}
+    found.update({name: state.as_json() for name, state in states.items()})
+    return found
+
+
 BUILT_IN: dict[str, Section] = {
     "routes": routes,
+    "circuits": circuits,
     "in_doubt": in_doubt,
     "backlogs": backlogs,
     "failures": failures,

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.config import ConfigError
 from gateway.config import load as load_config
 from tests.alerts.webhook import Webhook
-from tests.api.conftest import SERVICE_ROOT_PATH
+from tests.api.conftest import READ_SLOTS, SERVICE_ROOT_PATH, Consumer
 from tests.rest_diary.conftest import (
     API_KEY,
     CLIENT_SECRET,
@@ -170,3 +170,50 @@ def test_a_rule_name_used_twice_is_refused_by_the_configuration(tmp_path: Path) 
     (tmp_path / "gateway.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="rule names must be unique: a"):
         load_config(tmp_path / "gateway.yaml")
+
+
+async def test_an_open_circuit_fires_its_alert_and_shows_on_the_dashboard(
+    tmp_path: Path,
+    peer: list[RunningPeer],
+    webhook: Webhook,
+    unused_tcp_port_factory: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two failed searches with the supplier down open its circuit: the circuit-open rule
+    posts 'firing' for acme-rest, and the dashboard's data says the circuit is open."""
+    monkeypatch.setenv("UEC_ADMIN", "ops")
+    port = unused_tcp_port_factory()
+    path = _config(tmp_path, port, peer[0], webhook.url)
+    text = path.read_text(encoding="utf-8").replace(
+        "      subject: acme-rest\n",
+        "      subject: acme-rest\n    - {name: open, kind: circuit_open}\n",
+    )
+    text = text.replace("server:\n", "server:\n  admin_token_env: UEC_ADMIN\n", 1)
+    path.write_text(
+        text + "circuits:\n  adapters:\n    acme-rest: {failures: 2, reset_s: 60}\n",
+        encoding="utf-8",
+    )
+    client: TestClient[web.Request, web.Application] = TestClient(
+        TestServer(create_app(load_config(path), path), host="127.0.0.1", port=port)
+    )
+    await client.start_server()
+    try:
+        consumer = Consumer(client, load_config(path))
+        await peer[0].stop()
+        for _ in range(2):
+            resp = await consumer.client.get(
+                f"{SERVICE_ROOT_PATH}/Slot?service={MIU_SERVICE}&status=free",
+                headers=consumer.headers(READ_SLOTS, "read:slot"),
+            )
+            assert resp.status == 500  # SUPPLIER_UNAVAILABLE, as the STU3 error table has it
+        async with asyncio.timeout(10):
+            while not [a for a in webhook.received if a["alert"] == "open"]:
+                await webhook.wait_for(len(webhook.received) + 1)
+        (opened,) = [a for a in webhook.received if a["alert"] == "open"]
+        assert (opened["subject"], opened["state"]) == ("acme-rest", "firing")
+        data = await (
+            await client.get("/admin/dashboard/data", headers={"Authorization": "Bearer ops"})
+        ).json()
+        assert data["circuits"]["acme-rest"]["state"] == "open"
+    finally:
+        await client.close()
