@@ -19,6 +19,7 @@ from adapters import registry
 from adapters._csvtable import DataFileError, every_problem
 from adapters.hl7_toolkit.tls import TlsOptions
 from gateway import config as config_module
+from gateway.circuits import unknown_routes
 from gateway.config import Examined, Settings
 from gateway.msgjournal import checks as journal_checks
 from gateway.security import load_keys
@@ -46,6 +47,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *_writable_paths(path, found, settings),
         *tls_checks.problems(path, found, settings),  # server.tls; every listener's expiry
         *journal_checks.problems(path, found, settings, environ),
+        *_circuits(path, found, settings),
     ], found
 
 
@@ -201,6 +203,12 @@ def _registry(path: Path, found: Examined, settings: Settings) -> list[str]:
             "gateway; name the national registry (or `uec-gateway simulate registry`)"
         ]
     return []
+
+
+def _circuits(path: Path, found: Examined, settings: Settings) -> list[str]:
+    names = [a.name for a in settings.adapters]
+    unknown = unknown_routes(settings.circuits, names)
+    return [f"{_at(path, found, ('circuits', 'adapters', key))}: {text}" for key, text in unknown]
 
 
 def _writable_paths(path: Path, found: Examined, settings: Settings) -> list[str]:

@@ -15,6 +15,7 @@ clock for tests, and a state another part can read without reaching into a libra
 from __future__ import annotations
 
 import asyncio
+import difflib
 import inspect
 import math
 import time
@@ -214,6 +215,17 @@ def _note(circuit: Circuit, exc: BaseException) -> None:
         circuit.succeeded()  # a business answer: the supplier works
     else:
         circuit.released()  # cancelled, or a fault of ours: says nothing of the supplier
+
+
+def unknown_routes(settings: CircuitSettings, names: list[str]) -> list[tuple[str, str]]:
+    """Each ``circuits.adapters`` key no adapter has, with what to say about it."""
+    out = []
+    for key in settings.adapters:
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            out.append((key, f"circuits.adapters: no adapter '{key}'{hint}"))
+    return out
 
 
 def circuit_states(breakers: Breakers, routes: list[str]) -> dict[str, CircuitState]:
