@@ -24,6 +24,7 @@ from gateway.http import handlers, referral
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, SLOT_PAGES, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.itk import door as itk_door
+from gateway.metrics import web as metrics
 from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
@@ -133,7 +134,8 @@ def create_app(
     """
     logs.quiet_noisy_loggers()
     app = web.Application(
-        middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
+        middlewares=[metrics.metrics_middleware, fhir_middleware],
+        client_max_size=settings.server.max_body_bytes,
     )
     if worker is not None:
         app[SERVING] = worker
@@ -142,6 +144,7 @@ def create_app(
     app[SLOT_PAGES] = SlotPages()
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(metrics.metrics_ctx)  # counts what all that follows does
     app.cleanup_ctx.append(_registry_ctx)  # the registry pointer worker, when configured
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
@@ -158,6 +161,7 @@ def create_app(
         # The ITK 2.2 door (SOAP) for legacy 111 senders, over the same referral service.
         app.add_subapp(settings.itk.path, itk_door.create(settings))
     app.router.add_get("/health", health)
+    metrics.add_routes(app)  # /metrics, /health/live, /health/ready
     app.router.add_post("/admin/reload", admin_reload)
     app.router.add_get("/ops/journeys", journeys.journeys)
     return app

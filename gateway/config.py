@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
+from gateway.metrics.settings import MetricsSettings
 
 __all__ = [
     "MEMORY",
@@ -520,6 +521,7 @@ class Settings(_Section):
     itk: ItkSettings | None = None
     referrals: ReferralSettings = ReferralSettings()
     retention: RetentionSettings = RetentionSettings()
+    metrics: MetricsSettings = MetricsSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
+from gateway import metrics
 from gateway._claims import ClaimOwner, hold, in_doubt_work, seconds_left
 from gateway._mutex import AppointmentLocks
 from gateway.amend import Amendments
@@ -107,17 +109,24 @@ class BookingService(Amendments):
 
     async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
         """Run one adapter call within the deadline, translating its typed errors."""
+        started, outcome = time.perf_counter(), "error"
         try:
             async with asyncio.timeout(ctx.remaining()):
-                return await work
+                result = await work
+            outcome = "ok"
+            return result
         except TimeoutError:
+            outcome = "timeout"
             log.warning("supplier_timed_out", route=route.name, op=op)
             raise ApiError(
                 ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time"
             ) from None
         except adapter_errors.AdapterError as exc:
-            log.info("supplier_refused", route=route.name, op=op, error=type(exc).__name__)
+            outcome = type(exc).__name__  # the adapter error classes: a bounded set
+            log.info("supplier_refused", route=route.name, op=op, error=outcome)
             raise from_adapter_error(exc) from exc
+        finally:
+            metrics.supplier_call(route.name, op, outcome, time.perf_counter() - started)
 
     async def search(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
         route = self.router.for_service(query.service_id)
@@ -218,6 +227,7 @@ class BookingService(Amendments):
             log.info(
                 "appointment_booked", appointment_id=version.appointment_id, route=home.route.name
             )
+            metrics.counted("bookings", home.route.name)
             return version
 
     async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:
@@ -310,6 +320,7 @@ class BookingService(Amendments):
             work=work,
         )
         if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
+            metrics.counted("duplicates", str(claim.body_hash == digest).lower())
             raise DuplicateRequest(
                 Replay(claim.appointment_id, claim.version, claim.body_hash == digest)
             )
@@ -319,6 +330,7 @@ class BookingService(Amendments):
             # Its holder died mid-request: the adapter call below, under the same
             # idempotency key, finds what the supplier made of the first send.
             log.info("claim_taken_over", previous_owner=claim.owner)
+            metrics.counted("in_doubt", "taken_over")
         async with hold(self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock):
             yield
 

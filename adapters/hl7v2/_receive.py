@@ -21,7 +21,7 @@ from datetime import datetime
 
 import structlog
 
-from adapters import errors
+from adapters import errors, telemetry
 from adapters.contract import BookingChange, BookingListener
 from adapters.hl7_toolkit.charsets import UnknownCharset, codec_for
 from adapters.hl7_toolkit.er7 import Message, Segment
@@ -99,6 +99,7 @@ class Receiver:
         head = heading(raw)
         if head is None:
             return None, None
+        telemetry.message("hl7v2_siu", "received")
         try:
             text = self._decode(head, raw)
         except Rejected as exc:
@@ -110,6 +111,7 @@ class Receiver:
         )
         if seen is not None and seen.content_hash == head.content_hash:
             log.info("siu_replayed", adapter=self.log_name, control_id=loggable_id(head.control_id))
+            telemetry.message("hl7v2_siu", "replayed")
             return seen.ack, None
         if seen is not None:
             log.warning(
@@ -132,6 +134,7 @@ class Receiver:
             now,
             options.inbound_retention_s,
         )
+        telemetry.message("hl7v2_siu", "applied")
         return answer, after
 
     def _decode(self, head: Heading, raw: bytes) -> str:
@@ -145,6 +148,7 @@ class Receiver:
             raise Rejected(reason, "AR", "102") from None
 
     def _refuse(self, head: Heading, exc: Rejected) -> str:
+        telemetry.message("hl7v2_siu", "rejected")
         log.warning(
             "siu_rejected",
             adapter=self.log_name,
