@@ -11,12 +11,14 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import Token
 from typing import Any
 
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters import telemetry
 from gateway import journeys
 from gateway.bars.exchange import EXCHANGE as BARS_EXCHANGE
 from gateway.doors import DoorExchange
@@ -26,6 +28,7 @@ from gateway.store import Store
 
 log = structlog.get_logger(__name__)
 METRICS = web.AppKey("metrics", Metrics)
+_BINDING = web.AppKey("metrics_binding", Token[telemetry.Sink | None])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: Store methods that are lifecycle, not calls worth timing.
 _UNTIMED = frozenset({"open", "close"})
@@ -59,8 +62,16 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics = app[METRICS] = Metrics()
     metrics.build.labels(**build.labels()).set(1)
     time_store(metrics, app[STORE])
-    with bound(metrics):
-        yield
+    # Bound for the rest of start-up: what it starts (listeners, tasks) copies this context.
+    app[_BINDING] = telemetry.SINK.set(metrics)
+    yield
+
+
+async def _unbind(app: web.Application) -> None:
+    """After start-up, the starting task is left as it was (another app may start in it)."""
+    token = app.get(_BINDING)
+    if token is not None:
+        telemetry.SINK.reset(token)
 
 
 def _door(request: web.Request) -> str:
@@ -134,6 +145,7 @@ async def scrape(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """/metrics (when enabled), /health/live and /health/ready."""
     app[health.STARTED] = build.now()
+    app.on_startup.append(_unbind)  # runs after every cleanup_ctx has started
     if app[SETTINGS].metrics.enabled:
         app.router.add_get("/metrics", scrape)
     app.router.add_get("/health/live", health.live)
