@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from gateway.examples import EXAMPLE_NHS_NUMBER as NHS_NUMBER
 from gateway.examples import booking_body
+from gateway.http.exchange import STORE
 from gateway.metrics import register_state_source
 from gateway.metrics.web import METRICS
 from tests.api.conftest import SERVICE_ID, Consumer, Gateway
@@ -131,3 +133,19 @@ async def test_metrics_can_be_turned_off(metrics_gateway: MetricsGateway) -> Non
     consumer = await metrics_gateway("metrics:\n  enabled: false\n")
     assert (await consumer.client.get("/metrics")).status == 404
     assert (await consumer.client.get("/health/live")).status == 200
+
+
+async def test_a_pending_ledger_claim_shows_in_the_pending_gauge(consumer: Consumer) -> None:
+    """A claim another live holder is working on counts 1 pending until it is released."""
+    app = consumer.client.app
+    assert app is not None
+    store = app[STORE]
+    now = datetime.now(UTC)
+    await store.claim_request(
+        "asid:200000000359", "held-elsewhere", "digest", now, 60.0, "another-process", work="{}"
+    )
+    _, held = await scrape(consumer.client)
+    assert value(held, "uec_gateway_ledger_claims_pending") == 1
+    await store.release_request("asid:200000000359", "held-elsewhere", "another-process")
+    _, released = await scrape(consumer.client)
+    assert value(released, "uec_gateway_ledger_claims_pending") == 0
