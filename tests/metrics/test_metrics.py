@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -149,3 +150,24 @@ async def test_a_pending_ledger_claim_shows_in_the_pending_gauge(consumer: Consu
     await store.release_request("asid:200000000359", "held-elsewhere", "another-process")
     _, released = await scrape(consumer.client)
     assert value(released, "uec_gateway_ledger_claims_pending") == 0
+
+
+async def test_a_resend_taking_over_a_dead_holders_claim_counts_one_in_doubt_resolved(
+    consumer: Consumer,
+) -> None:
+    """A claim whose holder died (lease lapsed) is taken over by the resend: one resolved."""
+    app = consumer.client.app
+    assert app is not None
+    request_id = str(uuid.uuid4())
+    lapsed = datetime.now(UTC) - timedelta(seconds=30)
+    await app[STORE].claim_request(
+        "asid:200000000359", request_id, "first-send", lapsed, 1.0, "a-process-that-died"
+    )
+    _, before = await scrape(consumer.client)
+    (slot,) = await consumer.free_slots()
+    booked = await consumer.book(booking_body(slot), **{"X-Request-ID": request_id})
+    assert booked.status == 201, await booked.text()
+    _, after = await scrape(consumer.client)
+    resolved = "uec_gateway_in_doubt_resolved_total"
+    assert value(after, resolved, outcome="taken_over") - value(before, resolved) == 1
+    assert value(after, BOOKINGS) - value(before, BOOKINGS) == 1
