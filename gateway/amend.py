@@ -17,6 +17,7 @@ import structlog
 
 from adapters.contract import Capability
 from adapters.domain import Booking, BookingStatus, CallContext, Coding
+from gateway import metrics
 from gateway._claims import reschedule_work
 from gateway._mutex import AppointmentLocks
 from gateway.changes import RescheduleTo, next_version, rescheduled_request, swap_slot
@@ -123,6 +124,7 @@ class Amendments:
             booking = current.booking.model_copy(update={"status": BookingStatus.CANCELLED})
             version = await self._next_version(current, booking, scope, client_request_id)
         log.info("appointment_cancelled", appointment_id=appointment_id, version=version.version)
+        metrics.counted("cancellations", version.route)
         return version
 
     async def update(

@@ -26,6 +26,8 @@ from gateway.http import handlers, referral
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, SLOT_PAGES, STORE, VERSION
 from gateway.http.middleware import fhir_middleware
 from gateway.itk import door as itk_door
+from gateway.metrics import web as metrics
+from gateway.metrics.web import METRICS
 from gateway.msgjournal import replay as msgjournal_replay
 from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
@@ -74,10 +76,16 @@ async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncI
         )
     await runtime.start()
     app[RUNTIME] = runtime
+    if METRICS in app:  # each route's circuit, read at every scrape
+        app[METRICS].register_state_source(lambda: _circuit_states(runtime))
     try:
         yield
     finally:
         await runtime.close()
+
+
+def _circuit_states(runtime: Runtime) -> dict[str, str]:
+    return {name: state.state for name, state in runtime.breakers.states().items()}
 
 
 async def health(request: web.Request) -> web.Response:
@@ -145,7 +153,8 @@ def create_app(
     """
     logs.quiet_noisy_loggers()
     app = web.Application(
-        middlewares=[fhir_middleware], client_max_size=settings.server.max_body_bytes
+        middlewares=[metrics.metrics_middleware, fhir_middleware],
+        client_max_size=settings.server.max_body_bytes,
     )
     if worker is not None:
         app[SERVING] = worker
@@ -155,6 +164,7 @@ def create_app(
     app[KEYS] = load_keys(settings.security.jwt, settings.base_dir, os.environ)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(trace_admin.recorder_ctx)  # the journey trace (docs/ops/trace.md)
+    app.cleanup_ctx.append(metrics.metrics_ctx)  # counts what all that follows does
     app.cleanup_ctx.append(_registry_ctx)  # the registry pointer worker, when configured
     app.cleanup_ctx.append(functools.partial(_runtime_ctx, config_path=config_path))
     app.cleanup_ctx.append(front_door_ctx)  # the HL7 v2 MLLP front door, when configured
@@ -172,6 +182,7 @@ def create_app(
         # The ITK 2.2 door (SOAP) for legacy 111 senders, over the same referral service.
         app.add_subapp(settings.itk.path, itk_door.create(settings))
     app.router.add_get("/health", health)
+    metrics.add_routes(app)  # /metrics, /health/live, /health/ready
     app.router.add_post("/admin/reload", admin_reload)
     app.router.add_post("/admin/replay", msgjournal_replay.admin_replay)  # docs/ops/journal.md
     app.router.add_get("/ops/journeys", journeys.journeys)

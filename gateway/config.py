@@ -28,6 +28,7 @@ from pydantic import (
 from gateway._yaml import DuplicateKey, Marks, load_with_marks, where
 from gateway.alerts.settings import AlertSettings
 from gateway.circuits import CircuitSettings
+from gateway.metrics.settings import MetricsSettings
 from gateway.msgjournal.settings import JournalSettings
 from gateway.tls.settings import ServerTlsSettings
 from gateway.trace.settings import TraceSettings
@@ -531,6 +532,7 @@ class Settings(_Section):
     trace: TraceSettings = TraceSettings()
     journal: JournalSettings = JournalSettings()
     circuits: CircuitSettings = CircuitSettings()
+    metrics: MetricsSettings = MetricsSettings()
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 
 from adapters.domain import BookingRequest, CallContext
+from gateway import metrics
 from gateway.changes import RescheduleTo, rescheduled_request
 from gateway.errors import ApiError, ErrorKind
 from gateway.routing import SlotHome
@@ -80,8 +81,10 @@ async def _resolve(service: BookingService, claim: InDoubt, timeout_s: float) ->
     except ApiError as exc:
         # Still held by a live process, or the supplier refused (the claim is released).
         log.info("in_doubt_not_booked", reason=exc.kind.name)
+        metrics.counted("in_doubt", "not_booked")
         return 0
     log.info("in_doubt_booked", appointment_id=version.appointment_id)
+    metrics.counted("in_doubt", "booked")
     return 1
 
 
@@ -129,6 +132,8 @@ async def _finish_reschedule(
         await route.adapter.cancel(booked.supplier_ref, ctx, service_id=booked.service_id)
         await service.store.release_request(claim.scope, claim.request_id, service.owner.id)
         log.info("in_doubt_reschedule_undone", appointment_id=appointment_id)
+        metrics.counted("in_doubt", "reschedule_undone")
         return 0
     log.info("in_doubt_rescheduled", appointment_id=appointment_id, version=version.version)
+    metrics.counted("in_doubt", "rescheduled")
     return 1

@@ -18,6 +18,7 @@ Nothing identifying a patient is logged: ids only.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -35,6 +36,7 @@ from adapters.domain import (
     ReferralStatus,
     utcnow,
 )
+from gateway import metrics
 from gateway._claims import ClaimOwner
 from gateway._referral_claims import ReferralLedger, referral_hash, referral_id_for
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
@@ -355,20 +357,26 @@ class ReferralService:
 
     async def _call(self, route: Route, ctx: CallContext, work: Awaitable[T]) -> T:
         """One adapter call within the deadline, its typed errors translated."""
+        started, outcome = time.perf_counter(), "error"
         try:
-            return await self.router.breakers.call(
+            result = await self.router.breakers.call(
                 route.name, "send_referral", work, ctx.remaining()
             )
+            outcome = "ok"
+            return result
         except TimeoutError:
+            outcome = "timeout"
             log.warning("supplier_timed_out", route=route.name, op="send_referral")
             raise ApiError(
                 ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time"
             ) from None
         except adapter_errors.AdapterError as exc:
-            log.info(
-                "supplier_refused", route=route.name, op="send_referral", error=type(exc).__name__
-            )
+            outcome = type(exc).__name__
+            log.info("supplier_refused", route=route.name, op="send_referral", error=outcome)
             raise from_adapter_error(exc) from exc
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.supplier_call(route.name, "send_referral", outcome, elapsed)
 
     def _lock(self, referral_id: str) -> asyncio.Lock:
         lock = self._locks.get(referral_id)

@@ -8,6 +8,7 @@ JSON or HL7. Typed adapter errors become ``ApiError`` through one table
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from adapters.domain import (
     SlotSearchResult,
     utcnow,
 )
+from gateway import metrics
 from gateway._claims import ClaimOwner, hold, in_doubt_work, seconds_left
 from gateway._mutex import AppointmentLocks
 from gateway.amend import Amendments
@@ -107,20 +109,26 @@ class BookingService(Amendments):
 
     async def _call(self, route: Route, op: str, ctx: CallContext, work: Awaitable[T]) -> T:
         """Run one adapter call within the deadline, translating its typed errors."""
+        started, outcome = time.perf_counter(), "error"
         try:
             with trace_scope.supplier_call(route.name, op) as hop:
                 result = await self.router.breakers.call(route.name, op, work, ctx.remaining())
                 if isinstance(result, Booking):
                     hop.ids["supplier_ref"] = result.supplier_ref
-                return result
+            outcome = "ok"
+            return result
         except TimeoutError:
+            outcome = "timeout"
             log.warning("supplier_timed_out", route=route.name, op=op)
             raise ApiError(
                 ErrorKind.SUPPLIER_TIMEOUT, f"{route.name} did not answer in time"
             ) from None
         except adapter_errors.AdapterError as exc:
-            log.info("supplier_refused", route=route.name, op=op, error=type(exc).__name__)
+            outcome = type(exc).__name__  # the adapter error classes: a bounded set
+            log.info("supplier_refused", route=route.name, op=op, error=outcome)
             raise from_adapter_error(exc) from exc
+        finally:
+            metrics.supplier_call(route.name, op, outcome, time.perf_counter() - started)
 
     async def search(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
         route = self.router.for_service(query.service_id)
@@ -223,6 +231,7 @@ class BookingService(Amendments):
             )
             document = booking.document.identifier if booking.document else None
             trace_scope.note(appointment_id=version.appointment_id, cda_id=document)
+            metrics.counted("bookings", home.route.name)
             return version
 
     async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:
@@ -315,6 +324,7 @@ class BookingService(Amendments):
             work=work,
         )
         if claim.state is ClaimState.DONE and claim.appointment_id and claim.version:
+            metrics.counted("duplicates", str(claim.body_hash == digest).lower())
             raise DuplicateRequest(
                 Replay(claim.appointment_id, claim.version, claim.body_hash == digest)
             )
@@ -324,6 +334,7 @@ class BookingService(Amendments):
             # Its holder died mid-request: the adapter call below, under the same
             # idempotency key, finds what the supplier made of the first send.
             log.info("claim_taken_over", previous_owner=claim.owner)
+            metrics.counted("in_doubt", "taken_over")
         async with hold(self.owner, self.store, scope, request_id, self.claim_lease_s, self.clock):
             yield
 

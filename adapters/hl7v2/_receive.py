@@ -21,7 +21,7 @@ from datetime import datetime
 
 import structlog
 
-from adapters import errors
+from adapters import errors, telemetry
 from adapters.contract import BookingChange, BookingListener
 from adapters.hl7_toolkit.charsets import UnknownCharset, codec_for
 from adapters.hl7_toolkit.er7 import Message, Segment
@@ -122,6 +122,7 @@ class Receiver:
         head = heading(raw)
         if head is None:
             return None, None, None
+        telemetry.message("hl7v2_siu", "received")
         try:
             text = self._decode(head, raw)
         except Rejected as exc:
@@ -133,6 +134,7 @@ class Receiver:
         )
         if seen is not None and seen.content_hash == head.content_hash:
             log.info("siu_replayed", adapter=self.log_name, control_id=loggable_id(head.control_id))
+            telemetry.message("hl7v2_siu", "replayed")
             return seen.ack, None, _heard(head, raw, None, DUPLICATE)
         if seen is not None:
             log.warning(
@@ -155,6 +157,7 @@ class Receiver:
             now,
             options.inbound_retention_s,
         )
+        telemetry.message("hl7v2_siu", "applied")
         return answer, after, _heard(head, raw, None)
 
     def _decode(self, head: Heading, raw: bytes) -> str:
@@ -168,6 +171,7 @@ class Receiver:
             raise Rejected(reason, "AR", "102") from None
 
     def _refuse(self, head: Heading, exc: Rejected) -> str:
+        telemetry.message("hl7v2_siu", "rejected")
         log.warning(
             "siu_rejected",
             adapter=self.log_name,

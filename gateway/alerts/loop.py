@@ -16,6 +16,8 @@ from gateway.alerts._engine import CountSource, Engine, Source, Values
 from gateway.alerts.settings import AlertSettings, Kind
 from gateway.config import Settings
 from gateway.http.exchange import RUNTIME, SETTINGS, STORE
+from gateway.metrics.readings import counts
+from gateway.metrics.web import METRICS
 from gateway.registry import WORKER
 from gateway.tls.expiry import certificate_expiry
 
@@ -124,7 +126,14 @@ async def alerts_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings is None:
         yield
         return
-    counted = app.get(_COUNTS, [])
+    counted: list[CountSource] = [*app.get(_COUNTS, [])]
+    metrics = app.get(METRICS)
+    if metrics is not None:  # supplier calls as /metrics counts them
+
+        async def from_metrics() -> dict[str, tuple[int, int]]:
+            return counts(metrics)
+
+        counted.append(from_metrics)
     async with aiohttp.ClientSession() as session:
         engine = app[ENGINE] = Engine(
             settings,

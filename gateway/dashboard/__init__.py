@@ -21,8 +21,9 @@ from importlib import resources
 
 from aiohttp import web
 
-from gateway.dashboard._sections import BUILT_IN, SECTIONS, Section, add_section, gather
+from gateway.dashboard._sections import BUILT_IN, SECTIONS, WINDOW, Section, add_section, gather
 from gateway.journeys import authorised
+from gateway.metrics.readings import Window
 
 __all__ = ["SECTIONS", "Section", "add_routes", "add_section"]
 
@@ -64,6 +65,7 @@ async def data(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app[SECTIONS] = dict(BUILT_IN)
+    app[WINDOW] = Window()
     app.router.add_get("/admin/dashboard", page)
     app.router.add_get("/admin/dashboard/static/{name}", asset)
     app.router.add_get("/admin/dashboard/data", data)

@@ -18,6 +18,8 @@ from aiohttp import web
 
 from adapters.domain import utcnow
 from gateway.http.exchange import RUNTIME, STORE, VERSION
+from gateway.metrics.readings import Window, supplier_totals
+from gateway.metrics.web import METRICS
 from gateway.registry import WORKER, backlog_report
 from gateway.store.messages import FAILED, REJECTED, MessageRecord
 
@@ -152,9 +154,22 @@ async def circuits(app: web.Application) -> dict[str, Any]:
     return found
 
 
+#: The dashboard's window over supplier calls, one per app (kept between reads).
+WINDOW = web.AppKey("dashboard_latency_window", Window)
+
+
+async def latency(app: web.Application) -> dict[str, Any]:
+    """Each supplier's calls, error rate and p50 latency over the last five minutes."""
+    metrics = app.get(METRICS)
+    if metrics is None:
+        return {}
+    return app[WINDOW].read(time.monotonic(), supplier_totals(metrics))
+
+
 BUILT_IN: dict[str, Section] = {
     "routes": routes,
     "circuits": circuits,
+    "latency": latency,
     "in_doubt": in_doubt,
     "backlogs": backlogs,
     "failures": failures,

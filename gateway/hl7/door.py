@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters import telemetry
 from adapters.domain import utcnow
 from adapters.hl7_toolkit.er7 import Message
 from adapters.hl7_toolkit.header import Header
@@ -76,6 +77,7 @@ class FrontDoor:
             raise UnreadableFrame(payload)  # no MSH-10 to answer: the listener hangs up
         if envelope.code == "ACK":
             return None
+        telemetry.message("hl7v2_front_door", "received")
         started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
         with trace_scope.opened() as tx:
@@ -88,6 +90,8 @@ class FrontDoor:
                 )
                 answer = await self._answer(call)
         _trace.record(self.trace, tx, call, _ack_code(answer))
+        accepted = _ack_code(answer) in ("AA", "CA")
+        telemetry.message("hl7v2_front_door", "applied" if accepted else "rejected")
         log.info(
             "hl7_message_handled",
             message_type=call.method,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from adapters import telemetry
 from adapters.domain import CallContext, RequestingOrganisation
 from adapters.itk_toolkit.distribution import Address
 from adapters.itk_toolkit.errors import ItkError, ToolkitCode
@@ -62,6 +63,7 @@ class Receiver:
     async def handle(
         self, body: bytes, content_type: str, generation: Generation, store: Store, receipt: Receipt
     ) -> answers.Answer:
+        telemetry.message("itk", "received")
         announced = validate.media_version(content_type)
         fallback = announced or SoapVersion.V11
         try:
@@ -105,6 +107,7 @@ class Receiver:
         await store.answer_itk_receipt(
             envelope.tracking_id, self.owner, answer.body, ids, self.clock()
         )
+        telemetry.message("itk", "applied")
         return answer
 
     async def _refer(
@@ -168,6 +171,7 @@ class Receiver:
             error = ItkError(ToolkitCode.TRACKING_ID_REUSED, "send a new tracking id")
             return self._fault(error, message.version, message, receipt)
         receipt.outcome = "duplicate"
+        telemetry.message("itk", "replayed")
         receipt.referral_id = next(iter(held.referral_ids), None)
         return answers.Answer(held.answer, 200, message.version)
 
@@ -175,6 +179,7 @@ class Receiver:
         self, error: ItkError, version: SoapVersion, message: ItkMessage | None, receipt: Receipt
     ) -> answers.Answer:
         receipt.outcome, receipt.error_code = "fault", error.code.code
+        telemetry.message("itk", "rejected")
         log.info(
             "itk_message_refused",
             code=error.code.code,

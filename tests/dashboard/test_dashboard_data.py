@@ -74,3 +74,17 @@ async def test_a_failing_section_shows_its_error_and_the_rest_still_answer(
     data = await (await consumer.client.get("/admin/dashboard/data", headers=_admin())).json()
     assert data["broken"] == {"error": "ConnectionError: unavailable"}
     assert data["routes"]["services"][0]["ok"] is True
+
+
+async def test_each_supplier_shows_its_calls_error_rate_and_latency(gateway: Gateway) -> None:
+    """After a search and a booking the diary shows 2 calls, no errors and a p50 latency;
+    with no calls since the last read, the next read shows none."""
+    consumer = await gateway(admin_token_env=TOKEN_ENV)
+    (slot,) = await consumer.free_slots()
+    assert (await consumer.book(booking_body(slot))).status == 201
+    data = await (await consumer.client.get("/admin/dashboard/data", headers=_admin())).json()
+    diary = data["latency"]["diary"]
+    assert (diary["calls"], diary["error_rate"]) == (2, 0.0)
+    assert 0 < diary["p50_ms"] <= 30_000
+    again = await (await consumer.client.get("/admin/dashboard/data", headers=_admin())).json()
+    assert again["latency"]["diary"] == {"calls": 0}
