@@ -102,14 +102,18 @@ async def test_row_8_the_next_link_keeps_the_window_end(gateway: Gateway) -> Non
 
 async def test_row_8_health_answers_while_a_large_xml_search_is_written(gateway: Gateway) -> None:
     """Row 8: /health and /metadata keep answering while a whole-horizon XML search is written."""
-    consumer = await gateway(horizon_days=7, max_slots_per_page=10_000)
+    # Four weeks of slots: an answer long enough to write that other requests meet it.
+    consumer = await gateway(horizon_days=28, max_slots_per_page=10_000)
     big_url = SEARCH + "&_format=xml"
     # Warm-up: the first XML answer also builds the writer's per-type plans.
     await consumer.client.get(big_url, headers=consumer.headers(READ_SLOTS, "read:slot"))
     metadata_headers = consumer.headers(READ_SLOTS, "read:metadata")
     started = time.perf_counter()
+    # Another page size than the warm-up's, so the answer is written afresh, not a kept page
+    # (gateway/fhir/slot_pages.py).
+    fresh_url = big_url + "&_count=9999"
     big = asyncio.ensure_future(
-        consumer.client.get(big_url, headers=consumer.headers(READ_SLOTS, "read:slot"))
+        consumer.client.get(fresh_url, headers=consumer.headers(READ_SLOTS, "read:slot"))
     )
     waits: list[float] = []
     while not big.done():
