@@ -18,11 +18,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
 from pydantic import ValidationError
 
+from adapters import journaling
 from adapters._resilience import RetryPolicy, pause
 from adapters.domain import CallContext
 from adapters.errors import (
@@ -32,6 +34,7 @@ from adapters.errors import (
     SupplierTimeout,
     SupplierUnavailable,
 )
+from adapters.journaling import FAILED, REJECTED, SENT, Sent
 
 log = structlog.get_logger(__name__)
 
@@ -173,6 +176,7 @@ async def send(
             if _may_resend(out, exc) and await pause(policy.retry, attempt, ctx.remaining()):
                 _resent(adapter, operation, attempt, error_type=type(exc).__name__)
                 continue
+            _journal(adapter, operation, out, ctx, FAILED, type(exc).__name__)
             raise _failure(out, exc, operation, adapter, ctx) from exc
         if (
             reply.status in TRANSIENT_STATUSES
@@ -181,7 +185,19 @@ async def send(
         ):
             _resent(adapter, operation, attempt, status=reply.status)
             continue
+        answered = SENT if reply.status < 400 else REJECTED
+        _journal(adapter, operation, out, ctx, answered, str(reply.status))
         return reply
+
+
+def _journal(
+    adapter: str, operation: str, out: Outgoing, ctx: CallContext, outcome: str, code: str
+) -> None:
+    """The request as sent, once its fate is known (adapters/journaling.py)."""
+    parts = urlsplit(out.url)
+    target = f"{parts.hostname or ''}:{parts.port or ''}".rstrip(":")
+    message = Sent("http", operation, target, ctx.request_id, out.body or b"", outcome, code)
+    journaling.sent(adapter, message)
 
 
 def _may_resend(out: Outgoing, exc: BaseException) -> bool:

@@ -16,6 +16,7 @@ from the message's patient segments.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -70,3 +71,40 @@ class JournalingAdapter(Protocol):
     async def replay(self, payload: bytes) -> Heard:
         """Process a journaled message again now (its changes reported as usual)."""
         ...
+
+
+#: What became of a message sent to a supplier: answered (``status`` its code) or not.
+SENT = "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One request sent to a supplier, as the journal keeps it (ids and codes only outside
+    ``payload``, which the gateway seals)."""
+
+    #: The protocol (``http``, ``mllp``); the channel is ``supplier.<protocol>``.
+    protocol: str
+    operation: str
+    #: host:port only: a path or query may hold ids.
+    target: str
+    #: The request id it was sent under (X-Request-ID, MSH-10).
+    control_id: str
+    payload: bytes
+    #: ``sent`` (answered), ``rejected`` (answered with an error) or ``failed`` (no answer).
+    outcome: str
+    #: The HTTP status or ACK code, or the error class when there was no answer.
+    code: str
+
+
+#: ``sink(adapter_name, sent)``: journals one outbound message; must not raise or block.
+OutboundSink = Callable[[str, Sent], None]
+
+#: The journal serving the current task (bound by the gateway at start-up; none: no journal).
+OUTBOUND: ContextVar[OutboundSink | None] = ContextVar("uec_outbound_journal", default=None)
+
+
+def sent(adapter: str, message: Sent) -> None:
+    """Tell the journal, if one is bound, of one message sent to a supplier."""
+    sink = OUTBOUND.get()
+    if sink is not None:
+        sink(adapter, message)

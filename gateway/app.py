@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from adapters import journaling
 from gateway import dashboard, journeys, logs, retention
 from gateway.alerts.loop import alerts_ctx
 from gateway.audit import AuditTrail
@@ -29,6 +30,7 @@ from gateway.itk import door as itk_door
 from gateway.metrics import web as metrics
 from gateway.metrics.web import METRICS
 from gateway.msgjournal import replay as msgjournal_replay
+from gateway.msgjournal import sink as msgjournal_sink
 from gateway.registry import WORKER, active, backlog_report, running
 from gateway.release import version as release_version
 from gateway.runtime import ReloadFailed, Runtime
@@ -74,6 +76,11 @@ async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncI
             adapter_options=serving.adapter_options,
             trace=trace,
         )
+    # What adapters send to suppliers is journaled (adapters/journaling.py): bound before
+    # the start, so start-up reconciliation and every request served inherit it.
+    journal = msgjournal_sink.MessageJournal(app[STORE], app[SETTINGS].journal)
+    sink = journal.outbound if app[SETTINGS].journal.enabled else None
+    journaling.OUTBOUND.set(sink)  # each app's own: a site keeps the context it started in
     await runtime.start()
     app[RUNTIME] = runtime
     if METRICS in app:  # each route's circuit, read at every scrape
@@ -82,6 +89,7 @@ async def _runtime_ctx(app: web.Application, config_path: Path | None) -> AsyncI
         yield
     finally:
         await runtime.close()
+        await journal.drain()
 
 
 def _circuit_states(runtime: Runtime) -> dict[str, str]:

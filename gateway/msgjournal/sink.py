@@ -7,6 +7,8 @@ message being answered: the failure is logged (ids only) and the message goes on
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -16,11 +18,11 @@ import structlog
 
 from adapters.contract import SupplierAdapter
 from adapters.domain import utcnow
-from adapters.journaling import Heard, JournalingAdapter
+from adapters.journaling import Heard, JournalingAdapter, Sent
 from gateway.msgjournal.seal import SealBroken, read_key, seal, unseal
 from gateway.msgjournal.settings import JournalSettings
 from gateway.store import Store
-from gateway.store.messages import INBOUND, MessageRecord
+from gateway.store.messages import INBOUND, OUTBOUND, MessageRecord
 from gateway.store.trace import TraceHop
 from gateway.trace.scope import clean_ids
 
@@ -46,6 +48,7 @@ class MessageJournal:
     ) -> None:
         self.store, self.settings, self.clock, self.trace = store, settings, clock, trace
         self.key = read_key(settings.key_env, environ)
+        self._writing: set[asyncio.Task[None]] = set()
 
     def _kept(self, row_id: str, payload: bytes) -> tuple[bytes | None, bool]:
         if self.key is not None:
@@ -85,6 +88,41 @@ class MessageJournal:
             outcome=heard.outcome,
             reason_code=heard.reason_code,
         )
+
+    def outbound(self, route: str, sent: Sent) -> None:
+        """Journal one message sent to a supplier (``adapters.journaling.OUTBOUND``), after
+        the call: the write runs beside it and never holds the call up."""
+        row_id = uuid.uuid4().hex
+        payload, sealed = self._kept(row_id, sent.payload)
+        record = MessageRecord(
+            id=row_id,
+            at=self.clock(),
+            direction=OUTBOUND,
+            channel=f"supplier.{sent.protocol}",
+            route=route,
+            sender=sent.target,
+            control_id=sent.control_id,
+            outcome=sent.outcome,
+            reason_code=sent.code,
+            reason=sent.operation,
+            content_hash=hashlib.sha256(sent.payload).hexdigest(),
+            payload=payload,
+            sealed=sealed,
+        )
+        task = asyncio.get_running_loop().create_task(self._keep(record))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def _keep(self, record: MessageRecord) -> None:
+        try:
+            await self.store.record_message(record)
+        except Exception as exc:  # the call went on whatever the journal does
+            log.warning("message_journal_failed", route=record.route, error_type=type(exc).__name__)
+
+    async def drain(self) -> None:
+        """Wait for the outbound rows still being written (at shutdown)."""
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
 
     def hop(self, record: MessageRecord, kind: str, outcome: str) -> None:
         """The message as a hop of its journey: found by its journal id and control id."""
