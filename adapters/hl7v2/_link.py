@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters import errors
+from adapters import errors, journaling
 from adapters.domain import CallContext, utcnow
 from adapters.hl7_toolkit import scheduling as sched
 from adapters.hl7_toolkit.er7 import Message, Segment
@@ -66,7 +66,22 @@ class Link:
         if wait <= 0:
             raise AckTimeout("the time budget is spent")
         payload = message.to_er7().encode("utf-8")
-        return await self.client.exchange(payload, message.control_id, wait)
+        try:
+            answer = await self.client.exchange(payload, message.control_id, wait)
+        except Exception as exc:
+            self._journal(message, payload, journaling.FAILED, type(exc).__name__)
+            raise
+        code = _ack_code(answer)
+        outcome = journaling.SENT if code in ("AA", "CA") else journaling.REJECTED
+        self._journal(message, payload, outcome, code)
+        return answer
+
+    def _journal(self, message: Message, payload: bytes, outcome: str, code: str) -> None:
+        """What was sent to the PAS, once its fate is known (adapters/journaling.py)."""
+        kind = "^".join(part for part in message.message_type[:2] if part)
+        target = f"{self.client.host}:{self.client.port}"
+        sent = journaling.Sent("mllp", kind, target, message.control_id, payload, outcome, code)
+        journaling.sent(self.name, sent)
 
     async def lookup(self, placer_id: str, filler_id: str, budget: Budget) -> sched.Booked | None:
         """The PAS's appointment under these ids (``SQM^S25`` APPT), or None if it has none."""
@@ -89,3 +104,10 @@ class Link:
             raise error
         found = sched.groups(answer)
         return sched.read_group(found[0], self.header.zone) if found else None
+
+
+def _ack_code(answer: Message) -> str:
+    try:
+        return read_ack(answer).code or "?"
+    except ValueError:
+        return "no MSA"

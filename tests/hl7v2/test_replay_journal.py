@@ -3,15 +3,18 @@ mapping row, the row added and reloaded, the failures replayed; and a shadow rep
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.domain import utcnow
 from adapters.hl7v2.peer import DeskPatient, PasPeer
+from gateway.examples import booking_body
 from tests.hl7v2.gateway import PasConsumer
 from tests.hl7v2.helpers import demo_tables
 from tests.hl7v2.journal_rig import (
@@ -171,3 +174,34 @@ async def test_replay_needs_the_admin_token_and_a_list_of_ids(
             assert "ids" in (await resp.json())["error"]
         found = await admin_post(consumer, "/admin/replay", {"ids": ["no-such-id"]})
         assert found["results"][0]["result"] == "error"
+
+
+async def test_what_is_sent_to_the_pas_is_journaled_out_sealed(
+    peer: PasPeer, tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> None:
+    """A booking's SRM^S01 to the PAS is journaled 'out': its MSH-10, the ACK code, sealed."""
+    tables = demo_tables(tmp_path / "tables")
+    async with journaled_gateway(peer, tmp_path, unused_tcp_port_factory, tables) as (
+        consumer,
+        _config,
+    ):
+        began = utcnow() - timedelta(seconds=1)
+        (slot,) = await consumer.free_slots(1)
+        assert (await consumer.book(booking_body(slot))).status == 201
+        rows: list[Any] = []
+        for _ in range(100):  # written beside the call, just after it
+            rows = await store_of(consumer).messages_between(
+                began, utcnow() + timedelta(seconds=1), "out"
+            )
+            if any(r.reason.startswith("SRM") for r in rows):
+                break
+            await asyncio.sleep(0.02)
+        (srm,) = [r for r in rows if r.reason.startswith("SRM")]
+        assert (srm.channel, srm.route, srm.outcome, srm.reason_code) == (
+            "supplier.mllp",
+            "pas",
+            "sent",
+            "AA",
+        )
+        assert srm.sealed and srm.payload is not None and srm.control_id
+        assert srm.sender == f"127.0.0.1:{peer.port}"
