@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.domain import utcnow
-from gateway.bars import messaging_booking, messaging_referral
+from gateway.bars import _trace, messaging_booking, messaging_referral
 from gateway.bars._message import (
     EVENTS_SYSTEM,
     Definition,
@@ -71,6 +71,7 @@ def definitions() -> list[Definition]:
 async def process_message(request: web.Request) -> web.Response:
     ex = begin(request, "process_message")
     message = read_message(await body(request))
+    _trace.note_message(message)
     event = EVENTS.get(message.event)
     if event is None:
         raise RecError(
