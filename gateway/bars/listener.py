@@ -23,6 +23,8 @@ from gateway.bars import door
 from gateway.config import BarsTlsSettings
 from gateway.http.exchange import AUDIT, KEYS, RUNTIME, SETTINGS, STORE, VERSION
 from gateway.http.server import GatewayRunner
+from gateway.metrics.web import METRICS, metrics_middleware
+from gateway.trace.recorder import TRACE
 from gateway.workers import SERVING
 
 log = structlog.get_logger("gateway.bars")
@@ -45,9 +47,16 @@ async def tls_listener_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     context = server_context(bars.tls, settings.base_dir)
-    outer = web.Application(client_max_size=settings.server.max_body_bytes)
+    outer = web.Application(
+        middlewares=[metrics_middleware], client_max_size=settings.server.max_body_bytes
+    )
     outer[SETTINGS], outer[VERSION], outer[KEYS] = settings, app[VERSION], app[KEYS]
     outer[STORE], outer[AUDIT], outer[RUNTIME] = app[STORE], app[AUDIT], app[RUNTIME]
+    # Counted in the gateway's /metrics and traced in its journeys, as on the main listener.
+    if METRICS in app:
+        outer[METRICS] = app[METRICS]
+    if TRACE in app:
+        outer[TRACE] = app[TRACE]
     outer.add_subapp(bars.base_path, door.create(settings))
     runner = GatewayRunner(outer, access_log=None)
     await runner.setup()

@@ -275,3 +275,20 @@ def test_tls_enabled_without_its_files_is_a_configuration_error(tmp_path: Path) 
 
     with pytest.raises(ValueError, match="cert_file, key_file, ca_file is not set"):
         BarsTlsSettings(enabled=True)
+
+
+async def test_requests_over_the_tls_port_are_counted_in_the_gateways_metrics(tls: Tls) -> None:
+    """A BaRS request over the mTLS listener is counted in /metrics on the main listener."""
+    context = tls.client_context(tls.proxy_ca)
+    headers = tls.sender.headers()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(tls.url("/metadata"), headers=headers, ssl=context) as resp:
+            assert resp.status == 200
+        async with session.get(f"http://127.0.0.1:{tls.plain_port}/metrics") as resp:
+            scrape = await resp.text()
+    counted = [
+        line
+        for line in scrape.splitlines()
+        if line.startswith("uec_gateway_http_requests_total{") and 'door="bars"' in line
+    ]
+    assert counted and all(line.endswith(" 1.0") for line in counted), counted
