@@ -8,9 +8,11 @@ from aiohttp import web
 
 from gateway.bars._message import Message
 from gateway.bars.exchange import BarsExchange
+from gateway.http.exchange import SETTINGS
 from gateway.trace import scope as trace_scope
 from gateway.trace.recorder import TRACE
 from gateway.trace.scope import TraceExchange
+from gateway.trace.settings import recorded
 
 _ETAG = re.compile(r'W/"(\d+)"')
 
@@ -20,7 +22,7 @@ def record(
 ) -> None:
     """Queue the request's hops (``inbound.bars.<interaction>``, then its supplier calls)."""
     recorder = request.config_dict.get(TRACE)
-    if recorder is None:
+    if recorder is None or not recorded(request.config_dict[SETTINGS].trace, ex.interaction):
         return
     etag = _ETAG.fullmatch(response.headers.get("ETag", ""))
     outcome = f"{response.status} {ex.outcome}" if ex.outcome else str(response.status)

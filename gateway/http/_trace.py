@@ -7,9 +7,10 @@ import re
 from aiohttp import web
 
 from gateway.doors import header_id
-from gateway.http.exchange import Exchange
+from gateway.http.exchange import SETTINGS, Exchange
 from gateway.trace.recorder import TRACE
 from gateway.trace.scope import TraceExchange
+from gateway.trace.settings import recorded
 
 _ETAG = re.compile(r'W/"(\d+)"')
 
@@ -19,7 +20,7 @@ def record(
 ) -> None:
     """Queue the request's hops (``inbound.stu3.<interaction>``, then its supplier calls)."""
     recorder = request.app.get(TRACE)
-    if recorder is None:
+    if recorder is None or not recorded(request.app[SETTINGS].trace, ex.interaction):
         return
     etag = _ETAG.fullmatch(response.headers.get("ETag", ""))
     outcome = f"{response.status} {ex.outcome}" if ex.outcome else str(response.status)

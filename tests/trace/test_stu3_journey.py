@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.http.exchange import STORE
 from gateway.trace.recorder import TRACE
 from tests.api.conftest import NHS_NUMBER, Consumer, Gateway, booking_body
 from tests.api.conftest import gateway as gateway
@@ -122,6 +123,21 @@ async def test_a_trace_that_cannot_be_written_never_fails_a_booking(
     resp = await consumer.book(booking_body(slot))
     assert resp.status == 201, await resp.text()
     await flushed(consumer.client.app)
-    assert consumer.client.app[TRACE].dropped >= 2  # the search and the booking
+    assert consumer.client.app[TRACE].dropped >= 1  # the booking (a search is not recorded)
     again = await consumer.read(f"Appointment/{(await resp.json(content_type=None))['id']}")
     assert again.status == 200
+
+
+async def test_a_slot_search_starts_no_journey_unless_reads_are_traced(consumer: Consumer) -> None:
+    """A search changes no journey: by default it is not recorded (trace.reads is off),
+    while the booking that follows is, found by its X-Request-ID."""
+    search_id, book_id = str(uuid.uuid4()), str(uuid.uuid4())
+    resp = await consumer.search(**{"X-Request-ID": search_id})
+    assert resp.status == 200
+    (slot,) = await consumer.free_slots()
+    assert (await consumer.book(booking_body(slot), **{"X-Request-ID": book_id})).status == 201
+    await flushed(consumer.client.app)
+    store = consumer.client.app[STORE]
+    assert await store.find_journey(search_id) is None
+    journey = await store.find_journey(book_id)
+    assert journey is not None and journey.hops[0].hop.kind == "inbound.stu3.book"
