@@ -25,28 +25,13 @@ from tests.rest_diary.conftest import (
     open_peer,
 )
 from tests.rest_diary.conftest import _secrets as _secrets  # an autouse fixture
+from tests.rest_diary.test_end_to_end import CONFIG as REST_CONFIG
 from tests.stores import store_yaml
 
-CONFIG = """
-server:
-  host: 127.0.0.1
-  port: {port}
-  service_root: http://127.0.0.1:{port}{root}
-store:
-  {store}
-logging:
-  format: json
-adapters:
-  - name: acme-rest
-    kind: rest-diary
-    options:
-      base_url: {api}
-      mappings: {mappings}
-      auth: {{kind: api_key, key_env: {key_env}}}
-services:
-  - id: "{service}"
-    adapter: acme-rest
-alerts:
+#: The REST diary end-to-end configuration, with alerts to the test's webhook.
+CONFIG = (
+    REST_CONFIG
+    + """alerts:
   webhook: {hook}
   webhook_token_env: UEC_TEST_HOOK_TOKEN
   interval_s: 0.1
@@ -58,6 +43,7 @@ alerts:
     - name: in-doubt
       kind: in_doubt
 """
+)
 
 
 @pytest.fixture
