@@ -211,6 +211,9 @@ class BookingRequest(_Value):
     document: SupportingDocument | None = None
     # Optional identifier of a ReferralRequest (incomingReferral 0..1).
     referral_reference: str | None = None
+    #: Why a consumer outside the service's region books here (gateway/policy/): a code of
+    #: the policy's ``out_of_area.reasons``, carried in Appointment.reason(Code) or ARQ-7.
+    cross_border_reason: str | None = None
 
 
 class Booking(_Value):

@@ -47,9 +47,7 @@ class AppointmentLocks:
         clock: Callable[[], datetime],
     ) -> None:
         self.store, self.owner, self.lease_s, self.clock = store, owner, lease_s, clock
-        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, appointment_id: str) -> asyncio.Lock:
         lock = self._local.get(appointment_id)
@@ -95,8 +93,7 @@ class AppointmentLocks:
                 retry = seconds_left(claim.lease_until, now, self.lease_s)
                 raise ApiError(
                     ErrorKind.VERSION_CONFLICT,
-                    "the appointment is being changed by another request; read it again "
-                    "and retry",
+                    "the appointment is being changed by another request; read it again and retry",
                     headers={"Retry-After": str(retry)},
                 )
             await asyncio.sleep(random.uniform(*_POLL_S))

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from adapters.contract import Capability
-from adapters.domain import Booking, BookingStatus, CallContext, Coding
+from adapters.domain import Booking, BookingRequest, BookingStatus, CallContext, Coding
 from gateway import metrics
 from gateway._claims import reschedule_work
 from gateway._mutex import AppointmentLocks
 from gateway.changes import RescheduleTo, next_version, rescheduled_request, swap_slot
 from gateway.errors import ApiError, ErrorKind
+from gateway.policy import Policy
+from gateway.policy.enforce import require
 from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, Store, VersionConflict
 
@@ -36,6 +38,7 @@ class Amendments:
     router: Router
     clock: Callable[[], datetime]
     _locks: AppointmentLocks
+    policy: Policy
 
     if TYPE_CHECKING:
 
@@ -58,6 +61,15 @@ class Amendments:
         ) -> AppointmentVersion: ...
 
         async def locate(self, slot_key: str, schedule_id: str | None) -> SlotHome | None: ...
+
+        async def check_booking(
+            self,
+            home: SlotHome,
+            request: BookingRequest,
+            schedule_id: str | None,
+            ctx: CallContext,
+            action: str = "book",
+        ) -> None: ...
 
     @asynccontextmanager
     async def _changing(
@@ -189,6 +201,8 @@ class Amendments:
         async with changing as (current, route):
             check(current)
             rebooking = rescheduled_request(current.booking, slot, home, route.name)
+            if home is not None and not resumed:
+                await self.check_booking(home, rebooking, None, ctx, action="reschedule")
             self._require(route, Capability.BOOK, "book appointments")
             self._require(route, Capability.CANCEL, "cancel appointments")
             booked = await swap_slot(
@@ -214,6 +228,8 @@ class Amendments:
                 f"organisation '{ods}' may not change appointments at service "
                 f"'{current.booking.service_id}'",
             )
+        sid = current.booking.service_id
+        require(self.policy.may_cancel(sid, ods, current.booked_by))
         if current.booking.status is not BookingStatus.BOOKED:
             raise ApiError(
                 ErrorKind.BUSINESS_RULE,

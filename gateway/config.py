@@ -515,6 +515,13 @@ class RetentionSettings(_Section):
         return value
 
 
+class PolicySettings(_Section):
+    """Booking rules across borders (gateway/policy/): a folder holding ``policy.yaml`` and
+    its ODS → region table; reloaded with the routes (``POST /admin/reload``, SIGHUP)."""
+
+    folder: Path
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
@@ -533,6 +540,7 @@ class Settings(_Section):
     journal: JournalSettings = JournalSettings()
     circuits: CircuitSettings = CircuitSettings()
     metrics: MetricsSettings = MetricsSettings()
+    policy: PolicySettings | None = None
     #: Folder that relative paths are resolved against (the config file's folder).
     base_dir: Path = Path(".")
 

@@ -85,6 +85,13 @@ class ErrorKind(enum.Enum):
         422, "not-found", "REFERENCE_NOT_FOUND", "Referenced resource not found"
     )
     BUSINESS_RULE = ErrorSpec(422, "business-rule", "INVALID_RESOURCE", "Business rule")
+    # Booking rules across borders (gateway/policy/): the consumer may not book or cancel
+    # here, or this slot is not released to it; the diagnostics name the rule.
+    POLICY_FORBIDDEN = ErrorSpec(403, "forbidden", "ACCESS_DENIED", "Not allowed by booking policy")
+    # An out-of-area booking that needs a reason gave none, or one not accepted.
+    POLICY_REASON_REQUIRED = ErrorSpec(
+        422, "business-rule", "INVALID_RESOURCE", "Out-of-area booking reason required"
+    )
     UPDATE_NOT_ALLOWED = ErrorSpec(
         422, "business-rule", "INVALID_RESOURCE", "Only status may change to cancelled"
     )

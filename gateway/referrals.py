@@ -40,6 +40,8 @@ from gateway import metrics
 from gateway._claims import ClaimOwner
 from gateway._referral_claims import ReferralLedger, referral_hash, referral_id_for
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
+from gateway.policy import Policy
+from gateway.policy.enforce import require
 from gateway.routing import Route, Router
 from gateway.store import AppointmentVersion, ReferralVersion, Store, VersionConflict
 from gateway.trace import scope as trace_scope
@@ -65,10 +67,12 @@ class ReferralService:
         clock: Callable[[], datetime] = utcnow,
         claim_lease_s: float = 5.0,
         owner: ClaimOwner | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.router = router
         self.clock = clock
+        self.policy = policy or Policy()
         self.ledger = ReferralLedger(store, owner or ClaimOwner(), claim_lease_s, clock)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -325,6 +329,7 @@ class ReferralService:
             raise ApiError(
                 ErrorKind.ACCESS_DENIED, f"organisation '{ods}' may not {what} '{service_id}'"
             )
+        require(self.policy.may_book(service_id, ods, None, None, self.clock(), action="refer"))
         return route
 
     async def _write(self, referral: Referral, route: Route, ctx: CallContext) -> ReferralVersion:

@@ -31,6 +31,7 @@ from gateway.circuits import Breakers
 from gateway.config import AdapterSettings, ConfigError, Settings, load
 from gateway.msgjournal import sink as msgjournal
 from gateway.msgjournal.sink import Submit
+from gateway.policy import Policy, PolicyError
 from gateway.reconcile import reconcile
 from gateway.routing import Router
 from gateway.service import BookingService
@@ -77,6 +78,16 @@ def mapping_version(settings: Settings, fingerprints: Mapping[str, str]) -> str:
     routes = [s.model_dump(mode="json") for s in settings.services]
     digest = hashlib.sha256(json.dumps([routes, sorted(fingerprints.items())]).encode())
     return digest.hexdigest()[:12]
+
+
+def load_policy(settings: Settings) -> Policy:
+    """The booking policy the configuration names (none: nothing restricted)."""
+    if settings.policy is None:
+        return Policy()
+    try:
+        return Policy.load(settings.resolve(settings.policy.folder))
+    except PolicyError as exc:
+        raise ConfigError(exc.problems) from exc
 
 
 @dataclass(eq=False)
@@ -138,7 +149,9 @@ class Runtime:
         self.breakers = Breakers(settings.circuits)
         self._reconciling: asyncio.Task[None] | None = None
 
-    def _service(self, settings: Settings, adapters: dict[str, SupplierAdapter]) -> BookingService:
+    def _service(
+        self, settings: Settings, adapters: dict[str, SupplierAdapter], policy: Policy
+    ) -> BookingService:
         self.breakers.settings = settings.circuits
         router = Router(adapters, {s.id: s for s in settings.services}, breakers=self.breakers)
         return BookingService(
@@ -147,6 +160,7 @@ class Runtime:
             local_patient_system=f"{settings.server.service_root}/Id/local-patient-identifier",
             claim_lease_s=settings.store.claim_lease_s,
             owner=self._claim_owner,
+            policy=policy,
         )
 
     async def _adapters(
@@ -178,8 +192,11 @@ class Runtime:
         fingerprints = {
             a.name: adapter_fingerprint(a, settings.base_dir) for a in settings.adapters
         }
+        policy = load_policy(settings)
+        if policy.fingerprint:
+            fingerprints = {**fingerprints, "policy:": policy.fingerprint}
         adapters = await self._adapters(settings, fingerprints)
-        service = self._service(settings, adapters)
+        service = self._service(settings, adapters, policy)
         for adapter in adapters.values():
             notifies = Capability.NOTIFICATIONS in adapter.capabilities
             if notifies and isinstance(adapter, NotifyingAdapter):

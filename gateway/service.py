@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import structlog
@@ -36,6 +36,8 @@ from gateway._mutex import AppointmentLocks
 from gateway.amend import Amendments
 from gateway.changes import record_change
 from gateway.errors import ApiError, ErrorKind, from_adapter_error
+from gateway.policy import Policy, SlotFacts
+from gateway.policy.enforce import require
 from gateway.referrals import ReferralService
 from gateway.routing import Route, Router, SlotHome
 from gateway.store import AppointmentVersion, ClaimState, SlotHomeRow, Store
@@ -57,7 +59,10 @@ def idempotency_key(scope: str, request_id: str) -> str:
 
 
 def body_hash(request: BookingRequest) -> str:
-    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+    # A request without an out-of-area reason hashes as before the field existed, so a
+    # resend across an upgrade is still recognised as the same request.
+    unset = {"cross_border_reason"} if request.cross_border_reason is None else None
+    return hashlib.sha256(request.model_dump_json(exclude=unset).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +90,12 @@ class BookingService(Amendments):
         clock: Callable[[], datetime] = utcnow,
         claim_lease_s: float = DEFAULT_CLAIM_LEASE_S,
         owner: ClaimOwner | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.router = router
+        #: Booking rules across borders (gateway/policy/); none: nothing is restricted.
+        self.policy = policy or Policy()
         self.local_patient_system = local_patient_system
         self.clock = clock
         self.claim_lease_s = claim_lease_s
@@ -130,7 +138,10 @@ class BookingService(Amendments):
         finally:
             metrics.supplier_call(route.name, op, outcome, time.perf_counter() - started)
 
-    async def search(self, query: SlotQuery, ctx: CallContext) -> SlotSearchResult:
+    async def search(
+        self, query: SlotQuery, ctx: CallContext, *, released_only: bool = True
+    ) -> SlotSearchResult:
+        """The service's slots; ``released_only``: only those this consumer may book."""
         route = self.router.for_service(query.service_id)
         if route is None:
             raise ApiError(
@@ -143,7 +154,11 @@ class BookingService(Amendments):
         fresh = self.router.remember(result, route, query)
         if fresh and self.router.several:
             await self._share_homes(fresh)
-        return result
+        # fs_slotmanagement.md: only the slots released to this consumer are offered.
+        if not released_only:
+            return result
+        ods = ctx.organisation.ods_code if ctx.organisation else None
+        return self.policy.visible(query.service_id, ods, result, self.clock())
 
     async def _share_homes(self, fresh: list[tuple[str, SlotHome]]) -> None:
         """Write new slot homes for other replicas; the search is answered regardless."""
@@ -209,6 +224,7 @@ class BookingService(Amendments):
                 f"organisation '{ods}' may not book at service '{home.service_id}'",
             )
         self._require(home.route, Capability.BOOK, "book appointments")
+        await self.check_booking(home, request, schedule_id, ctx)
         work = in_doubt_work(request, ctx) if client_request_id else None
         async with self._claim(scope, client_request_id, body_hash(request), home, work):
             booking = await self._call(
@@ -233,6 +249,60 @@ class BookingService(Amendments):
             trace_scope.note(appointment_id=version.appointment_id, cda_id=document)
             metrics.counted("bookings", home.route.name)
             return version
+
+    async def check_booking(
+        self,
+        home: SlotHome,
+        request: BookingRequest,
+        schedule_id: str | None,
+        ctx: CallContext,
+        action: str = "book",
+    ) -> None:
+        """The booking policy's say on this booking, before anything reaches the supplier."""
+        if not self.policy.file.services:
+            return
+        if home.service_id is None:
+            raise ApiError(
+                ErrorKind.REFERENCE_NOT_FOUND,
+                "the slot's service is not known to this gateway; search for slots again",
+                expression="Appointment.slot",
+            )
+        service = self.policy.service(home.service_id)
+        facts = None
+        if service is not None:
+            facts = await self._slot_facts(home, request, schedule_id, ctx, bool(service.release))
+        ods = ctx.organisation.ods_code if ctx.organisation else None
+        reason = request.cross_border_reason
+        require(self.policy.may_book(home.service_id, ods, facts, reason, self.clock(), action))
+
+    async def _slot_facts(
+        self,
+        home: SlotHome,
+        request: BookingRequest,
+        schedule_id: str | None,
+        ctx: CallContext,
+        look: bool,
+    ) -> SlotFacts:
+        """The slot as the release rules see it: as the supplier offers it now when a rule
+        looks at more than its time (its schedule, its delivery channel), else as asked."""
+        asked = SlotFacts(request.start, request.end, schedule_id, None)
+        if not look or home.service_id is None:
+            return asked
+        if Capability.SEARCH_SLOTS not in home.route.adapter.capabilities:
+            return asked
+        margin = timedelta(minutes=1)
+        query = SlotQuery(
+            service_id=home.service_id,
+            start_from=request.start - margin,
+            start_to=request.start + margin,
+        )
+        found = await self._call(
+            home.route, "search", ctx, home.route.adapter.search_slots(query, ctx)
+        )
+        for slot in found.slots:
+            if request.slot_id in (slot.identifier, slot.id):
+                return SlotFacts(slot.start, slot.end, slot.schedule_id, slot.delivery_channel)
+        return asked
 
     async def _earlier_home(self, scope: str, request_id: str | None) -> SlotHome | None:
         """Where an earlier send of this X-Request-ID went, for its resend after a restart.

@@ -579,4 +579,3 @@ def _answered_referral(reply: Reply) -> str | None:
     except (KeyError, IndexError, TypeError, StopIteration):
         return None
     return found if _ID.match(found) else None
-

@@ -24,6 +24,7 @@ from gateway.bars.errors import Rec, RecError
 from gateway.errors import ApiError
 from gateway.fhir import render as stu3
 from gateway.fhir._patient import patient as stu3_patient
+from gateway.policy.model import reason_in
 
 Json = dict[str, Any]
 
@@ -137,6 +138,7 @@ def booking_request(data: Json) -> BookingRequest:
             description=description,
             patient=_patient(data),
             referral_reference=(based_on[0] or {}).get("reference") if based_on else None,
+            cross_border_reason=reason_in(data.get("reasonCode")),
         )
     except (ValueError, TypeError) as exc:
         raise invalid("Appointment", f"Appointment: {exc}") from exc

@@ -24,6 +24,8 @@ from gateway.fhir import formats
 from gateway.fhir.render import instant
 from gateway.http.exchange import AUDIT, RUNTIME
 from gateway.logs import mask_identifiers
+from gateway.policy import scope as policy_scope
+from gateway.policy.scope import Noted
 from gateway.store import AuditEntry, StoreUnavailable
 from gateway.trace import scope as trace_scope
 
@@ -86,7 +88,7 @@ def _echo(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Cache-Control"] = "no-store"
 
 
-def _audit(request: web.Request, status: int, ex: BarsExchange) -> None:
+def _audit(request: web.Request, status: int, ex: BarsExchange, decided: Noted) -> None:
     who = ex.identity
     request.config_dict[AUDIT].record(
         AuditEntry(
@@ -106,6 +108,7 @@ def _audit(request: web.Request, status: int, ex: BarsExchange) -> None:
             outcome=ex.outcome,
             service_id=ex.service_id,
             slot_count=ex.slot_count,
+            **policy_scope.audit_fields(decided),
         )
     )
 
@@ -115,12 +118,12 @@ async def bars_middleware(request: web.Request, handler: Handler) -> web.StreamR
     ex = exchange(request)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(outcome_id=ex.outcome_id, door="bars")
-    with trace_scope.opened() as tx:
+    with trace_scope.opened() as tx, policy_scope.opened() as decided:
         async with request.config_dict[RUNTIME].use() as generation:
             ex.generation = generation
             response = await _answer(request, handler, ex)
     _echo(request, response)
-    _audit(request, response.status, ex)
+    _audit(request, response.status, ex, decided)
     _trace.record(request, response, ex, tx)
     log.info(
         "bars_request_handled",

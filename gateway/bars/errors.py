@@ -108,6 +108,9 @@ KIND_TO_REC: dict[ErrorKind, tuple[Rec, str]] = {
     ErrorKind.SLOT_UNAVAILABLE: (Rec.CONFLICT, "conflict"),
     ErrorKind.REFERENCE_NOT_FOUND: (Rec.UNPROCESSABLE_ENTITY, "not-found"),
     ErrorKind.BUSINESS_RULE: (Rec.UNPROCESSABLE_ENTITY, "business-rule"),
+    # Booking rules across borders: not released to, or not bookable by, this sender.
+    ErrorKind.POLICY_FORBIDDEN: (Rec.FORBIDDEN, "forbidden"),
+    ErrorKind.POLICY_REASON_REQUIRED: (Rec.FORBIDDEN, "business-rule"),
     ErrorKind.UPDATE_NOT_ALLOWED: (Rec.UNPROCESSABLE_ENTITY, "business-rule"),
     ErrorKind.INTERNAL_ERROR: (Rec.SERVER_ERROR, "exception"),
     ErrorKind.NOT_IMPLEMENTED: (Rec.NOT_IMPLEMENTED, "not-supported"),

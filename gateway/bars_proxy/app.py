@@ -148,13 +148,9 @@ async def _serve(
     return await _forwarded(request, state, seen, url)
 
 
-async def _forwarded(
-    request: web.Request, state: ProxyState, seen: Seen, url: URL
-) -> web.Response:
+async def _forwarded(request: web.Request, state: ProxyState, seen: Seen, url: URL) -> web.Response:
     seen.forwarded = True
-    answer = await forward.forward(
-        state.client, request, url, state.settings.receiver_timeout_s
-    )
+    answer = await forward.forward(state.client, request, url, state.settings.receiver_timeout_s)
     return answer.response(request)
 
 

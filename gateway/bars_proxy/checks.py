@@ -85,7 +85,5 @@ def target(headers: Mapping[str, str]) -> Target:
     system = data.get("system") if isinstance(data, dict) else None
     value = data.get("value") if isinstance(data, dict) else None
     if not isinstance(system, str) or not isinstance(value, str) or not system or not value:
-        raise outcome.proxy_bad_request(
-            f"Invalid schema for {TARGET_HEADER} header", "structure"
-        )
+        raise outcome.proxy_bad_request(f"Invalid schema for {TARGET_HEADER} header", "structure")
     return Target(system, value)

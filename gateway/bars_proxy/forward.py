@@ -98,9 +98,7 @@ async def forward(
             )
             return Answer(resp.status, headers, data)
     except TimeoutError:
-        raise outcome.timeout(
-            f"The receiver did not answer within {timeout_s:g}s."
-        ) from None
+        raise outcome.timeout(f"The receiver did not answer within {timeout_s:g}s.") from None
     except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
         raise outcome.unavailable(
             f"The receiver could not be reached: {type(exc).__name__}."

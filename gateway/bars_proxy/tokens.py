@@ -139,9 +139,7 @@ def _assertion(form: Mapping[str, str]) -> str:
     if grant != GRANT_TYPE:
         raise TokenError(400, "unsupported_grant_type", "grant_type is invalid")
     if form.get("client_assertion_type") != ASSERTION_TYPE:
-        raise _request(
-            f"Missing or invalid client_assertion_type - must be '{ASSERTION_TYPE}'"
-        )
+        raise _request(f"Missing or invalid client_assertion_type - must be '{ASSERTION_TYPE}'")
     assertion = form.get("client_assertion")
     if not assertion:
         raise _request("Missing client_assertion")

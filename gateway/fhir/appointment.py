@@ -30,6 +30,7 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir._fastcheck import STU3_CHECKER
 from gateway.fhir._jsontypes import unknown_contained_type, wrong_json_type
 from gateway.fhir._patient import patient, single, violation
+from gateway.policy.model import reason_in
 
 Json = dict[str, Any]
 
@@ -207,6 +208,7 @@ def _booking_request(data: Json) -> BookingRequest:
         patient=patient(contained["Patient"]),
         document=_document(contained["DocumentReference"]),
         referral_reference=referrals[0].get("reference") if referrals else None,
+        cross_border_reason=reason_in(data.get("reason")),
     )
 
 

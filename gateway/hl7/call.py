@@ -35,6 +35,7 @@ from gateway.config import Hl7ConsumerSettings, Hl7FrontDoorSettings
 from gateway.hl7.inbound import Envelope
 from gateway.hl7.render import Reply
 from gateway.hl7.tables import Tables
+from gateway.policy import scope as policy_scope
 from gateway.runtime import Generation
 from gateway.service import BookingService, idempotency_key
 from gateway.store import AuditEntry
@@ -134,5 +135,6 @@ class Call:
                 service_id=self._audited_service(service_id),
                 slot_count=slot_count,
                 front_door=FRONT_DOOR,
+                **policy_scope.audit_fields(),
             )
         )

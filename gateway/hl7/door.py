@@ -33,6 +33,7 @@ from gateway.hl7.call import Call
 from gateway.hl7.inbound import Envelope, check_envelope, read_envelope
 from gateway.hl7.refusals import WARNING, Refusal, booking_only_notice, describe
 from gateway.hl7.tables import Tables
+from gateway.policy import scope as policy_scope
 from gateway.runtime import Generation, Runtime
 from gateway.store import StoreUnavailable
 from gateway.trace import scope as trace_scope
@@ -80,7 +81,7 @@ class FrontDoor:
         telemetry.message("hl7v2_front_door", "received")
         started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
-        with trace_scope.opened() as tx:
+        with trace_scope.opened() as tx, policy_scope.opened():
             async with self.runtime.use() as generation:
                 call = self._call(envelope, generation)
                 structlog.contextvars.bind_contextvars(

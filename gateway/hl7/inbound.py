@@ -157,6 +157,8 @@ class BookingAsk:
     pid: Segment | None
     #: ARQ-24.1: the id of the CDA referral sent with the booking (dos_itk.md).
     document_id: str = ""
+    #: ARQ-7.1 (appointment reason): an out-of-area booking's reason code (gateway/policy/).
+    reason: str = ""
 
 
 def read_booking(message: Message, zone: ZoneInfo) -> BookingAsk:
@@ -181,6 +183,7 @@ def read_booking(message: Message, zone: ZoneInfo) -> BookingAsk:
         service_code=ais.get(3, 1) if ais is not None else "",
         pid=arq.pid,
         document_id=segment_arq.get(24, 1) if segment_arq is not None else "",
+        reason=segment_arq.get(7, 1).strip() if segment_arq is not None else "",
     )
 
 

@@ -212,6 +212,7 @@ async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
         description=description,
         patient=patient,
         document=_document(ask, old),
+        cross_border_reason=ask.reason or None,
     )
     try:
         version = await call.service.book(
@@ -272,7 +273,9 @@ async def _find_slot(
     query = SlotQuery(
         service_id=service_id, statuses=_FIND_STATUSES, start_from=start, start_to=start
     )
-    result = await call.service.search(query, call.context())
+    # Every slot at that time, released to this consumer or not: the booking service then
+    # refuses one the policy keeps back naming its rule, instead of "no such slot".
+    result = await call.service.search(query, call.context(), released_only=False)
     found = sorted(
         (
             s

@@ -23,6 +23,8 @@ from gateway.fhir.outcome import operation_outcome
 from gateway.http import _trace
 from gateway.http.exchange import AUDIT, RUNTIME, SETTINGS, Exchange, exchange
 from gateway.logs import mask_identifiers
+from gateway.policy import scope as policy_scope
+from gateway.policy.scope import Noted
 from gateway.store import AuditEntry, StoreUnavailable
 from gateway.trace import scope as trace_scope
 
@@ -116,7 +118,7 @@ def _audited_service(ex: Exchange) -> str | None:
     return "sha256:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
 
 
-def _audit(request: web.Request, status: int, ex: Exchange) -> None:
+def _audit(request: web.Request, status: int, ex: Exchange, decided: Noted) -> None:
     claims = ex.claims
     name, role = author(claims.practitioner if claims else None)
     entry = AuditEntry(
@@ -139,6 +141,7 @@ def _audit(request: web.Request, status: int, ex: Exchange) -> None:
         outcome=ex.outcome,
         service_id=_audited_service(ex),
         slot_count=ex.slot_count,
+        **policy_scope.audit_fields(decided),
     )
     request.app[AUDIT].record(entry)
 
@@ -160,14 +163,14 @@ async def fhir_middleware(request: web.Request, handler: Handler) -> web.StreamR
     structlog.contextvars.bind_contextvars(
         request_id=ex.server_request_id, correlation_id=ex.client_request_id, trace_id=ex.trace_id
     )
-    with trace_scope.opened() as tx:
+    with trace_scope.opened() as tx, policy_scope.opened() as decided:
         async with request.app[RUNTIME].use() as generation:
             ex.generation = generation
             structlog.contextvars.bind_contextvars(mapping_version=generation.version)
             response = await _answer(request, handler, ex)
     _finish(request, response, ex)
     if request.path.startswith(request.app[SETTINGS].server.base_path):
-        _audit(request, response.status, ex)
+        _audit(request, response.status, ex, decided)
         _trace.record(request, response, ex, tx)
     log.info(
         "request_handled",

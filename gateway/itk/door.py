@@ -25,6 +25,8 @@ from gateway.itk import _trace, answers, validate
 from gateway.itk.receive import Receipt, Receiver
 from gateway.itk.tables import Tables, load_tables
 from gateway.msgjournal.doors import itk_received
+from gateway.policy import scope as policy_scope
+from gateway.policy.scope import Noted
 from gateway.store import AuditEntry, StoreUnavailable
 from gateway.trace import scope as trace_scope
 
@@ -56,6 +58,7 @@ async def receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     settings = request.config_dict[ITK]
     receipt = Receipt()
+    decided: Noted | None = None
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(door="itk")
     body = await _body(request, settings.max_body_bytes)
@@ -73,7 +76,7 @@ async def receive(request: web.Request) -> web.Response:
         )
         content_type = request.headers.get("Content-Type", "")
         try:
-            with trace_scope.opened() as tx:
+            with trace_scope.opened() as tx, policy_scope.opened() as decided:
                 async with request.config_dict[RUNTIME].use() as generation:
                     answer = await receiver.handle(
                         body, content_type, generation, request.config_dict[STORE], receipt
@@ -87,7 +90,7 @@ async def receive(request: web.Request) -> web.Response:
             receipt.outcome, receipt.error_code = "fault", error.code.code
             answer = answers.fault(error, version, None)
     response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
-    _audit(request, response.status, receipt)
+    _audit(request, response.status, receipt, decided)
     await _journal(request, body, receipt)
     log.info(
         "itk_request_handled",
@@ -103,7 +106,7 @@ async def receive(request: web.Request) -> web.Response:
     return response
 
 
-def _audit(request: web.Request, status: int, receipt: Receipt) -> None:
+def _audit(request: web.Request, status: int, receipt: Receipt, decided: Noted | None) -> None:
     request.config_dict[AUDIT].record(
         AuditEntry(
             at=utcnow(),
@@ -118,6 +121,7 @@ def _audit(request: web.Request, status: int, receipt: Receipt) -> None:
             if receipt.error_code is None
             else f"fault_{receipt.error_code}",
             service_id=receipt.service_id,
+            **(policy_scope.audit_fields(decided) if decided else {}),
         )
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.store import _pg_messages, _pg_trace
+from gateway.store._sql import BORDER_COLUMNS
 
 #: ``pg_advisory_xact_lock`` key shared by every gateway migrating this database
 #: (an arbitrary constant: the bytes of "uecgwmig").
@@ -199,7 +200,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seen_at timestamptz NOT NULL
         )
         """,
-    ),    (
+    ),
+    (
         # What the retention purge selects by (gateway/store/_retention.py): each batch
         # finds its rows by index, not by scanning the table.
         "CREATE INDEX ix_ledger_purge ON idempotency_ledger (claimed_at) WHERE state = 'done'",
@@ -213,6 +215,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     _pg_trace.MIGRATION,
     # The message journal of legacy messages in and out (gateway/store/messages.py).
     _pg_messages.TABLE,
+    # Booking rules across borders in the audit (SQLite migration 14).
+    tuple(
+        statement.replace(" TEXT", " text").replace(" BOOLEAN", " boolean")
+        for statement in BORDER_COLUMNS
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

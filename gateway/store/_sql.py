@@ -17,6 +17,16 @@ from adapters.domain import Booking, Referral
 from gateway.store import _trace_sql
 from gateway.store.base import AppointmentVersion, AuditEntry, ReferralVersion
 
+#: Booking rules across borders in the audit (gateway/policy/; schema migration 14).
+BORDER_COLUMNS = (
+    "ALTER TABLE audit ADD COLUMN consumer_region TEXT",
+    "ALTER TABLE audit ADD COLUMN provider_region TEXT",
+    "ALTER TABLE audit ADD COLUMN policy_rule TEXT",
+    "ALTER TABLE audit ADD COLUMN commissioner TEXT",
+    "ALTER TABLE audit ADD COLUMN cross_border BOOLEAN",
+    "ALTER TABLE audit ADD COLUMN border_reason TEXT",
+)
+
 #: One tuple of statements per schema version: MIGRATIONS[n] takes version n to n+1.
 #: Append only; never edit a migration that has shipped.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -237,7 +247,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             seen_at TEXT NOT NULL
         ) WITHOUT ROWID
         """,
-    ),    (
+    ),
+    (
         # What the retention purge selects by (gateway/store/_retention.py): each batch
         # finds its rows by index, not by scanning the table.
         "CREATE INDEX ix_ledger_purge ON idempotency_ledger (claimed_at) WHERE state = 'done'",
@@ -274,6 +285,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX ix_message_journal_at ON message_journal (at)",
         "CREATE INDEX ix_message_journal_control ON message_journal (sender, control_id)",
     ),
+    BORDER_COLUMNS,
 )
 
 UPSERT_SLOT_HOME = """
@@ -337,6 +349,14 @@ AUDIT_FIELDS = (
     "front_door",
     "practitioner_name",
     "practitioner_role",
+    # Booking rules across borders (gateway/policy/): who booked where, under which rule,
+    # and which commissioner pays.
+    "consumer_region",
+    "provider_region",
+    "policy_rule",
+    "commissioner",
+    "cross_border",
+    "border_reason",
 )
 
 SELECT_VERSIONS = (
@@ -471,6 +491,8 @@ def audit_from_row(row: sqlite3.Row) -> AuditEntry:
     values = {name: row[name] for name in AUDIT_FIELDS}
     values["at"] = from_text(row["at"])
     values["front_door"] = row["front_door"] or "fhir"
+    if values["cross_border"] is not None:
+        values["cross_border"] = bool(values["cross_border"])
     return AuditEntry(**values)
 
 

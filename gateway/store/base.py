@@ -140,6 +140,15 @@ class AuditEntry:
     slot_count: int | None = None
     #: How the call arrived: "fhir" or "hl7v2".
     front_door: str = "fhir"
+    #: Booking rules across borders (gateway/policy/), for a booking, cancel or referral:
+    #: the consumer's and the service's regions, the rule that decided, the commissioner
+    #: accountable, whether it crossed a border and the out-of-area reason given.
+    consumer_region: str | None = None
+    provider_region: str | None = None
+    policy_rule: str | None = None
+    commissioner: str | None = None
+    cross_border: bool | None = None
+    border_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
