@@ -44,6 +44,7 @@ def write_config(
     admin_token_env: str = "",
     horizon_days: int = 3,
     max_slots_per_page: int = 200,
+    policy_folder: Path | None = None,
 ) -> Path:
     adapters = ""
     if extra_adapters:
@@ -78,6 +79,8 @@ adapters:
     adapter: diary
 {extra_services}
 """
+    if policy_folder is not None:
+        text += f"policy:\n  folder: {policy_folder}\n"
     path = tmp / "gateway.yaml"
     path.write_text(text, encoding="utf-8")
     return path
