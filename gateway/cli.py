@@ -15,6 +15,7 @@ from pathlib import Path
 from gateway import config as config_module
 from gateway import examples, reporting
 from gateway.msgjournal import cli as msgjournal_cli
+from gateway.policy import cli as policy_cli
 from gateway.policy import report as border_report
 from gateway.policy.report import BorderTables
 from gateway.security import Scope
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest_cli.add_parser(sub)
     trace_cli.add_parser(sub)  # the journey trace (docs/ops/trace.md)
     msgjournal_cli.add_parser(sub)
+    policy_cli.add_parser(sub)  # policy explain (booking rules across borders)
     return parser
 
 
