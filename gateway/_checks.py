@@ -48,6 +48,7 @@ async def problems(path: Path, environ: Mapping[str, str]) -> tuple[list[str], E
         *tls_checks.problems(path, found, settings),  # server.tls; every listener's expiry
         *journal_checks.problems(path, found, settings, environ),
         *_circuits(path, found, settings),
+        *await _policy(settings),
     ], found
 
 
@@ -203,6 +204,16 @@ def _registry(path: Path, found: Examined, settings: Settings) -> list[str]:
             "gateway; name the national registry (or `uec-gateway simulate registry`)"
         ]
     return []
+
+
+async def _policy(settings: Settings) -> list[str]:
+    """The policy folder's files, and every policy service routed (gateway/policy/checks.py)."""
+    if settings.policy is None:
+        return []
+    from gateway.policy import checks as policy_checks
+
+    folder = settings.resolve(settings.policy.folder)
+    return await policy_checks.problems(folder, (route.id for route in settings.services))
 
 
 def _circuits(path: Path, found: Examined, settings: Settings) -> list[str]:

@@ -15,6 +15,9 @@ from pathlib import Path
 from gateway import config as config_module
 from gateway import examples, reporting
 from gateway.msgjournal import cli as msgjournal_cli
+from gateway.policy import cli as policy_cli
+from gateway.policy import report as border_report
+from gateway.policy.report import BorderTables
 from gateway.security import Scope
 from gateway.security.tokens import mint_token
 from gateway.selftest import cli as selftest_cli
@@ -89,11 +92,14 @@ def _example_booking(args: argparse.Namespace) -> int:
 
 async def _report_entries(
     settings: config_module.Settings, start: datetime, end: datetime
-) -> list[AuditEntry]:
+) -> tuple[list[AuditEntry], BorderTables]:
+    """The period's audit entries, and its cross-border tables (DNAs included)."""
     store = configured.build(settings)
     await store.open()
     try:
-        return await store.audit_between(start, end)
+        entries = await store.audit_between(start, end)
+        noshows, history = await border_report.dna_inputs(store, start, end)
+        return entries, border_report.build(entries, noshows, history)
     finally:
         await store.close()
 
@@ -153,10 +159,12 @@ def _day(text: str) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    """Print the fs_reporting.md metrics for [--from, --to] (whole UTC days)."""
+    """Print the fs_reporting.md metrics for [--from, --to] (whole UTC days), then the
+    cross-border tables (gateway/policy/report.py)."""
     settings = config_module.load(args.config)
     start, end = _day(args.start), _day(args.end) + timedelta(days=1)
-    report = reporting.build(asyncio.run(_report_entries(settings, start, end)), start, end)
+    entries, borders = asyncio.run(_report_entries(settings, start, end))
+    report = reporting.build(entries, start, end)
     if args.json:
         print(
             json.dumps(
@@ -165,12 +173,14 @@ def _report(args: argparse.Namespace) -> int:
                     "to": args.end,
                     "metrics": report.metrics,
                     "not_derivable": reporting.NOT_DERIVABLE,
+                    "cross_border": border_report.as_json(borders),
                 },
                 indent=2,
             )
         )
     else:
         print(reporting.render_text(report))
+        print(border_report.render_text(borders))
     return 0
 
 
@@ -266,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     selftest_cli.add_parser(sub)
     trace_cli.add_parser(sub)  # the journey trace (docs/ops/trace.md)
     msgjournal_cli.add_parser(sub)
+    policy_cli.add_parser(sub)  # policy explain (booking rules across borders)
     return parser
 
 

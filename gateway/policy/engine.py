@@ -161,6 +161,19 @@ class Policy:
                 return verdict
         return SlotVerdict(True, "release", "no release rule holds this slot back")
 
+    def rule_verdicts(
+        self, service: ServicePolicy, consumer: Consumer, slot: SlotFacts, now: datetime
+    ) -> list[tuple[Release, SlotVerdict]]:
+        """Each release rule's own verdict on this slot, in order (``policy explain``)."""
+        return [
+            (
+                rule,
+                _release(rule, self, service, consumer, slot, now)
+                or SlotVerdict(True, f"release:{rule.name}", "does not hold this slot back"),
+            )
+            for rule in service.release
+        ]
+
     def visible(
         self, service_id: str, ods: str | None, result: SlotSearchResult, now: datetime
     ) -> SlotSearchResult:

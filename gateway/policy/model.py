@@ -157,11 +157,13 @@ class Region(_Part):
 
 
 def _located(path: Path, marks: Marks, loc: tuple[Any, ...]) -> str:
-    found = None
-    for end in range(len(loc), -1, -1):
-        found = where(marks, tuple(loc[:end]))
-        if found:
-            break
+    # A release rule's errors name its kind (pydantic's discriminator tag) between the
+    # item and the field, which the file does not have: parts not written are passed over.
+    written: tuple[Any, ...] = ()
+    for part in loc:
+        if (*written, part) in marks:
+            written = (*written, part)
+    found = where(marks, written)
     return f"{path}:{found[0]}:{found[1]}" if found else str(path)
 
 
@@ -199,7 +201,8 @@ def _validated(path: Path, raw: dict[str, Any], marks: Marks) -> PolicyFile:
         ) from None
 
 
-def _regions(folder: Path, name: str) -> dict[str, Region]:
+def load_regions(folder: Path, name: str) -> dict[str, Region]:
+    """The regions table ``folder/name``; DataFileError at the first bad row."""
     rows = read_table(folder, name, ("ods_code", "region"), ("icb", "commissioner"))
     table: dict[str, Region] = {}
     for row in rows:
@@ -221,7 +224,7 @@ def load_files(folder: Path) -> tuple[PolicyFile, dict[str, Region]]:
     raw, marks = _read_yaml(path)
     policy = _validated(path, raw, marks)
     try:
-        regions = _regions(folder, policy.regions)
+        regions = load_regions(folder, policy.regions)
     except DataFileError as exc:
         raise PolicyError([exc.located()]) from exc
     problems = []

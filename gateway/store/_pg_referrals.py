@@ -236,6 +236,15 @@ class PooledReferralsAndAudit:
             )
         return [_sql.audit_from_row(row) for row in rows]
 
+    async def audit_of_appointments(self, appointment_ids: Sequence[str]) -> list[AuditEntry]:
+        ids = sorted({i for i in appointment_ids if not _sql.has_nul(i)})
+        async with self._acquire() as conn:
+            rows = await conn.fetch(
+                f"{_sql.SELECT_AUDIT} WHERE appointment_id = ANY($1::text[]) ORDER BY at, id",
+                ids,
+            )
+        return [_sql.audit_from_row(row) for row in rows]
+
     async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
         async with self._acquire() as conn:
             rows = await conn.fetch(

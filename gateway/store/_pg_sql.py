@@ -33,6 +33,7 @@ INSERT_VERSION = (
 CURRENT_VERSION = (
     "SELECT COALESCE(MAX(version), 0) FROM appointment_versions WHERE appointment_id = $1"
 )
+NOSHOWS_BETWEEN = _rows.NOSHOWS_BETWEEN.format("$1", "$2")
 # The current version is the highest one; the primary key makes this a single seek.
 IS_CURRENT = (
     "v.version = (SELECT MAX(m.version) FROM appointment_versions m"

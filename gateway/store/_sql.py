@@ -386,6 +386,14 @@ INSERT_AUDIT = (
     f"INSERT INTO audit ({', '.join(AUDIT_FIELDS)}) VALUES ({', '.join('?' * len(AUDIT_FIELDS))})"
 )
 
+#: Versions that made their appointment noshow (both stores; ``{}`` the placeholders).
+NOSHOWS_BETWEEN = (
+    "WHERE v.status = 'noshow' AND v.last_modified >= {} AND v.last_modified < {}"
+    " AND NOT EXISTS (SELECT 1 FROM appointment_versions p"
+    " WHERE p.appointment_id = v.appointment_id AND p.version = v.version - 1"
+    " AND p.status = 'noshow') ORDER BY v.last_modified, v.appointment_id"
+)
+
 # The current version is the highest one; the primary key makes this a single seek.
 IS_CURRENT = (
     "v.version = (SELECT MAX(m.version) FROM appointment_versions m"

@@ -380,6 +380,11 @@ class Store(TraceStore, Protocol):
         """The current version of the appointment a supplier knows as ``supplier_ref``."""
         ...
 
+    async def noshows_between(self, start: datetime, end: datetime) -> list[AppointmentVersion]:
+        """Versions that marked their appointment ``noshow`` (the version before was not),
+        made at start <= last_modified < end, oldest first (for reports: DNAs)."""
+        ...
+
     # -- referrals (versioned like appointments) -------------------------------
 
     async def add_referral_version(self, version: ReferralVersion) -> None:
@@ -593,6 +598,11 @@ class Store(TraceStore, Protocol):
 
     async def audit_between(self, start: datetime, end: datetime) -> list[AuditEntry]:
         """Entries with start <= at < end, oldest first (for reports)."""
+        ...
+
+    async def audit_of_appointments(self, appointment_ids: Sequence[str]) -> list[AuditEntry]:
+        """Every entry naming one of these appointments, oldest first (for reports: the
+        booking behind a later change, whenever it was made)."""
         ...
 
     # -- retention ----------------------------------------------------------------

@@ -231,6 +231,9 @@ class PostgresStore(PooledReferralsAndAudit, PooledTrace):
             (_sql.utc(not_before),),
         )
 
+    async def noshows_between(self, start: datetime, end: datetime) -> list[AppointmentVersion]:
+        return await self._select_versions(_sql.NOSHOWS_BETWEEN, (_sql.utc(start), _sql.utc(end)))
+
     async def find_by_supplier_ref(
         self, route: str, supplier_ref: str
     ) -> AppointmentVersion | None:

@@ -70,6 +70,8 @@ _LINK_DOCUMENT = (
     " appointment_id = excluded.appointment_id, linked_at = excluded.linked_at"
 )
 _MEMORY = ":memory:"
+#: Ids per ``IN (...)`` list (older SQLite builds allow 999 parameters a statement).
+_IN_CHUNK = 500
 
 
 class SqliteStore(SqliteTrace):
@@ -167,6 +169,11 @@ class SqliteStore(SqliteTrace):
         return await self._select_versions(
             f"WHERE v.end_at >= ? AND {_sql.IS_CURRENT} ORDER BY v.start_at, v.appointment_id",
             (_sql.to_text(not_before),),
+        )
+
+    async def noshows_between(self, start: datetime, end: datetime) -> list[AppointmentVersion]:
+        return await self._select_versions(
+            _sql.NOSHOWS_BETWEEN.format("?", "?"), (_sql.to_text(start), _sql.to_text(end))
         )
 
     async def find_by_supplier_ref(
@@ -417,6 +424,15 @@ class SqliteStore(SqliteTrace):
         return await self._select_audit(
             "WHERE at >= ? AND at < ? ORDER BY at, id", (_sql.to_text(start), _sql.to_text(end))
         )
+
+    async def audit_of_appointments(self, appointment_ids: Sequence[str]) -> list[AuditEntry]:
+        ids = sorted(set(appointment_ids))
+        found: list[AuditEntry] = []
+        for first in range(0, len(ids), _IN_CHUNK):  # SQLite caps a statement's parameters
+            chunk = tuple(ids[first : first + _IN_CHUNK])
+            where = f"WHERE appointment_id IN ({', '.join('?' * len(chunk))}) ORDER BY at, id"
+            found += await self._select_audit(where, chunk)
+        return sorted(found, key=lambda e: e.at)
 
     # -- message journal -------------------------------------------------------
 

@@ -7,6 +7,7 @@ everything here speaks only the ``Store`` Protocol.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -411,6 +412,49 @@ class StoreContract(ReferralStoreContract):
         await store.record_slot_homes([SlotHomeRow("slot:s1", "rest", "555")], T0)
         assert await store.slot_home("slot:s1") == SlotHomeRow("slot:s1", "rest", "555")
         await store.record_slot_homes([], T0)
+
+    async def test_noshows_between_finds_the_version_that_marked_a_dna(self, store: Store) -> None:
+        """Only the version that turned an appointment noshow, made in the period, is a DNA."""
+        now = datetime.now(UTC)
+
+        added: list[AppointmentVersion] = []
+
+        def at(appointment_id: str, number: int, status: BookingStatus, hours: float) -> None:
+            version = make_version(appointment_id, number, status=status)
+            added.append(dataclasses.replace(version, last_modified=now + timedelta(hours=hours)))
+
+        at("dna", 1, BookingStatus.BOOKED, -5)
+        at("dna", 2, BookingStatus.NOSHOW, -2)
+        at("dna", 3, BookingStatus.NOSHOW, -1)  # a later change of a DNA is not another
+        at("early", 1, BookingStatus.BOOKED, -30)
+        at("early", 2, BookingStatus.NOSHOW, -26)  # before the period
+        at("kept", 1, BookingStatus.BOOKED, -3)
+        for version in added:
+            await store.add_version(version)
+
+        found = await store.noshows_between(now - timedelta(hours=24), now)
+        assert [(v.appointment_id, v.version) for v in found] == [("dna", 2)]
+
+    async def test_audit_of_appointments_finds_their_entries_whenever_made(
+        self, store: Store
+    ) -> None:
+        """The entries naming the appointments asked for come back oldest first, others not."""
+        now = datetime.now(UTC)
+        old = AuditEntry(
+            at=now - timedelta(days=40),
+            interaction="book",
+            method="POST",
+            path="/Appointment",
+            status=201,
+            appointment_id="appt-a",
+            cross_border=True,
+        )
+        later = dataclasses.replace(old, at=now, interaction="cancel", status=200)
+        other = dataclasses.replace(old, appointment_id="appt-b")
+        await store.record_audits([later, other, old])
+
+        assert await store.audit_of_appointments(["appt-a", "nope"]) == [old, later]
+        assert await store.audit_of_appointments([]) == []
 
     # -- audit -----------------------------------------------------------------
 
