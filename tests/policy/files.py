@@ -20,6 +20,11 @@ IN_AREA = "A1001"
 OUT_OF_AREA = "B2001"
 LONDON_CAS = "C3001"
 REASON = "patient-travelling"
+#: ``policy_folder`` edits: the demo centre bookable (and referrable) by the north east
+#: and the London CAS only.
+CENTRE_NARROWED = {
+    "    book: [any]\n    cancel": f"    book: [in-area, ods:{LONDON_CAS}]\n    cancel"
+}
 
 
 def policy_folder(tmp: Path, replace: dict[str, str] | None = None) -> Path:

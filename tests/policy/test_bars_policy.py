@@ -16,12 +16,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.examples import EXAMPLE_NHS_NUMBER
 from gateway.http.exchange import AUDIT, STORE
 from gateway.policy.model import REASON_SYSTEM
 from gateway.store import AuditEntry
-from tests.bars.conftest import Sender, Start, appointment_body
-from tests.bars.test_process_message_booking import NEW, as_json, example, focus, post
-from tests.policy.files import CENTRE, IN_AREA, OUT_OF_AREA, REASON, policy_folder
+from tests.bars.conftest import NHS, Sender, Start, appointment_body
+from tests.bars.test_process_message_booking import (
+    CANCELLED,
+    EXAMPLES,
+    NEW,
+    as_json,
+    example,
+    focus,
+    post,
+)
+from tests.policy.files import CENTRE, CENTRE_NARROWED, IN_AREA, OUT_OF_AREA, REASON, policy_folder
+from tests.samples import absent
 
 Json = dict[str, Any]
 #: Slots within this of a rule's boundary are left out of exact comparisons (the test's
@@ -30,6 +40,7 @@ MARGIN = timedelta(minutes=5)
 WINDOW = timedelta(hours=24)  # release rule out-of-area-next-day
 HELD_UNTIL = timedelta(hours=2)  # release rule in-area-first
 ZONE = ZoneInfo("Europe/London")  # the share counts each day's grid in UK time
+REFREQ01 = "REFREQ01_-_Referral_Service_Request_New_Full_-_111_to_ED.xml"
 
 
 def _at(text: str) -> datetime:
@@ -206,3 +217,47 @@ async def test_a_slot_not_released_to_the_sender_is_refused_even_with_a_reason(
         status, outcome = await _book(west, slot, "process-message", REASON)
         assert f"'{rule}'" in _refusal(status, outcome)
         assert slot["id"] in await _slots(north), "the slot is still free for the north east"
+
+
+async def test_only_the_booker_and_the_region_may_cancel(both_doors: Start, tmp_path: Path) -> None:
+    """cancel: [in-area]: another region's cancel is REC_FORBIDDEN; booker and region may."""
+    north, west = await _start(both_doors, tmp_path)
+    neighbour = Sender(north.client, north.settings, ods="A1002")  # north east, did not book
+    first, second = list((await _slots(west)).values())[:2]
+    status, answer = await _book(north, first, "process-message", None)
+    assert status == 200, answer
+    status, outcome, _ = await post(west, example(CANCELLED, first))
+    assert "'cancel'" in _refusal(status, outcome)
+    assert first["id"] not in await _slots(north), "the booking stands"
+    status, answer, _ = await post(neighbour, example(CANCELLED, first))
+    assert status == 200 and focus(answer)["status"] == "cancelled", answer
+    assert (await _audited(north, 200)).policy_rule == "cancel:in-area"
+    status, answer = await _book(west, second, "process-message", REASON)
+    assert status == 200, answer
+    status, answer, _ = await post(west, example(CANCELLED, second))
+    assert status == 200 and focus(answer)["status"] == "cancelled", answer
+    assert {first["id"], second["id"]} <= set(await _slots(north)), "both slots are free again"
+
+
+async def test_a_referral_from_outside_the_booking_groups_is_refused(
+    both_doors: Start, tmp_path: Path
+) -> None:
+    """A servicerequest-request from a sender the service does not let book: REC_FORBIDDEN."""
+    doors = await both_doors(policy=policy_folder(tmp_path, CENTRE_NARROWED))
+    north = doors.bars
+    west = Sender(north.client, north.settings, ods=OUT_OF_AREA)
+    path = EXAMPLES / REFREQ01
+    if not path.exists():
+        pytest.skip(absent(path))
+    # The published example's NHS number fails Modulus 11; every door refuses it first.
+    body = path.read_bytes().replace(b"3478526985", EXAMPLE_NHS_NUMBER.encode())
+    status, outcome, _ = await post(west, body)
+    diagnostics = _refusal(status, outcome)
+    assert "'book'" in diagnostics and "refer" in diagnostics and OUT_OF_AREA in diagnostics
+    found = await north.get(f"/ServiceRequest?patient:identifier={NHS}|{EXAMPLE_NHS_NUMBER}")
+    bundle = await found.json(content_type=None)
+    assert not [e for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+    status, answer, _ = await post(north, body)
+    assert status == 200, answer
+    row = await _audited(north, 200)
+    assert row.policy_rule == "book:in-area" and row.cross_border is False

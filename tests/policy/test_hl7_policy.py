@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.domain import BookingStatus
 from adapters.hl7_toolkit import scheduling
 from adapters.hl7_toolkit.er7 import Message
 from gateway.store import AuditEntry
@@ -133,3 +134,19 @@ async def test_only_the_groups_named_book_at_the_telephone_service(
     assert row.policy_rule == f"book:ods:{LONDON_CAS}" and row.cross_border is True
     assert (row.consumer_region, row.commissioner) == ("london", "QMJ")
     assert row.border_reason is None, "this service asks no out-of-area reason"
+
+
+async def test_another_region_cannot_cancel_a_booking_it_did_not_make(
+    started: Door, facility: Facility
+) -> None:
+    """SRM^S04 from CAS-WEST for CAS-NORTH's booking: AE 207 naming 'cancel'; it stays booked."""
+    west = facility("CAS-WEST")
+    (offer,) = await started.legacy.offers()
+    booked = appointment(await started.legacy.book(offer))
+    code, hl7, text = _err(await west.cancel(booked.filler_id))
+    assert (code, hl7) == ("AE", "207") and "'cancel'" in text and OUT_OF_AREA in text
+    stored = await started.service.read(booked.filler_id)
+    assert stored.booking.status is BookingStatus.BOOKED
+    assert offer not in await started.legacy.offers(50), "the slot is still taken"
+    cancelled = await started.legacy.cancel(booked.filler_id)
+    assert ack_of(cancelled).code == "AA", "the facility that booked may cancel"

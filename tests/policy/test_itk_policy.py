@@ -19,13 +19,19 @@ from gateway.http.exchange import AUDIT
 from gateway.store import AuditEntry
 from tests.itk import messages
 from tests.itk.conftest import Sender, Start
-from tests.policy.files import CENTRE, IN_AREA, LONDON_CAS, OUT_OF_AREA, policy_folder
+from tests.policy.files import (
+    CENTRE,
+    CENTRE_NARROWED,
+    IN_AREA,
+    LONDON_CAS,
+    OUT_OF_AREA,
+    policy_folder,
+)
 
 
 async def _start(itk_gateway: Start, tmp_path: Path) -> Sender:
     """The ITK door with the demo policy, the demo centre's ``book`` narrowed."""
-    replace = {"    book: [any]\n    cancel": f"    book: [in-area, ods:{LONDON_CAS}]\n    cancel"}
-    return await itk_gateway(policy=policy_folder(tmp_path, replace))
+    return await itk_gateway(policy=policy_folder(tmp_path, CENTRE_NARROWED))
 
 
 def _report_from(ods: str) -> bytes:
