@@ -101,7 +101,12 @@ class BookingService(Amendments):
         self.claim_lease_s = claim_lease_s
         self.owner = owner or ClaimOwner()
         self.referrals = ReferralService(
-            store, router, clock=clock, claim_lease_s=claim_lease_s, owner=self.owner
+            store,
+            router,
+            clock=clock,
+            claim_lease_s=claim_lease_s,
+            owner=self.owner,
+            policy=self.policy,
         )
         # One change per appointment at a time, across replicas when the store is shared.
         self._locks = AppointmentLocks(store, self.owner, claim_lease_s, clock)

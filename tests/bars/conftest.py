@@ -207,12 +207,16 @@ async def both_doors(
     """Start gateways over the embedded demo diary serving STU3 and BaRS (real sockets)."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def start(bars_timeout_s: float = 4.5, **options: Any) -> Doors:
+    async def start(
+        bars_timeout_s: float = 4.5, policy: Path | None = None, **options: Any
+    ) -> Doors:
         port = unused_tcp_port_factory()
         path = write_config(tmp_path, port, **options)
         service = "555000111" if options.get("extra_adapters") else "918999198999"
         with path.open("a", encoding="utf-8") as handle:
             handle.write(bars_section(port, service, bars_timeout_s))
+            if policy is not None:  # booking rules across borders (gateway/policy/)
+                handle.write(f"policy:\n  folder: {policy}\n")
         settings = load_config(path)
         server = GatewayTestServer(create_app(settings, path), host="127.0.0.1", port=port)
         client = TestClient(server)

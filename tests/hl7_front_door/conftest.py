@@ -27,7 +27,10 @@ SERVICE_ID = "918999198999"
 FAULTY_SERVICE = "555000111"
 
 
-def door_section(tables: Path = TABLES, budget_s: float = 5.0, tls: str = "") -> str:
+def door_section(
+    tables: Path = TABLES, budget_s: float = 5.0, tls: str = "", consumers: str = ""
+) -> str:
+    """The front door section; ``consumers``: more ``consumers:`` entries, as YAML lines."""
     return f"""hl7_front_door:{tls}
   host: 127.0.0.1
   port: 0
@@ -37,7 +40,7 @@ def door_section(tables: Path = TABLES, budget_s: float = 5.0, tls: str = "") ->
     - sending_facility: CAS-NORTH
       ods_code: A1001
       name: North CAS
-"""
+{consumers}"""
 
 
 def write_config(
@@ -48,7 +51,10 @@ def write_config(
     services: str = "",
     budget_s: float = 5.0,
     tls: str = "",
+    consumers: str = "",
+    policy: Path | None = None,
 ) -> Path:
+    policy_yaml = f"policy:\n  folder: {policy}\n" if policy is not None else ""
     text = f"""
 server:
   host: 127.0.0.1
@@ -69,7 +75,7 @@ adapters:
 {adapters}services:
   - id: "{SERVICE_ID}"
     adapter: diary
-{services}{door_section(budget_s=budget_s, tls=tls)}"""
+{services}{door_section(budget_s=budget_s, tls=tls, consumers=consumers)}{policy_yaml}"""
     path = tmp / "gateway.yaml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -105,7 +105,9 @@ class Legacy:
         patient: Segment | None = None,
         service: str | None = SERVICE_CODE,
         appointment_id: str = "",
+        reason: str = "",
     ) -> Message:
+        """An SRM for ``offer``; ``reason``: ARQ-7.1, an out-of-area booking's reason code."""
         request = scheduling.ArqRequest(
             placer_id=f"PL-{uuid.uuid4().hex[:8]}",
             filler_id=appointment_id,
@@ -120,6 +122,8 @@ class Legacy:
         arq = list(segments[1].fields)
         arq += [""] * (25 - len(arq))
         arq[24] = comp(str(uuid.uuid4()), "CAS")  # ARQ-24: the CDA referral's id
+        if reason:
+            arq[7] = comp(reason, None, "OOA")  # ARQ-7: appointment reason
         segments[1] = Segment(tuple(arq), segments[1].delimiters)
         if service:
             segments.insert(-1, segment("AIS", "1", "A", comp(service, None, "L")))

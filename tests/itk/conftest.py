@@ -79,11 +79,15 @@ async def itk_gateway(
     """Start gateways (real sockets) over the embedded demo diary with the ITK door."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def start(folder: Path | None = None, mappings: Path = DEMO_TABLES) -> Sender:
+    async def start(
+        folder: Path | None = None, mappings: Path = DEMO_TABLES, policy: Path | None = None
+    ) -> Sender:
         port = unused_tcp_port_factory()
         path = write_config(folder or tmp_path, port)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(itk_section(mappings))
+            if policy is not None:  # booking rules across borders (gateway/policy/)
+                handle.write(f"policy:\n  folder: {policy}\n")
         settings = load_config(path)
         app = create_app(settings, path)
         clock = Clock()
