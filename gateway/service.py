@@ -211,7 +211,12 @@ class BookingService(Amendments):
         scope: str,
         client_request_id: str | None,
         schedule_id: str | None,
+        moving: AppointmentVersion | None = None,
     ) -> AppointmentVersion:
+        """Book ``request``; ``moving``: the booking this one replaces (a legacy rebook,
+        SRM^S03, books first and cancels after), which the policy treats as a reschedule:
+        the consumer must be allowed to change it, and no out-of-area reason is asked again.
+        """
         request = self._with_local_id(request, ctx)
         home = await self.locate(request.slot_id, schedule_id)
         if home is None:
@@ -229,7 +234,11 @@ class BookingService(Amendments):
                 f"organisation '{ods}' may not book at service '{home.service_id}'",
             )
         self._require(home.route, Capability.BOOK, "book appointments")
-        await self.check_booking(home, request, schedule_id, ctx)
+        if moving is not None and self.policy.file.services:
+            sid = moving.booking.service_id
+            require(self.policy.may_cancel(sid, ods, moving.booked_by))
+        action = "book" if moving is None else "reschedule"
+        await self.check_booking(home, request, schedule_id, ctx, action)
         work = in_doubt_work(request, ctx) if client_request_id else None
         async with self._claim(scope, client_request_id, body_hash(request), home, work):
             booking = await self._call(

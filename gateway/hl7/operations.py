@@ -221,6 +221,7 @@ async def _book(call: Call, ask: BookingAsk, old: AppointmentVersion | None) -> 
             scope=call.scope,
             client_request_id=call.request_id(),
             schedule_id=slot.schedule_id,
+            moving=old,
         )
     except DuplicateRequest as dup:
         version = await call.service.read(dup.replay.appointment_id, dup.replay.version)

@@ -25,6 +25,8 @@ BORDER_COLUMNS = (
     "ALTER TABLE audit ADD COLUMN commissioner TEXT",
     "ALTER TABLE audit ADD COLUMN cross_border BOOLEAN",
     "ALTER TABLE audit ADD COLUMN border_reason TEXT",
+    # The report finds a DNA's booking by its appointment id (gateway/policy/report.py).
+    "CREATE INDEX ix_audit_appointment ON audit (appointment_id) WHERE appointment_id IS NOT NULL",
 )
 
 #: One tuple of statements per schema version: MIGRATIONS[n] takes version n to n+1.

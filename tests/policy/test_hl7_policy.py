@@ -150,3 +150,34 @@ async def test_another_region_cannot_cancel_a_booking_it_did_not_make(
     assert offer not in await _offered(started.legacy), "the slot is still taken"
     cancelled = await started.legacy.cancel(booked.filler_id)
     assert ack_of(cancelled).code == "AA", "the facility that booked may cancel"
+
+
+async def test_a_rebook_moves_an_out_of_area_booking_without_asking_the_reason_again(
+    started: Door, facility: Facility
+) -> None:
+    """SRM^S03 of CAS-WEST's own booking without ARQ-7: AA, the reason was given at booking."""
+    west = facility("CAS-WEST")
+    first, second = await west.offers(2)
+    old = appointment(await west.book(first, reason=REASON))
+    moved = west.booking(second, trigger="S03", appointment_id=old.filler_id, service=None)
+    answer = await west.send(moved)
+    assert ack_of(answer).code == "AA", answer.to_er7()
+    new = appointment(answer)
+    assert (await started.service.read(new.filler_id)).booking.status is BookingStatus.BOOKED
+    assert (await started.service.read(old.filler_id)).booking.status is BookingStatus.CANCELLED
+
+
+async def test_a_rebook_of_another_regions_booking_is_ae_before_anything_is_booked(
+    started: Door, facility: Facility
+) -> None:
+    """SRM^S03 by CAS-WEST of CAS-NORTH's booking: AE naming 'cancel'; the new slot stays free."""
+    west = facility("CAS-WEST")
+    first, second = await started.legacy.offers(2)
+    old = appointment(await started.legacy.book(first))
+    moved = west.booking(
+        second, trigger="S03", appointment_id=old.filler_id, service=None, reason=REASON
+    )
+    code, hl7, text = _err(await west.send(moved))
+    assert (code, hl7) == ("AE", "207") and "'cancel'" in text
+    assert second in await _offered(started.legacy), "the new slot was not booked"
+    assert (await started.service.read(old.filler_id)).booking.status is BookingStatus.BOOKED
