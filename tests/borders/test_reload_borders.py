@@ -57,3 +57,24 @@ async def test_a_reload_mid_traffic_changes_the_rules_between_whole_requests(
     assert all(count > 0 for version, count in seen if version == old)
     assert all(count == 0 for version, count in seen if version == new)
     assert all(version == new for version, _ in seen[after + 4 :])
+
+
+async def test_a_policy_that_does_not_validate_is_refused_and_the_old_one_kept(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad group name: the reload fails naming file:line, and the old rules still apply."""
+    monkeypatch.setenv(TOKEN_ENV, "let-me-reload")
+    folder = policy_copy(tmp_path)
+    consumer = await gateway(policy_folder=folder, admin_token_env=TOKEN_ENV)
+    away = as_org(consumer, OUT_OF_AREA)
+    before = await away.search()
+    policy = folder / "policy.yaml"
+    policy.write_text(policy.read_text().replace("    book: [any]", "    book: [everyone]"))
+    status, body = await reload(consumer)
+    assert status != 200
+    assert "policy.yaml:" in str(body) and "'everyone' is not a group" in str(body)
+    after = await away.search()
+    assert after.headers["X-Mapping-Version"] == before.headers["X-Mapping-Version"]
+    assert (await after.json(content_type=None))["total"] == (await before.json(content_type=None))[
+        "total"
+    ]
