@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from adapters.domain import DeliveryChannel, SlotSearchResult
+from adapters.domain import DeliveryChannel, Slot, SlotSearchResult
 from gateway.policy.model import (
     Accountable,
     InAreaShare,
@@ -189,18 +189,14 @@ class Policy:
         allowed = self._matching(service.see, service, consumer) and self._matching(
             service.book, service, consumer
         )
-        kept = (
-            tuple(
-                s
-                for s in result.slots
-                if self.slot_verdict(service, consumer, _facts(s), now).shown
-            )
-            if allowed
-            else ()
-        )
-        if len(kept) == len(result.slots):
+        shown = [
+            bool(allowed) and self.slot_verdict(service, consumer, _facts(s), now).shown
+            for s in result.slots
+        ]
+        if all(shown):
             return result
-        hidden = sorted(s.id for s in result.slots if s not in kept)
+        kept = tuple(s for s, ok in zip(result.slots, shown, strict=True) if ok)
+        hidden = sorted(s.id for s, ok in zip(result.slots, shown, strict=True) if not ok)
         digest = hashlib.sha256("|".join(hidden).encode()).hexdigest()[:16]
         version = f"{result.version}~{digest}" if result.version is not None else None
         return result.model_copy(update={"slots": kept, "version": version})
@@ -322,13 +318,8 @@ def _reason_problem(service: ServicePolicy, reason: str | None) -> str | None:
     return None
 
 
-def _facts(slot: object) -> SlotFacts:
-    return SlotFacts(
-        start=slot.start,  # type: ignore[attr-defined]
-        end=slot.end,  # type: ignore[attr-defined]
-        schedule_id=slot.schedule_id,  # type: ignore[attr-defined]
-        delivery_channel=slot.delivery_channel,  # type: ignore[attr-defined]
-    )
+def _facts(slot: Slot) -> SlotFacts:
+    return SlotFacts(slot.start, slot.end, slot.schedule_id, slot.delivery_channel)
 
 
 def grid_position(slot: SlotFacts) -> int:
