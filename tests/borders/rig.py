@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ def policy_copy(tmp: Path) -> Path:
 
 def as_org(consumer: Consumer, ods: str) -> Consumer:
     """The same gateway seen by another consumer organisation (the JWT's ODS code)."""
-    other = Consumer(consumer.client, consumer.settings)
+    other = copy.copy(consumer)  # the same kind of consumer (its service, its door)
     other.ods = ods
     return other
 
