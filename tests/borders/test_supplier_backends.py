@@ -66,13 +66,29 @@ def beyond(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for s in found if start_of(s) > edge]
 
 
-class BackendBorders:
-    """The policy's say through the STU3 door, over one supplier back end."""
+Ports = Callable[[], int]
+#: Each back end's own peer behind a gateway (tests/borders/backends.py).
+BACKENDS = {
+    "rest-diary": backends.rest_diary,
+    "soap-diary": backends.soap_diary,
+    "hl7v2-pas": backends.hl7v2_pas,
+}
 
-    @pytest.fixture
-    async def backend(self, *args: Any, **kwargs: Any) -> AsyncIterator[Backend]:
-        raise NotImplementedError("a subclass provides the 'backend' fixture")
-        yield  # pragma: no cover
+
+@pytest.fixture(params=sorted(BACKENDS))
+async def backend(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    unused_tcp_port_factory: Ports,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Backend]:
+    """The REST diary over HTTP, the SOAP diary over SOAP 1.2, the HL7 v2 PAS over MLLP."""
+    async with BACKENDS[request.param](tmp_path, unused_tcp_port_factory, monkeypatch) as found:
+        yield found
+
+
+class TestBackendBorders:
+    """The policy's say through the STU3 door, over one supplier back end."""
 
     async def test_two_regions_see_the_slots_the_window_releases_to_each(
         self, backend: Backend
@@ -144,39 +160,3 @@ class BackendBorders:
         row = await audit_of(home, appointment)
         assert row.cross_border is False and row.commissioner == "QHM"
         assert row.policy_rule == "book:any"
-
-
-Ports = Callable[[], int]
-
-
-class TestRestDiaryBorders(BackendBorders):
-    """The REST diary adapter against its peer over HTTP."""
-
-    @pytest.fixture
-    async def backend(
-        self, tmp_path: Path, unused_tcp_port_factory: Ports, monkeypatch: pytest.MonkeyPatch
-    ) -> AsyncIterator[Backend]:
-        async with backends.rest_diary(tmp_path, unused_tcp_port_factory, monkeypatch) as found:
-            yield found
-
-
-class TestSoapDiaryBorders(BackendBorders):
-    """The SOAP diary adapter against its peer over SOAP 1.2."""
-
-    @pytest.fixture
-    async def backend(
-        self, tmp_path: Path, unused_tcp_port_factory: Ports, monkeypatch: pytest.MonkeyPatch
-    ) -> AsyncIterator[Backend]:
-        async with backends.soap_diary(tmp_path, unused_tcp_port_factory, monkeypatch) as found:
-            yield found
-
-
-class TestHl7v2PasBorders(BackendBorders):
-    """The HL7 v2 adapter against the PAS peer over MLLP."""
-
-    @pytest.fixture
-    async def backend(
-        self, tmp_path: Path, unused_tcp_port_factory: Ports, monkeypatch: pytest.MonkeyPatch
-    ) -> AsyncIterator[Backend]:
-        async with backends.hl7v2_pas(tmp_path, unused_tcp_port_factory, monkeypatch) as found:
-            yield found
