@@ -24,7 +24,7 @@ from gateway.bars.errors import Rec, RecError
 from gateway.errors import ApiError
 from gateway.fhir import render as stu3
 from gateway.fhir._patient import patient as stu3_patient
-from gateway.policy.model import reason_in
+from gateway.fhir.reason import reason_in
 
 Json = dict[str, Any]
 

@@ -30,7 +30,7 @@ from gateway.errors import ApiError, ErrorKind
 from gateway.fhir._fastcheck import STU3_CHECKER
 from gateway.fhir._jsontypes import unknown_contained_type, wrong_json_type
 from gateway.fhir._patient import patient, single, violation
-from gateway.policy.model import reason_in
+from gateway.fhir.reason import reason_in
 
 Json = dict[str, Any]
 

@@ -245,16 +245,3 @@ def load_files(folder: Path) -> tuple[PolicyFile, dict[str, Region]]:
 #: The code system of out-of-area reasons in Appointment.reason (STU3) and
 #: Appointment.reasonCode (BaRS, R4); HL7 v2 carries the code in ARQ-7.1.
 REASON_SYSTEM = "urn:uec-gateway:codesystem:out-of-area-reason"
-
-
-def reason_in(concepts: object) -> str | None:
-    """The out-of-area reason code among FHIR CodeableConcepts, if one is there."""
-    if not isinstance(concepts, list):
-        return None
-    for concept in concepts:
-        codings = concept.get("coding") if isinstance(concept, dict) else None
-        for coding in codings if isinstance(codings, list) else ():
-            if isinstance(coding, dict) and coding.get("system") == REASON_SYSTEM:
-                code = coding.get("code")
-                return str(code) if code else None
-    return None
